@@ -1,0 +1,46 @@
+# modelship: every target runs on Node.js 24. When the system Node is older, `make setup` installs Node 24
+# from the npm registry (package node@24) into .tools/node and every target puts it first on PATH.
+SHELL := /bin/bash
+NODE_MAJOR := 24
+LOCAL_NODE_DIR := $(CURDIR)/.tools/node/node_modules/.bin
+SYSTEM_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+
+ifeq ($(shell test "$(SYSTEM_NODE_MAJOR)" -ge "$(NODE_MAJOR)" && echo ok),ok)
+NODE_BIN :=
+else
+NODE_BIN := $(LOCAL_NODE_DIR)/node
+export PATH := $(LOCAL_NODE_DIR):$(PATH)
+endif
+
+.PHONY: setup demo test typecheck test-unit test-server bench models clean
+
+setup: node_modules/.installed
+
+ifneq ($(NODE_BIN),)
+$(NODE_BIN):
+	@echo "system Node is $(SYSTEM_NODE_MAJOR).x; installing Node $(NODE_MAJOR) into .tools/node"
+	npm install --no-save --no-package-lock --prefix .tools/node node@$(NODE_MAJOR)
+	@$(LOCAL_NODE_DIR)/node --version
+endif
+
+node_modules/.installed: package.json package-lock.json $(NODE_BIN)
+	npm ci
+	@touch $@
+
+models: setup
+	node examples/models/build.ts examples/models
+
+demo: setup models
+	node examples/demo.ts
+
+typecheck: setup
+	npx tsc -p tsconfig.json
+
+test: setup typecheck
+	node --test --test-reporter=spec "test/**/*.test.ts"
+
+bench: setup
+	node bench/server-bench.ts
+
+clean:
+	rm -rf node_modules .tools examples/models/*.onnx
