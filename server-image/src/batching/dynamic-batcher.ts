@@ -80,7 +80,7 @@ export class DynamicBatcher {
     }
     if (maxQueueSize > 0 && this.queue.size >= maxQueueSize) {
       this.observer.requestDropped('rejected');
-      throw unavailable(`inference queue is full (max_queue_size ${maxQueueSize})`);
+      throw unavailable(`inference queue is full (max_queue_size ${maxQueueSize})`, 'rejected');
     }
     const level = (request.priority === 0 ? defaultPriorityLevel : request.priority) - 1;
     let entry!: QueueEntry;
@@ -90,7 +90,7 @@ export class DynamicBatcher {
     const timeoutMs = request.timeoutUs > 0 ? request.timeoutUs / 1000 : defaultTimeoutMs;
     if (timeoutMs > 0) {
       entry.timer = setTimeout(() => {
-        if (this.drop(entry, 'timeout')) entry.reject(unavailable(`request timed out after ${timeoutMs} ms in the queue`));
+        if (this.drop(entry, 'timeout')) entry.reject(unavailable(`request timed out after ${timeoutMs} ms in the queue`, 'timeout'));
       }, timeoutMs);
     }
     this.queue.push(entry);
@@ -99,7 +99,7 @@ export class DynamicBatcher {
     return {
       result,
       cancel: () => {
-        if (this.drop(entry, 'cancelled')) entry.reject(new InferenceError(499, 'client closed the request'));
+        if (this.drop(entry, 'cancelled')) entry.reject(new InferenceError(499, 'client closed the request', 'cancelled'));
         else entry.state = 'done';
       },
     };

@@ -4,16 +4,19 @@
 // 500 for faults of the server itself.
 export class InferenceError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** Why a request was turned away, for the outcome label of the request counter. */
+  readonly reason: string | undefined;
+  constructor(status: number, message: string, reason?: string) {
     super(message);
     this.name = 'InferenceError';
     this.status = status;
+    this.reason = reason;
   }
 }
 
 export const badRequest = (message: string) => new InferenceError(400, message);
 export const notFound = (message: string) => new InferenceError(404, message);
-export const unavailable = (message: string) => new InferenceError(503, message);
+export const unavailable = (message: string, reason?: string) => new InferenceError(503, message, reason);
 
 export function errorStatus(error: unknown): number {
   return error instanceof InferenceError ? error.status : 500;

@@ -1,0 +1,61 @@
+// `modelship-server`: the server image's single program. `serve` runs a model; `route` (the traffic
+// splitter in front of a ModelDeployment's versions) arrives with the rollout work.
+import { ConfigError, loadServeOptions, serveHelp } from './config/load.ts';
+import { createLogger } from './observability/logger.ts';
+import { startServer } from './server.ts';
+
+const USAGE = `Usage: modelship-server <command> [options]
+
+Commands:
+  serve   Serve one ONNX model over the Open Inference Protocol (KServe V2) with dynamic batching
+
+Run 'modelship-server serve --help' for the serve options.`;
+
+async function serve(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(serveHelp());
+    return 0;
+  }
+  let options;
+  try {
+    options = loadServeOptions(argv, process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`modelship-server serve: invalid settings:\n${error.message.replace(/^/gm, '  ')}`);
+    return 2;
+  }
+  const logger = createLogger(options.logLevel, { component: 'modelship-server' });
+  let running;
+  try {
+    running = await startServer(options, logger);
+  } catch (error) {
+    logger.error('cannot start', { error: (error as Error).message });
+    return 1;
+  }
+  const signalled = new Promise<number>((resolve) => {
+    const onSignal = (signal: string) => {
+      logger.info('signal received', { signal });
+      void running.shutdown().then(resolve);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  return signalled;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      console.error(`modelship-server: unknown command '${command}'\n\n${USAGE}`);
+      return 2;
+  }
+}

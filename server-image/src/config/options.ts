@@ -1,0 +1,71 @@
+// Every setting of `modelship-server serve`, declared once. The flag, the environment variable, the YAML
+// config key, the JSON Schema that ajv validates with and the help text all come from this table.
+
+export type OptionKind = 'string' | 'integer' | 'number' | 'enum' | 'boolean';
+
+export interface OptionSpec {
+  kind: OptionKind;
+  description: string;
+  default?: string | number | boolean;
+  minimum?: number;
+  maximum?: number;
+  values?: readonly string[];
+  pattern?: string;
+}
+
+export const SERVE_OPTIONS = {
+  model: { kind: 'string', description: 'Model to serve: a path, a file:// URI or an http(s):// URL' },
+  sha256: { kind: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'Expected SHA-256 of the model file; a mismatch refuses to start' },
+  name: { kind: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: "Model name in the API (default: the file name without '.onnx')" },
+  version: { kind: 'string', default: '1', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: 'Model version in the API' },
+  host: { kind: 'string', default: '0.0.0.0', description: 'Address to listen on' },
+  port: { kind: 'integer', default: 8080, minimum: 0, maximum: 65535, description: 'HTTP port (0 picks a free one)' },
+  maxBatchSize: { kind: 'integer', default: 64, minimum: 0, description: 'Most rows in one batch; 0 disables batching' },
+  maxQueueDelayMs: { kind: 'number', default: 0, minimum: 0, description: 'How long an idle instance may hold a partial batch while others compute (ms, fractional)' },
+  maxQueueSize: { kind: 'integer', default: 1024, minimum: 0, description: 'Most requests waiting; beyond it requests get 503 at once (0: unbounded)' },
+  timeoutMs: { kind: 'number', default: 0, minimum: 0, description: "Default queue timeout for requests without a 'timeout' parameter (ms; 0: none)" },
+  priorityLevels: { kind: 'integer', default: 3, minimum: 1, maximum: 100, description: 'Priority levels; 1 is served first' },
+  defaultPriorityLevel: { kind: 'integer', default: 2, minimum: 1, maximum: 100, description: "Level of requests without a 'priority' parameter" },
+  instances: { kind: 'integer', default: 1, minimum: 1, maximum: 64, description: 'ONNX Runtime sessions, each in its own worker thread' },
+  intraOpThreads: { kind: 'integer', default: 0, minimum: 0, maximum: 256, description: 'Threads per session (0: the cores divided among the instances)' },
+  executionProvider: { kind: 'enum', default: 'cpu', values: ['cpu', 'cuda'], description: 'ONNX Runtime execution provider' },
+  deviceId: { kind: 'integer', default: 0, minimum: 0, description: 'GPU index for the CUDA execution provider' },
+  maxBodyBytes: { kind: 'integer', default: 64 * 1024 * 1024, minimum: 1024, description: 'Largest request body accepted; larger ones get 413' },
+  drainTimeoutMs: { kind: 'number', default: 30000, minimum: 0, description: 'On SIGTERM, how long to finish queued and in-flight requests before exiting' },
+  modelCacheDir: { kind: 'string', description: 'Where downloaded models are kept (default: a folder in the system temp dir)' },
+  logLevel: { kind: 'enum', default: 'info', values: ['error', 'warn', 'info', 'debug'], description: 'Log level' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type ServeOptionKey = keyof typeof SERVE_OPTIONS;
+
+type ValueOf<S extends OptionSpec> = S extends { kind: 'integer' | 'number' }
+  ? number
+  : S extends { kind: 'boolean' }
+    ? boolean
+    : S extends { values: readonly (infer V)[] }
+      ? V
+      : string;
+
+export type ServeOptions = { [K in ServeOptionKey]: ValueOf<(typeof SERVE_OPTIONS)[K]> } & { config?: string };
+
+export const REQUIRED_OPTIONS: ServeOptionKey[] = ['model'];
+
+export const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export const envName = (key: string) => `MODELSHIP_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+/** JSON Schema of a settings object (the YAML config file, and each source after coercion). */
+export function optionsSchema(): object {
+  const properties: Record<string, object> = {};
+  for (const [key, spec] of Object.entries(SERVE_OPTIONS) as [string, OptionSpec][]) {
+    const type = spec.kind === 'enum' ? 'string' : spec.kind;
+    properties[key] = {
+      type,
+      description: spec.description,
+      ...(spec.values ? { enum: spec.values } : {}),
+      ...(spec.minimum !== undefined ? { minimum: spec.minimum } : {}),
+      ...(spec.maximum !== undefined ? { maximum: spec.maximum } : {}),
+      ...(spec.pattern ? { pattern: spec.pattern } : {}),
+    };
+  }
+  return { type: 'object', additionalProperties: false, properties };
+}

@@ -1,0 +1,86 @@
+// The inference hot path, on bare node:http rather than express: measured on our 2-core machines, express's
+// per-request overhead alone halves the requests/s a small model can be served at (see README, Benchmarks).
+// Everything else (metadata, health, metrics) goes through express.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody } from './body.ts';
+import { InferenceError, errorBody, errorStatus, notFound, unavailable } from '../protocol/errors.ts';
+import { decodeInferRequest, parseJsonHeader, splitBody } from '../protocol/request.ts';
+import { encodeInferResponse } from '../protocol/response.ts';
+import type { Submission } from '../batching/dynamic-batcher.ts';
+import type { Outcome } from '../observability/metrics.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { ServedModel } from '../serving/served-model.ts';
+
+const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
+
+/** Model name and version of an infer URL, or undefined when the URL is not one. */
+export function matchInferPath(url: string): { name: string; version?: string } | undefined {
+  const q = url.indexOf('?');
+  const match = INFER_PATH.exec(q < 0 ? url : url.slice(0, q));
+  if (!match) return undefined;
+  try {
+    return { name: decodeURIComponent(match[1]), version: match[2] === undefined ? undefined : decodeURIComponent(match[2]) };
+  } catch {
+    return { name: match[1], version: match[2] };
+  }
+}
+
+function outcomeOf(error: unknown): Outcome {
+  if (error instanceof InferenceError && error.reason) return error.reason as Outcome;
+  const status = errorStatus(error);
+  if (status === 400 || status === 413) return 'bad_request';
+  if (status === 404) return 'not_found';
+  if (status === 503) return 'unavailable';
+  return 'error';
+}
+
+export interface InferHandlerOptions {
+  model: ServedModel;
+  maxBodyBytes: number;
+  logger: Logger;
+}
+
+export function createInferHandler({ model, maxBodyBytes, logger }: InferHandlerOptions) {
+  const limits = { maxBatchSize: model.maxBatchSize };
+  return async (req: IncomingMessage, res: ServerResponse, target: { name: string; version?: string }): Promise<void> => {
+    const started = performance.now();
+    model.metrics.requestStarted();
+    let outcome: Outcome = 'error';
+    let submission: Submission | undefined;
+    // The client went away before its answer: drop its request from the queue so it is never computed.
+    res.on('close', () => {
+      if (!res.writableFinished) submission?.cancel();
+    });
+    try {
+      if (!model.matches(target.name, target.version)) {
+        throw notFound(target.version === undefined || target.name !== model.name
+          ? `unknown model '${target.name}'`
+          : `unknown version '${target.version}' of model '${target.name}'`);
+      }
+      if (!model.ready) throw unavailable('server is shutting down; not accepting new inference requests', 'unavailable');
+      const body = await readBody(req, maxBodyBytes);
+      const { header, binary } = splitBody(body, req.headers['inference-header-content-length']);
+      const request = decodeInferRequest(parseJsonHeader(header), binary, model.signature, limits);
+      submission = model.batcher.submit(request);
+      const outputs = await submission.result;
+      const encoded = encodeInferResponse({ modelName: model.name, modelVersion: model.version, id: request.id, requested: request.outputs }, outputs);
+      res.writeHead(200, { ...encoded.headers, 'content-length': encoded.body.length });
+      res.end(encoded.body);
+      outcome = 'success';
+    } catch (error) {
+      outcome = outcomeOf(error);
+      const status = errorStatus(error);
+      if (status >= 500 && status !== 503) logger.error('inference failed', { model: model.name, error: (error as Error).message });
+      if (!res.headersSent && !res.destroyed) {
+        const body = errorBody(error);
+        // A 413 answered before the body was read: close the connection rather than read what is left of it.
+        const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+        if (status === 413) headers.connection = 'close';
+        res.writeHead(status === 499 ? 400 : status, headers);
+        res.end(body);
+      }
+    } finally {
+      model.metrics.requestFinished(outcome, (performance.now() - started) / 1000);
+    }
+  };
+}

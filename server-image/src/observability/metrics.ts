@@ -1,0 +1,155 @@
+// What the server measures, once, for two audiences: Prometheus (`/metrics`, histograms that aggregate
+// across pods, the queue-depth gauge that autoscaling reads) and Triton's statistics extension
+// (`/v2/models/{name}/stats`, which perf_analyzer reads).
+import client from 'prom-client';
+import type { BatcherObserver, DropReason } from '../batching/dynamic-batcher.ts';
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+export type Outcome = 'success' | 'bad_request' | 'not_found' | 'rejected' | 'timeout' | 'cancelled' | 'unavailable' | 'error';
+
+interface Duration {
+  count: number;
+  ns: number;
+}
+
+const duration = (): Duration => ({ count: 0, ns: 0 });
+const add = (d: Duration, seconds: number, count = 1) => {
+  d.count += count;
+  d.ns += Math.round(seconds * 1e9);
+};
+
+export class ServerMetrics implements BatcherObserver {
+  readonly registry = new client.Registry();
+  private readonly requests;
+  private readonly queueDepth;
+  private readonly inflight;
+  private readonly queueSeconds;
+  private readonly computeSeconds;
+  private readonly requestSeconds;
+  private readonly batchSize;
+  private readonly rows;
+  private readonly ready;
+  private readonly model: string;
+  private readonly version: string;
+
+  // Triton statistics.
+  private readonly success = duration();
+  private readonly fail = duration();
+  private readonly queue = duration();
+  private readonly computeInfer = duration();
+  private readonly perBatchSize = new Map<number, Duration>();
+  private inferenceCount = 0;
+  private executionCount = 0;
+  private lastInference = 0;
+
+  constructor(model: string, version: string) {
+    this.model = model;
+    this.version = version;
+    const labels = { model, version };
+    this.registry.setDefaultLabels(labels);
+    const registers = [this.registry];
+    client.collectDefaultMetrics({ register: this.registry });
+    this.requests = new client.Counter({
+      name: 'modelship_inference_requests_total', help: 'Inference requests answered, by outcome', labelNames: ['outcome'], registers,
+    });
+    this.queueDepth = new client.Gauge({
+      name: 'modelship_queue_depth', help: 'Requests waiting in the batching queue (the autoscaling signal)', registers,
+    });
+    this.inflight = new client.Gauge({
+      name: 'modelship_inflight_requests', help: 'Inference requests received and not yet answered', registers,
+    });
+    this.queueSeconds = new client.Histogram({
+      name: 'modelship_queue_duration_seconds', help: 'Time a request waited in the queue', labelNames: ['priority'], buckets: LATENCY_BUCKETS, registers,
+    });
+    this.computeSeconds = new client.Histogram({
+      name: 'modelship_compute_duration_seconds', help: 'Time one batch spent in ONNX Runtime, transfers to and from the worker included', buckets: LATENCY_BUCKETS, registers,
+    });
+    this.requestSeconds = new client.Histogram({
+      name: 'modelship_request_duration_seconds', help: 'End-to-end time of successful inference requests, body read to response written', buckets: LATENCY_BUCKETS, registers,
+    });
+    this.batchSize = new client.Histogram({
+      name: 'modelship_batch_size', help: 'Rows per executed batch', buckets: BATCH_BUCKETS, registers,
+    });
+    this.rows = new client.Counter({
+      name: 'modelship_inference_rows_total', help: 'Rows computed by the model', registers,
+    });
+    this.ready = new client.Gauge({ name: 'modelship_model_ready', help: '1 when the model is loaded, warmed and accepting requests', registers });
+  }
+
+  setReady(ready: boolean): void {
+    this.ready.set(ready ? 1 : 0);
+  }
+
+  requestStarted(): void {
+    this.inflight.inc();
+  }
+
+  requestFinished(outcome: Outcome, seconds: number): void {
+    this.inflight.dec();
+    // Drops inside the queue were counted when they happened (requestDropped).
+    if (outcome === 'timeout' || outcome === 'cancelled' || outcome === 'rejected') return;
+    this.requests.inc({ outcome });
+    if (outcome === 'success') {
+      this.requestSeconds.observe(seconds);
+      add(this.success, seconds);
+      this.lastInference = Date.now();
+    } else {
+      add(this.fail, seconds);
+    }
+  }
+
+  // BatcherObserver
+  queueChanged(requests: number): void {
+    this.queueDepth.set(requests);
+  }
+
+  requestDequeued(waitSeconds: number, priorityLevel: number): void {
+    this.queueSeconds.observe({ priority: String(priorityLevel) }, waitSeconds);
+    add(this.queue, waitSeconds);
+  }
+
+  requestDropped(reason: DropReason): void {
+    this.requests.inc({ outcome: reason });
+    this.fail.count++;
+  }
+
+  batchFinished(rows: number, _requests: number, computeSeconds: number, ok: boolean): void {
+    if (!ok) return;
+    this.computeSeconds.observe(computeSeconds);
+    this.batchSize.observe(rows);
+    this.rows.inc(rows);
+    add(this.computeInfer, computeSeconds);
+    let perSize = this.perBatchSize.get(rows);
+    if (!perSize) this.perBatchSize.set(rows, (perSize = duration()));
+    add(perSize, computeSeconds);
+    this.inferenceCount += rows;
+    this.executionCount++;
+  }
+
+  /** One entry of Triton's `model_stats`. */
+  tritonStats(): object {
+    const zero = duration();
+    return {
+      name: this.model,
+      version: this.version,
+      last_inference: this.lastInference,
+      inference_count: this.inferenceCount,
+      execution_count: this.executionCount,
+      inference_stats: {
+        success: this.success,
+        fail: this.fail,
+        queue: this.queue,
+        compute_input: zero,
+        compute_infer: this.computeInfer,
+        compute_output: zero,
+        cache_hit: zero,
+        cache_miss: zero,
+      },
+      batch_stats: [...this.perBatchSize.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([batch_size, d]) => ({ batch_size, compute_input: zero, compute_infer: d, compute_output: zero })),
+    };
+  }
+}
