@@ -2,4 +2,6 @@
 // Entry point: Node.js (>= 22.18) runs the TypeScript sources directly.
 import { main } from '../src/cli.ts';
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// Exit explicitly: a model worker still loading when shutdown came must not keep the process alive.
+process.exit(code);

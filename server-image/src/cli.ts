@@ -32,15 +32,21 @@ async function serve(argv: string[]): Promise<number> {
     logger.error('cannot start', { error: (error as Error).message });
     return 1;
   }
-  const signalled = new Promise<number>((resolve) => {
+  const server = running;
+  return new Promise<number>((resolve) => {
     const onSignal = (signal: string) => {
       logger.info('signal received', { signal });
-      void running.shutdown().then(resolve);
+      void server.shutdown().then(resolve);
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
+    // A model that cannot be loaded is fatal: say why once and exit non-zero rather than serve 503 forever.
+    server.loaded.catch(async (error: Error) => {
+      logger.error('cannot load model', { model: options.model, error: error.message });
+      await server.shutdown();
+      resolve(1);
+    });
   });
-  return signalled;
 }
 
 export async function main(argv: string[]): Promise<number> {

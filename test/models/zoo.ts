@@ -161,3 +161,9 @@ export function writeModel(dir: string, fileName: string, bytes: Uint8Array): st
   writeFileSync(path, bytes);
   return path;
 }
+
+/** `count` rows of `features` deterministic values in [-1, 1), for requests whose results are checked. */
+export function randomRows(count: number, features: number, seed: number): number[][] {
+  const flat = randomFloats(count * features, seed);
+  return Array.from({ length: count }, (_, r) => Array.from(flat.subarray(r * features, (r + 1) * features)));
+}

@@ -9,7 +9,7 @@ import { encodeInferResponse } from '../protocol/response.ts';
 import type { Submission } from '../batching/dynamic-batcher.ts';
 import type { Outcome } from '../observability/metrics.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { ServedModel } from '../serving/served-model.ts';
+import type { ModelHost } from '../serving/model-host.ts';
 
 const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
 
@@ -35,16 +35,16 @@ function outcomeOf(error: unknown): Outcome {
 }
 
 export interface InferHandlerOptions {
-  model: ServedModel;
+  host: ModelHost;
   maxBodyBytes: number;
   logger: Logger;
 }
 
-export function createInferHandler({ model, maxBodyBytes, logger }: InferHandlerOptions) {
-  const limits = { maxBatchSize: model.maxBatchSize };
+export function createInferHandler({ host, maxBodyBytes, logger }: InferHandlerOptions) {
+  const metrics = host.metrics;
   return async (req: IncomingMessage, res: ServerResponse, target: { name: string; version?: string }): Promise<void> => {
     const started = performance.now();
-    model.metrics.requestStarted();
+    metrics.requestStarted();
     let outcome: Outcome = 'error';
     let submission: Submission | undefined;
     // The client went away before its answer: drop its request from the queue so it is never computed.
@@ -52,15 +52,12 @@ export function createInferHandler({ model, maxBodyBytes, logger }: InferHandler
       if (!res.writableFinished) submission?.cancel();
     });
     try {
-      if (!model.matches(target.name, target.version)) {
-        throw notFound(target.version === undefined || target.name !== model.name
-          ? `unknown model '${target.name}'`
-          : `unknown version '${target.version}' of model '${target.name}'`);
-      }
-      if (!model.ready) throw unavailable('server is shutting down; not accepting new inference requests', 'unavailable');
+      if (!host.matches(target.name, target.version)) throw notFound(host.unknownMessage(target.name, target.version));
+      const model = host.model;
+      if (!host.ready || !model) throw unavailable(host.unavailableMessage());
       const body = await readBody(req, maxBodyBytes);
       const { header, binary } = splitBody(body, req.headers['inference-header-content-length']);
-      const request = decodeInferRequest(parseJsonHeader(header), binary, model.signature, limits);
+      const request = decodeInferRequest(parseJsonHeader(header), binary, model.signature, { maxBatchSize: model.maxBatchSize });
       submission = model.batcher.submit(request);
       const outputs = await submission.result;
       const encoded = encodeInferResponse({ modelName: model.name, modelVersion: model.version, id: request.id, requested: request.outputs }, outputs);
@@ -70,7 +67,7 @@ export function createInferHandler({ model, maxBodyBytes, logger }: InferHandler
     } catch (error) {
       outcome = outcomeOf(error);
       const status = errorStatus(error);
-      if (status >= 500 && status !== 503) logger.error('inference failed', { model: model.name, error: (error as Error).message });
+      if (status >= 500 && status !== 503) logger.error('inference failed', { model: host.name, error: (error as Error).message });
       if (!res.headersSent && !res.destroyed) {
         const body = errorBody(error);
         // A 413 answered before the body was read: close the connection rather than read what is left of it.
@@ -80,7 +77,7 @@ export function createInferHandler({ model, maxBodyBytes, logger }: InferHandler
         res.end(body);
       }
     } finally {
-      model.metrics.requestFinished(outcome, (performance.now() - started) / 1000);
+      metrics.requestFinished(outcome, (performance.now() - started) / 1000);
     }
   };
 }

@@ -1,12 +1,10 @@
-// One model being served: its identity, signature, worker pool, batcher, metrics and lifecycle state.
+// One loaded model: its identity, signature, worker pool, batcher and metrics.
 // The HTTP layer reads from it; nothing here knows about HTTP.
 import { DynamicBatcher, type BatcherOptions } from '../batching/dynamic-batcher.ts';
 import { rowShape, type ModelSignature } from '../model/signature.ts';
 import { DATATYPES } from '../protocol/datatypes.ts';
-import { ServerMetrics } from '../observability/metrics.ts';
+import type { ServerMetrics } from '../observability/metrics.ts';
 import type { WorkerPool } from '../runtime/worker-pool.ts';
-
-export type ModelState = 'ready' | 'draining';
 
 export class ServedModel {
   readonly name: string;
@@ -19,9 +17,8 @@ export class ServedModel {
   readonly pool: WorkerPool;
   readonly instances: number;
   private readonly batcherOptions: BatcherOptions;
-  state: ModelState = 'ready';
 
-  constructor(name: string, version: string, pool: WorkerPool, batcherOptions: BatcherOptions, instances: number) {
+  constructor(name: string, version: string, pool: WorkerPool, batcherOptions: BatcherOptions, instances: number, metrics: ServerMetrics) {
     this.name = name;
     this.version = version;
     this.pool = pool;
@@ -29,17 +26,8 @@ export class ServedModel {
     this.instances = instances;
     this.maxBatchSize = this.signature.batchable ? batcherOptions.maxBatchSize : 0;
     this.batcherOptions = { ...batcherOptions, maxBatchSize: this.maxBatchSize };
-    this.metrics = new ServerMetrics(name, version);
-    this.batcher = new DynamicBatcher(this.batcherOptions, pool, this.metrics);
-    this.metrics.setReady(true);
-  }
-
-  get ready(): boolean {
-    return this.state === 'ready';
-  }
-
-  matches(name: string, version: string | undefined): boolean {
-    return name === this.name && (version === undefined || version === this.version);
+    this.metrics = metrics;
+    this.batcher = new DynamicBatcher(this.batcherOptions, pool, metrics);
   }
 
   /** Model metadata in the Open Inference Protocol's shape. */

@@ -1,0 +1,55 @@
+// The server's one model slot and its lifecycle: loading -> ready -> draining. The HTTP server starts before
+// the model has loaded so that liveness holds during a long download or load (a kubelet would otherwise
+// kill a slow-loading pod); readiness and inference wait for `ready`.
+import { ServerMetrics } from '../observability/metrics.ts';
+import type { ServedModel } from './served-model.ts';
+
+export type HostState = 'loading' | 'ready' | 'draining';
+
+export class ModelHost {
+  readonly name: string;
+  readonly version: string;
+  readonly metrics: ServerMetrics;
+  state: HostState = 'loading';
+  model: ServedModel | undefined;
+
+  constructor(name: string, version: string) {
+    this.name = name;
+    this.version = version;
+    this.metrics = new ServerMetrics(name, version);
+    this.metrics.setReady(false);
+  }
+
+  get ready(): boolean {
+    return this.state === 'ready';
+  }
+
+  serve(model: ServedModel): void {
+    this.model = model;
+    this.state = 'ready';
+    this.metrics.setReady(true);
+  }
+
+  drain(): void {
+    this.state = 'draining';
+    this.metrics.setReady(false);
+  }
+
+  matches(name: string, version: string | undefined): boolean {
+    return name === this.name && (version === undefined || version === this.version);
+  }
+
+  /** Why a name/version pair is not served here, for a 404. */
+  unknownMessage(name: string, version: string | undefined): string {
+    return version !== undefined && name === this.name
+      ? `unknown version '${version}' of model '${name}'`
+      : `unknown model '${name}'`;
+  }
+
+  /** Why the model cannot answer now, for a 503. */
+  unavailableMessage(): string {
+    return this.state === 'loading'
+      ? `model '${this.name}' is loading`
+      : 'server is shutting down; not accepting new inference requests';
+  }
+}
