@@ -167,3 +167,25 @@ export function randomRows(count: number, features: number, seed: number): numbe
   const flat = randomFloats(count * features, seed);
   return Array.from({ length: count }, (_, r) => Array.from(flat.subarray(r * features, (r + 1) * features)));
 }
+
+/**
+ * A deliberately slow model for tests that need a busy worker: 16 rounds of tanh(x @ W) with one shared
+ * 2048x2048 weight (so the file stays 16 MB), about 67 M multiply-adds per row.
+ */
+export const SLOW = {
+  name: 'slow',
+  features: 2048,
+  rounds: 16,
+  build(): Uint8Array {
+    const n = this.features;
+    const g = new GraphBuilder('slow')
+      .input('input', 'FP32', ['batch', n])
+      .constant('W', [n, n], randomFloats(n * n, 77, Math.sqrt(3 / n)));
+    let current = 'input';
+    for (let i = 0; i < this.rounds; i++) {
+      g.node('MatMul', [current, 'W'], [`mm${i}`]).node('Tanh', [`mm${i}`], [`t${i}`]);
+      current = `t${i}`;
+    }
+    return g.node('Identity', [current], ['output']).output('output', 'FP32', ['batch', n]).toBytes();
+  },
+};
