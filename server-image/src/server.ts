@@ -96,6 +96,8 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     if (result === 'deadline') {
       logger.error('drain deadline passed; answering what is left with 503', { pending: model?.batcher.pending ?? 0 });
       model?.batcher.failQueued(unavailable('server is shutting down; drain deadline passed'));
+      // Let those 503s reach their clients before cutting the connections that are left.
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       server.closeAllConnections();
       code = 1;
     }

@@ -12,6 +12,7 @@ const WORKER_URL = new URL('./session-worker.ts', import.meta.url);
 interface Job {
   resolve(outputs: Tensor[]): void;
   reject(error: Error): void;
+  settled: Promise<unknown>;
 }
 
 class SessionWorker {
@@ -49,11 +50,24 @@ class SessionWorker {
   }
 
   run(inputs: Tensor[], outputs: string[]): Promise<Tensor[]> {
-    return new Promise((resolve, reject) => {
-      this.job = { resolve, reject };
-      const message: RunMessage = { type: 'run', id: this.nextId++, inputs, outputs };
-      this.worker.postMessage(message, transferables(inputs));
+    let job!: Job;
+    const result = new Promise<Tensor[]>((resolve, reject) => {
+      job = { resolve, reject, settled: Promise.resolve() };
     });
+    job.settled = result.catch(() => undefined);
+    this.job = job;
+    const message: RunMessage = { type: 'run', id: this.nextId++, inputs, outputs };
+    this.worker.postMessage(message, transferables(inputs));
+    return result;
+  }
+
+  /**
+   * Stops the worker once its current batch (if any) is done. Terminating a thread inside ORT's native
+   * `run` aborts the whole process, and native code cannot be interrupted anyway, so we wait for it.
+   */
+  async stop(): Promise<void> {
+    await this.job?.settled;
+    await this.worker.terminate();
   }
 
   private settle(message: WorkerMessage): void {
@@ -108,7 +122,7 @@ export class WorkerPool implements BatchExecutor {
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    await Promise.all(this.workers.map((w) => w.stop()));
   }
 
   private adopt(worker: SessionWorker): void {
