@@ -43,7 +43,7 @@ function fromFlags(argv: string[]): { values: Record<string, unknown>; config?: 
   try {
     parsed = parseArgs({ args: argv, options: flagOptions, strict: true, allowPositionals: false });
   } catch (error) {
-    throw new ConfigError([(error as Error).message.replace(/\. To specify.*$/s, '')]);
+    throw new ConfigError([(error as Error).message.replace(/\s*To specify.*$/s, '')]);
   }
   const values: Record<string, unknown> = {};
   for (const key of KEYS) {
