@@ -114,6 +114,29 @@ describe('MLP classifier over the protocol', () => {
     assertClose(typedFrom(Float32Array, decoded.outputs[0].bytes), MLP.reference(rows[0]));
   });
 
+  test('Prometheus metrics carry model and version labels, histograms and process metrics', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    for (const series of [
+      'modelship_inference_requests_total{outcome="success",model="mlp",version="3"}',
+      'modelship_queue_depth{model="mlp",version="3"} 0',
+      'modelship_inflight_requests{model="mlp",version="3"} 0',
+      'modelship_model_ready{model="mlp",version="3"} 1',
+      'modelship_request_duration_seconds_bucket{le="0.005",model="mlp",version="3"}',
+      'modelship_queue_duration_seconds_bucket{le="0.001",model="mlp",version="3",priority="2"}',
+      'modelship_compute_duration_seconds_bucket{le="+Inf",model="mlp",version="3"}',
+      'modelship_batch_size_bucket{le="4",model="mlp",version="3"}',
+      'process_resident_memory_bytes{model="mlp",version="3"}',
+      'nodejs_eventloop_lag_seconds{model="mlp",version="3"}',
+    ]) {
+      assert.ok(text.includes(series), `missing ${series}`);
+    }
+  });
+
+  test('successful requests are not logged one line each', () => {
+    const messages = server.logs.map((l) => l.message);
+    assert.deepEqual(messages, ['listening', 'model ready']);
+  });
+
   test('stats count inferences in Triton statistics shape', async () => {
     const { body } = await getJson(`${server.url}/v2/models/mlp/stats`);
     const [stats] = body.model_stats;
