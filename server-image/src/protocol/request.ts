@@ -215,7 +215,9 @@ function decodeJsonData(name: string, datatype: Datatype, raw: unknown, count: n
   const info = DATATYPES[datatype];
   if (!info.array || !info.json) {
     for (let i = 0; i < count; i++) {
-      if (typeof values[i] !== 'string') throw badRequest(`input '${name}': BYTES element ${i} must be a string, got ${JSON.stringify(values[i])}`);
+      const value = values[i];
+      if (typeof value !== 'string') throw badRequest(`input '${name}': BYTES element ${i} must be a string, got ${JSON.stringify(value)}`);
+      if (value.includes('\0')) throw nulByte(name, i);
     }
     return values as string[];
   }
@@ -321,6 +323,13 @@ function checkFinite(name: string, values: Float32Array | Float64Array): void {
   }
 }
 
+// ONNX string tensors hold UTF-8 text, and onnxruntime-node passes them as C strings: invalid UTF-8 would be
+// silently replaced and a NUL byte would silently cut the element short. Refuse both instead.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+const nulByte = (name: string, index: number) =>
+  badRequest(`input '${name}': BYTES element ${index} contains a NUL byte, which ONNX Runtime string tensors cannot carry`);
+
 /** BYTES in the binary extension: each element is a 4-byte little-endian length followed by its bytes. */
 function readBinaryStrings(name: string, bytes: Buffer, count: number): string[] {
   const out: string[] = [];
@@ -330,7 +339,13 @@ function readBinaryStrings(name: string, bytes: Buffer, count: number): string[]
     const length = bytes.readUInt32LE(offset);
     offset += 4;
     if (offset + length > bytes.length) throw badRequest(`input '${name}': BYTES element ${out.length} claims ${length} bytes, only ${bytes.length - offset} remain`);
-    out.push(bytes.toString('utf8', offset, offset + length));
+    const element = bytes.subarray(offset, offset + length);
+    if (element.includes(0)) throw nulByte(name, out.length);
+    try {
+      out.push(utf8.decode(element));
+    } catch {
+      throw badRequest(`input '${name}': BYTES element ${out.length} is not valid UTF-8, which ONNX string tensors require`);
+    }
     offset += length;
   }
   if (out.length !== count) throw badRequest(`input '${name}': binary data holds ${out.length} BYTES elements, the shape needs ${count}`);
