@@ -25,9 +25,12 @@ export interface RunningServer {
   shutdown(): Promise<number>;
 }
 
-/** Threads per session when not set: the machine's cores shared among the instances. */
+/**
+ * Threads per session when not set: the machine's cores but one, shared among the instances. The core left
+ * over is the main thread's, which parses, batches and answers requests while the sessions compute.
+ */
 export function defaultIntraOpThreads(instances: number, cores = availableParallelism()): number {
-  return Math.max(1, Math.floor(cores / instances));
+  return Math.max(1, Math.floor((cores - 1) / instances));
 }
 
 async function loadModel(options: ServeOptions, host: ModelHost, logger: Logger): Promise<ServedModel> {
@@ -36,7 +39,7 @@ async function loadModel(options: ServeOptions, host: ModelHost, logger: Logger)
   const modelPath = await resolveModel(options.model, cacheDir, options.sha256);
   const intraOpThreads = options.intraOpThreads || defaultIntraOpThreads(options.instances);
   const pool = await WorkerPool.start(
-    { modelPath, maxBatchSize: options.maxBatchSize, runtime: { executionProvider: options.executionProvider, deviceId: options.deviceId, intraOpThreads } },
+    { modelPath, maxBatchSize: options.maxBatchSize, runtime: { executionProvider: options.executionProvider, deviceId: options.deviceId, intraOpThreads, intraOpSpinning: options.intraOpSpinning } },
     options.instances,
   );
   pool.onWorkerLost = (error) => logger.error('model worker lost; replacing it', { error: error.message });
