@@ -34,6 +34,19 @@ function outcomeOf(error: unknown): Outcome {
   return 'error';
 }
 
+/**
+ * After a 413 the rest of the oversized body is still arriving. Closing at once would make the client's
+ * next write fail (EPIPE/RST) before it reads our answer, so, like a web server's lingering close, keep
+ * discarding what comes for a while and cut the connection only if the body does not end.
+ */
+const LINGER_MS = 5000;
+function lingerThenClose(req: IncomingMessage): void {
+  if (req.readableEnded) return;
+  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
+  req.once('end', () => clearTimeout(timer));
+  req.resume();
+}
+
 export interface InferHandlerOptions {
   host: ModelHost;
   maxBodyBytes: number;
@@ -70,11 +83,9 @@ export function createInferHandler({ host, maxBodyBytes, logger }: InferHandlerO
       if (status >= 500 && status !== 503) logger.error('inference failed', { model: host.name, error: (error as Error).message });
       if (!res.headersSent && !res.destroyed) {
         const body = errorBody(error);
-        // A 413 answered before the body was read: close the connection rather than read what is left of it.
-        const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-        if (status === 413) headers.connection = 'close';
-        res.writeHead(status === 499 ? 400 : status, headers);
+        res.writeHead(status === 499 ? 400 : status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
+        if (status === 413) lingerThenClose(req);
       }
     } finally {
       metrics.requestFinished(outcome, (performance.now() - started) / 1000);
