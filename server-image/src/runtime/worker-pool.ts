@@ -104,6 +104,11 @@ export class WorkerPool implements BatchExecutor {
     }
   }
 
+  /** Workers alive now; a lost worker is gone until its replacement has loaded. */
+  get size(): number {
+    return this.workers.length;
+  }
+
   idleCount(): number {
     let n = 0;
     for (const w of this.workers) if (!w.job) n++;

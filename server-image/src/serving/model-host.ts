@@ -20,8 +20,9 @@ export class ModelHost {
     this.metrics.setReady(false);
   }
 
+  /** Ready while serving with at least one live model worker (all lost: not ready until one is replaced). */
   get ready(): boolean {
-    return this.state === 'ready';
+    return this.state === 'ready' && (this.model?.pool.size ?? 0) > 0;
   }
 
   serve(model: ServedModel): void {
@@ -48,8 +49,8 @@ export class ModelHost {
 
   /** Why the model cannot answer now, for a 503. */
   unavailableMessage(): string {
-    return this.state === 'loading'
-      ? `model '${this.name}' is loading`
-      : 'server is shutting down; not accepting new inference requests';
+    if (this.state === 'loading') return `model '${this.name}' is loading`;
+    if (this.state === 'draining') return 'server is shutting down; not accepting new inference requests';
+    return `model '${this.name}' has no live worker; one is being restarted`;
   }
 }
