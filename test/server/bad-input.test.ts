@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { startServer, postJson, type ServerProcess } from '../support/server-process.ts';
 import { modelPath } from '../support/model-files.ts';
 import { MLP } from '../models/zoo.ts';
+import { assertClose } from '../support/assertions.ts';
 
 const row = Array.from({ length: 16 }, (_, i) => i / 16);
 const good = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 16], data: row }] };
@@ -124,8 +125,7 @@ describe('malformed inference requests', () => {
   test('after all of that the server still answers correctly', async () => {
     const res = await postJson(infer, good);
     assert.equal(res.status, 200);
-    const expected = MLP.reference(row);
-    res.body.outputs[0].data.forEach((v: number, i: number) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
+    assertClose(res.body.outputs[0].data, MLP.reference(row));
     assert.equal(server.child.exitCode, null);
   });
 });

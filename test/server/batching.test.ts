@@ -7,6 +7,7 @@ import { startServer, getJson, postJson, metricValue, type ServerProcess } from 
 import { modelPath } from '../support/model-files.ts';
 import { MLP, SLOW, randomRows } from '../models/zoo.ts';
 import { encodeBinaryRequest } from '../support/binary-protocol.ts';
+import { assertClose } from '../support/assertions.ts';
 
 async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -15,10 +16,6 @@ async function waitFor(what: string, condition: () => Promise<boolean>, timeoutM
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-function closeTo(actual: number[], expected: number[], tolerance: number): boolean {
-  return actual.length === expected.length && actual.every((v, i) => Math.abs(v - expected[i]) <= tolerance * Math.max(1, Math.abs(expected[i])));
 }
 
 describe('batching concurrent requests', () => {
@@ -39,7 +36,7 @@ describe('batching concurrent requests', () => {
       assert.equal(res.body.id, `r${i}`);
       assert.deepEqual(res.body.outputs[0].shape, [requests[i].length, 4]);
       const expected = requests[i].flatMap((row) => MLP.reference(row));
-      assert.ok(closeTo(res.body.outputs[0].data, expected, 1e-5), `request ${i} got another request's rows`);
+      assertClose(res.body.outputs[0].data, expected, `request ${i} (did it get another request's rows?)`);
     });
     const batches = await metricValue(server.url, 'modelship_batch_size_count');
     const rows = await metricValue(server.url, 'modelship_batch_size_sum');

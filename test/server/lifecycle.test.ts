@@ -13,6 +13,7 @@ import { startServer, getJson, postJson, runServerCli, metricValue } from '../su
 import { modelDir, modelPath } from '../support/model-files.ts';
 import { MLP, SLOW, randomRows } from '../models/zoo.ts';
 import { encodeBinaryRequest } from '../support/binary-protocol.ts';
+import { assertClose } from '../support/assertions.ts';
 
 const mlpRequest = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 16], data: randomRows(1, 16, 3)[0] }] };
 
@@ -50,8 +51,7 @@ describe('loading a model over HTTP', () => {
       await server.ready();
       const res = await postJson(`${server.url}/v2/models/mlp/infer`, mlpRequest);
       assert.equal(res.status, 200);
-      const expected = MLP.reference(mlpRequest.inputs[0].data);
-      res.body.outputs[0].data.forEach((v: number, i: number) => assert.ok(Math.abs(v - expected[i]) < 1e-5));
+      assertClose(res.body.outputs[0].data, MLP.reference(mlpRequest.inputs[0].data));
       assert.equal(await metricValue(server.url, 'modelship_model_ready'), 1);
     } finally {
       await server.stop();

@@ -6,13 +6,7 @@ import { startServer, getJson, postJson, type ServerProcess } from '../support/s
 import { modelPath } from '../support/model-files.ts';
 import { MLP, randomRows } from '../models/zoo.ts';
 import { encodeBinaryRequest, decodeBinaryResponse, typedFrom } from '../support/binary-protocol.ts';
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = 1e-5): void {
-  assert.equal(actual.length, expected.length, 'length');
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(Math.abs(actual[i] - expected[i]) <= tolerance, `element ${i}: ${actual[i]} vs ${expected[i]}`);
-  }
-}
+import { assertClose } from '../support/assertions.ts';
 
 describe('MLP classifier over the protocol', () => {
   let server: ServerProcess;
