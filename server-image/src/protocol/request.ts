@@ -33,8 +33,6 @@ export interface DecodeLimits {
   maxBatchSize: number;
 }
 
-const HEADER_LENGTH = 'inference-header-content-length';
-
 /** Splits a body into the JSON header and the binary region of the binary tensor data extension. */
 export function splitBody(body: Buffer, headerLengthValue: string | string[] | undefined): { header: Buffer; binary?: Buffer } {
   if (headerLengthValue === undefined) return { header: body };
