@@ -51,7 +51,14 @@ async function loadModel(options: ServeOptions, host: ModelHost, logger: Logger)
     priorityLevels: options.priorityLevels,
     defaultPriorityLevel: options.defaultPriorityLevel,
   };
-  const model = new ServedModel(host.name, host.version, pool, batching, options.instances, host.metrics);
+  const model = new ServedModel({
+    name: host.name,
+    version: host.version,
+    pool,
+    batching,
+    metrics: host.metrics,
+    instances: { count: options.instances, gpu: options.executionProvider === 'cuda' ? options.deviceId : undefined },
+  });
   if (options.maxBatchSize > 0 && !pool.signature.batchable) {
     logger.warn('model has no batch dimension on every input and output; serving it unbatched', { model: host.name });
   }

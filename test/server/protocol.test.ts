@@ -46,6 +46,7 @@ describe('MLP classifier over the protocol', () => {
     assert.deepEqual(body.output, [{ name: 'probabilities', data_type: 'TYPE_FP32', dims: [4] }]);
     assert.equal(body.dynamic_batching.priority_levels, 3);
     assert.equal(body.dynamic_batching.default_queue_policy.max_queue_size, 1024);
+    assert.deepEqual(body.instance_group, [{ name: 'mlp', kind: 'KIND_CPU', count: 1 }]);
   });
 
   test('unknown model and version get 404 in the error shape', async () => {

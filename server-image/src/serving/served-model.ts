@@ -6,6 +6,16 @@ import { DATATYPES } from '../protocol/datatypes.ts';
 import type { ServerMetrics } from '../observability/metrics.ts';
 import type { WorkerPool } from '../runtime/worker-pool.ts';
 
+export interface ServedModelParts {
+  name: string;
+  version: string;
+  pool: WorkerPool;
+  batching: BatcherOptions;
+  metrics: ServerMetrics;
+  /** How the sessions run, for Triton's `instance_group`. */
+  instances: { count: number; gpu?: number };
+}
+
 export class ServedModel {
   readonly name: string;
   readonly version: string;
@@ -15,17 +25,17 @@ export class ServedModel {
   readonly batcher: DynamicBatcher;
   readonly metrics: ServerMetrics;
   readonly pool: WorkerPool;
-  readonly instances: number;
+  private readonly instances: ServedModelParts['instances'];
   private readonly batcherOptions: BatcherOptions;
 
-  constructor(name: string, version: string, pool: WorkerPool, batcherOptions: BatcherOptions, instances: number, metrics: ServerMetrics) {
+  constructor({ name, version, pool, batching, metrics, instances }: ServedModelParts) {
     this.name = name;
     this.version = version;
     this.pool = pool;
     this.signature = pool.signature;
     this.instances = instances;
-    this.maxBatchSize = this.signature.batchable ? batcherOptions.maxBatchSize : 0;
-    this.batcherOptions = { ...batcherOptions, maxBatchSize: this.maxBatchSize };
+    this.maxBatchSize = this.signature.batchable ? batching.maxBatchSize : 0;
+    this.batcherOptions = { ...batching, maxBatchSize: this.maxBatchSize };
     this.metrics = metrics;
     this.batcher = new DynamicBatcher(this.batcherOptions, pool, metrics);
   }
@@ -74,7 +84,11 @@ export class ServedModel {
             },
           }
         : {}),
-      instance_group: [{ name: this.name, kind: 'KIND_CPU', count: this.instances }],
+      instance_group: [
+        this.instances.gpu === undefined
+          ? { name: this.name, kind: 'KIND_CPU', count: this.instances.count }
+          : { name: this.name, kind: 'KIND_GPU', count: this.instances.count, gpus: [this.instances.gpu] },
+      ],
     };
   }
 }
