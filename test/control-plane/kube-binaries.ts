@@ -1,0 +1,116 @@
+// Builds the upstream Kubernetes programs the control-plane tests and the local demo run, from the Go
+// module proxy, once per version, into a cache outside the repository (never committed):
+//   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (k8s.io/kubernetes)
+//   etcd                                                               (go.etcd.io/etcd/server/v3)
+//   kwok                                                               (sigs.k8s.io/kwok)
+// k8s.io/kubernetes replaces its staging modules (k8s.io/api, client-go, ...) with local paths, so it
+// cannot be `go install`ed; a small tools module requires it and replaces each staging module with its
+// published v0.X.Y instead (as kubernetes-sigs/scheduler-plugins does).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const KUBERNETES_VERSION = 'v1.37.2';
+/** The etcd that Kubernetes itself requires in its go.mod for this release. */
+export const ETCD_VERSION = 'v3.7.0';
+export const KWOK_VERSION = 'v0.8.0';
+
+export interface KubeBinaries {
+  kubeApiserver: string;
+  kubeControllerManager: string;
+  kubeScheduler: string;
+  kubectl: string;
+  etcd: string;
+  kwok: string;
+}
+
+const KUBE_PROGRAMS = {
+  kubeApiserver: 'kube-apiserver',
+  kubeControllerManager: 'kube-controller-manager',
+  kubeScheduler: 'kube-scheduler',
+  kubectl: 'kubectl',
+} as const;
+
+export function cacheRoot(): string {
+  return process.env.MODELSHIP_CACHE ?? join(homedir(), '.cache', 'modelship');
+}
+
+function go(args: string[], cwd: string): string {
+  return execFileSync('go', args, { cwd, env: { ...process.env, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+/** The tools module: k8s.io/kubernetes with every staging module pinned to its published version. */
+function writeToolsModule(dir: string): void {
+  const info = JSON.parse(go(['mod', 'download', '-json', `k8s.io/kubernetes@${KUBERNETES_VERSION}`], dir));
+  const upstream = readFileSync(info.GoMod, 'utf8');
+  const staging = [...upstream.matchAll(/^\s*(k8s\.io\/[a-z0-9-]+) => \.\/staging\//gm)].map((m) => m[1]);
+  if (staging.length === 0) throw new Error(`no staging replacements found in k8s.io/kubernetes@${KUBERNETES_VERSION}'s go.mod`);
+  const goVersion = /^go (\S+)$/m.exec(upstream)?.[1] ?? '1.26.0';
+  const stagingVersion = KUBERNETES_VERSION.replace(/^v1\./, 'v0.');
+  writeFileSync(join(dir, 'go.mod'), [
+    'module modelship.dev/kube-tools',
+    '',
+    `go ${goVersion}`,
+    '',
+    `require (\n\tk8s.io/kubernetes ${KUBERNETES_VERSION}\n\tgo.etcd.io/etcd/server/v3 ${ETCD_VERSION}\n\tsigs.k8s.io/kwok ${KWOK_VERSION}\n)`,
+    '',
+    `replace (\n${staging.map((m) => `\t${m} => ${m} ${stagingVersion}`).join('\n')}\n)`,
+    '',
+  ].join('\n'));
+  // etcd's server module is a library; its command-line entry point is etcdmain.Main.
+  mkdirSync(join(dir, 'cmd', 'etcd'), { recursive: true });
+  writeFileSync(join(dir, 'cmd', 'etcd', 'main.go'), 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n');
+  // Keeps every program's packages in the module graph for `go mod tidy`.
+  writeFileSync(join(dir, 'tools.go'), [
+    '//go:build tools',
+    '',
+    'package tools',
+    '',
+    'import (',
+    ...Object.values(KUBE_PROGRAMS).map((p) => `\t_ "k8s.io/kubernetes/cmd/${p}"`),
+    '\t_ "sigs.k8s.io/kwok/cmd/kwok"',
+    ')',
+    '',
+  ].join('\n'));
+}
+
+/** Paths of the programs, building whatever is missing (minutes on a cold cache; prints progress). */
+export function ensureKubeBinaries(log: (line: string) => void = (l) => console.log(l)): KubeBinaries {
+  const dir = join(cacheRoot(), 'kube', KUBERNETES_VERSION);
+  const bin = join(dir, 'bin');
+  const binaries: KubeBinaries = {
+    kubeApiserver: join(bin, 'kube-apiserver'),
+    kubeControllerManager: join(bin, 'kube-controller-manager'),
+    kubeScheduler: join(bin, 'kube-scheduler'),
+    kubectl: join(bin, 'kubectl'),
+    etcd: join(bin, 'etcd'),
+    kwok: join(bin, 'kwok'),
+  };
+  if (Object.values(binaries).every((p) => existsSync(p))) return binaries;
+
+  mkdirSync(bin, { recursive: true });
+  if (!existsSync(join(dir, 'go.sum'))) {
+    log(`preparing a Go module for Kubernetes ${KUBERNETES_VERSION} in ${dir}`);
+    writeToolsModule(dir);
+    go(['mod', 'tidy'], dir);
+  }
+  const targets: Array<[keyof KubeBinaries, string]> = [
+    ...Object.entries(KUBE_PROGRAMS).map(([key, program]) => [key, `k8s.io/kubernetes/cmd/${program}`] as [keyof KubeBinaries, string]),
+    ['etcd', './cmd/etcd'],
+    ['kwok', 'sigs.k8s.io/kwok/cmd/kwok'],
+  ];
+  // What `make` in the Kubernetes tree stamps into its binaries, so /version and `kubectl version` are true.
+  const [major, minor] = KUBERNETES_VERSION.slice(1).split('.');
+  const stamp = ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']
+    .flatMap((pkg) => [`-X ${pkg}.gitVersion=${KUBERNETES_VERSION}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`, `-X ${pkg}.gitTreeState=clean`])
+    .join(' ');
+  for (const [key, pkg] of targets) {
+    if (existsSync(binaries[key])) continue;
+    const started = performance.now();
+    log(`building ${pkg} (first run only; several minutes on 2 cores)`);
+    go(['build', '-trimpath', `-ldflags=-s -w ${stamp}`, '-o', binaries[key], pkg], dir);
+    log(`built ${binaries[key]} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  }
+  return binaries;
+}
