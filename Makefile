@@ -12,7 +12,7 @@ NODE_BIN := $(LOCAL_NODE_DIR)/node
 export PATH := $(LOCAL_NODE_DIR):$(PATH)
 endif
 
-.PHONY: setup demo test typecheck test-unit test-server bench models clean
+.PHONY: setup demo test typecheck bench models crds clean
 
 setup: node_modules/.installed
 
@@ -26,6 +26,9 @@ endif
 node_modules/.installed: package.json package-lock.json $(NODE_BIN)
 	npm ci
 	@touch $@
+
+crds: setup
+	node operator/api/generate-crds.ts
 
 models: setup
 	node examples/models/build.ts examples/models

@@ -1,0 +1,123 @@
+// The ModelDeployment API (serving.modelship.dev/v1alpha1), written once. The CRD in crds/ is generated from
+// it (`make crds`, checked for drift by the tests); CEL rules in it reject contradictory specs at admission.
+// Reasoning for the shape: operator/api/README.md.
+
+export const GROUP = 'serving.modelship.dev';
+export const VERSION = 'v1alpha1';
+export const KIND = 'ModelDeployment';
+export const PLURAL = 'modeldeployments';
+
+type Schema = Record<string, unknown>;
+
+const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
+const int = (description: string, extra: Schema = {}): Schema => ({ type: 'integer', format: 'int32', description, ...extra });
+const num = (description: string, extra: Schema = {}): Schema => ({ type: 'number', description, ...extra });
+const obj = (description: string, properties: Record<string, Schema>, extra: Schema = {}): Schema => ({ type: 'object', description, properties, ...extra });
+const rule = (ruleText: string, message: string, fieldPath?: string) => ({ rule: ruleText, message, ...(fieldPath ? { fieldPath } : {}) });
+
+const quantityMap = (description: string): Schema => ({
+  type: 'object',
+  description,
+  additionalProperties: { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }], pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$' },
+});
+
+export const MIG_PROFILE_PATTERN = '^[1-7]g\\.[0-9]+gb(\\+me)?$';
+
+const model = obj('The model to serve. Changing it (GitOps: a commit) starts a rollout from the stable version in status.', {
+  uri: str('Where the ONNX model is: an http(s):// URL the server downloads at start, or a path inside the image or a mounted volume.', { minLength: 1, maxLength: 2048 }),
+  sha256: str('Expected SHA-256 of the model file (64 hex digits); the server refuses to start on a mismatch.', { pattern: '^[0-9a-fA-F]{64}$' }),
+  version: str('Version label of this model (what the API reports and rollouts compare), e.g. "2024-06-01" or "v3".', { pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' }),
+}, { required: ['uri', 'version'] });
+
+const runtime = obj('How the model server runs the model.', {
+  image: str('Model server image; defaults to the operator\'s configured image (CPU or CUDA variant by gpu.mode).'),
+  maxBatchSize: int('Most rows in one dynamic batch; 0 disables batching.', { minimum: 0, maximum: 4096, default: 64 }),
+  maxQueueDelayMs: num('How long an idle instance may hold a partial batch while others compute, in milliseconds.', { minimum: 0, maximum: 10000, default: 0 }),
+  maxQueueSize: int('Most queued requests per pod; beyond it the server answers 503 at once.', { minimum: 0, default: 1024 }),
+  timeoutMs: num('Default queue timeout for requests that set none, in milliseconds (0: none).', { minimum: 0, default: 0 }),
+  instances: int('ONNX Runtime sessions per pod, each in its own worker thread.', { minimum: 1, maximum: 64, default: 1 }),
+  intraOpThreads: int('Threads per session (0: the pod\'s CPUs but one, shared among the instances).', { minimum: 0, maximum: 256, default: 0 }),
+  env: {
+    type: 'array',
+    description: 'Extra environment variables for the server container (MODELSHIP_* settings among them).',
+    items: obj('An environment variable.', { name: str('Variable name.', { minLength: 1 }), value: str('Value.') }, { required: ['name'] }),
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['name'],
+  },
+}, { default: {} });
+
+const gpu = obj('The GPU each pod gets: none, whole GPUs, MIG slices, or time-sliced shares of a GPU.', {
+  mode: str('none: CPU only. full: whole GPUs (nvidia.com/gpu). mig: MIG slices of `profile`. timeSliced: shares of a time-sliced GPU.', { enum: ['none', 'full', 'mig', 'timeSliced'], default: 'none' }),
+  count: int('How many GPUs (full), slices (mig) or shares (timeSliced) each pod requests.', { minimum: 1, maximum: 16 }),
+  profile: str('MIG profile for mode mig, e.g. 1g.10gb, 3g.40gb, 1g.10gb+me.', { maxLength: 16 }),
+  product: str('GPU product to require (the nvidia.com/gpu.product node label), e.g. NVIDIA-H100-80GB-HBM3.', { maxLength: 63 }),
+  nodeSelector: { type: 'object', description: 'Extra node labels the pods require.', additionalProperties: { type: 'string' } },
+  tolerations: {
+    type: 'array',
+    description: 'Extra tolerations (the nvidia.com/gpu NoSchedule toleration is added for GPU modes).',
+    items: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+  },
+}, {
+  // Spelled out: the API server checks a default against the CEL rules before nested defaults apply.
+  default: { mode: 'none' },
+  'x-kubernetes-validations': [
+    rule("self.mode == 'mig' || !has(self.profile)", 'gpu.profile is only valid with gpu.mode: mig', '.profile'),
+    rule("self.mode != 'mig' || has(self.profile)", 'gpu.mode mig requires gpu.profile, e.g. 1g.10gb', '.profile'),
+    rule(`!has(self.profile) || self.profile.matches(r'${MIG_PROFILE_PATTERN}')`, 'gpu.profile must be a MIG profile such as 1g.10gb, 2g.20gb or 1g.10gb+me', '.profile'),
+    rule("self.mode != 'none' || !has(self.count)", 'gpu.count must not be set when gpu.mode is none', '.count'),
+    rule("self.mode != 'mig' || !has(self.count) || self.count <= 7", 'gpu.count for mode mig is at most 7 slices per pod (a GPU has at most 7)', '.count'),
+    rule("self.mode != 'timeSliced' || !has(self.count) || self.count == 1", 'gpu.count for mode timeSliced must be 1: a pod gets one time-sliced share (the device plugin refuses more)', '.count'),
+  ],
+});
+
+const scaling = obj('Autoscaling on inference queue depth.', {
+  minReplicas: int('Fewest pods (the scale subresource sets this).', { minimum: 0, default: 1 }),
+  maxReplicas: int('Most pods.', { minimum: 1, default: 1 }),
+  targetQueueDepth: num('Queued requests per pod to aim for (the server\'s modelship_queue_depth metric).', { exclusiveMinimum: true, minimum: 0, default: 4 }),
+  engine: str('hpa: an autoscaling/v2 HorizontalPodAutoscaler on the Pods metric. keda: a KEDA ScaledObject with a Prometheus trigger.', { enum: ['hpa', 'keda'], default: 'hpa' }),
+  behavior: { type: 'object', description: 'HPA scaling behavior (autoscaling/v2 HorizontalPodAutoscalerBehavior); defaults scale up fast and down slowly.', 'x-kubernetes-preserve-unknown-fields': true },
+}, {
+  default: { minReplicas: 1, maxReplicas: 1, targetQueueDepth: 4, engine: 'hpa' },
+  'x-kubernetes-validations': [rule('self.minReplicas <= self.maxReplicas', 'scaling.minReplicas must not exceed scaling.maxReplicas')],
+});
+
+const condition = obj('A condition of the deployment (Kubernetes API conventions).', {
+  type: str('Ready, Progressing, Degraded or GPUCapacityMissing.'),
+  status: str('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] }),
+  observedGeneration: { type: 'integer', format: 'int64', description: 'The .metadata.generation this condition was computed from.' },
+  lastTransitionTime: str('When the status last changed.', { format: 'date-time' }),
+  reason: str('Machine-readable reason, CamelCase.'),
+  message: str('Human-readable detail.'),
+}, { required: ['type', 'status'] });
+
+export const modelDeploymentSchema: Schema = {
+  type: 'object',
+  description: 'A model served by modelship: model-server pods with dynamic batching, autoscaled on queue depth, with evidence-gated rollouts between model versions.',
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: obj('Desired state. The operator never edits it: its decisions live in status.', {
+      model,
+      runtime,
+      resources: obj('CPU and memory of the server container (GPU comes from spec.gpu).', {
+        requests: quantityMap('Requested resources, e.g. cpu: "2", memory: 4Gi.'),
+        limits: quantityMap('Resource limits.'),
+      }),
+      gpu,
+      scaling,
+      rollout: { type: 'object', description: 'How a new model version is promoted (shadow, canary steps, A/B); filled in by the rollout work.', 'x-kubernetes-preserve-unknown-fields': true },
+    }, { required: ['model'] }),
+    status: obj('Observed state, written by the operator.', {
+      observedGeneration: { type: 'integer', format: 'int64', description: 'The .metadata.generation the status describes.' },
+      phase: str('Pending, Progressing, Ready, Degraded or Failed.'),
+      conditions: { type: 'array', description: 'Ready, Progressing, Degraded, GPUCapacityMissing.', items: condition, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] },
+      replicas: int('Pods of the stable version.'),
+      readyReplicas: int('Ready pods of the stable version.'),
+      selector: str('Label selector of the pods, for the scale subresource.'),
+      url: str('In-cluster URL of the Open Inference Protocol endpoint.'),
+      stableVersion: str('The model version that serves traffic (spec.model.version once promoted).'),
+      gpuMode: str('The GPU mode in effect, for printing.'),
+    }),
+  },
+};

@@ -1,0 +1,85 @@
+// The ModelDeployment API on a real API server: the generated CRD installs, every example applies, `kubectl
+// explain` is useful, contradictory specs are refused at admission with the CEL message, and the printer
+// columns and scale subresource work as users see them.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+
+const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../../examples/modeldeployments/', import.meta.url));
+
+let cluster: LocalCluster;
+before(async () => {
+  cluster = await startLocalCluster();
+  await cluster.kubectl(['apply', '--server-side', '-f', CRD]);
+  await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
+  await cluster.kubectl(['create', 'namespace', 'ml']);
+}, { timeout: 60 * 60_000 });
+after(() => cluster?.stop());
+
+const manifest = (name: string, spec: Record<string, unknown>) => JSON.stringify({
+  apiVersion: 'serving.modelship.dev/v1alpha1',
+  kind: 'ModelDeployment',
+  metadata: { name, namespace: 'ml' },
+  spec: { model: { uri: 'https://models.example.com/m.onnx', version: 'v1' }, ...spec },
+});
+
+describe('valid ModelDeployments', () => {
+  test('every example applies, with defaults filled in by the API server', async () => {
+    for (const file of readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml'))) {
+      await cluster.kubectl(['apply', '-n', 'ml', '-f', join(EXAMPLES, file)]);
+    }
+    const sentiment = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'sentiment', '-o', 'json']));
+    assert.deepEqual(sentiment.spec.gpu, { mode: 'timeSliced' });
+    assert.deepEqual(sentiment.spec.scaling, { minReplicas: 1, maxReplicas: 1, targetQueueDepth: 4, engine: 'hpa' });
+    assert.equal(sentiment.spec.runtime.maxBatchSize, 64);
+    const embedder = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'modeldeployment', 'embedder', '-o', 'json']));
+    assert.equal(embedder.spec.scaling.engine, 'hpa');
+    assert.equal(embedder.spec.scaling.targetQueueDepth, 4);
+  });
+
+  test('printer columns show version, GPU mode and age', async () => {
+    const table = await cluster.kubectl(['get', '-n', 'ml', 'mdep']);
+    assert.match(table, /^NAME\s+VERSION\s+STABLE\s+READY\s+GPU\s+PHASE\s+AGE/);
+    assert.match(table, /\nembedder\s+v2\s+.*mig/);
+    assert.match(table, /\nfraud-classifier\s+2024-06-01\s+.*none/);
+  });
+
+  test('kubectl explain describes the fields', async () => {
+    const gpu = await cluster.kubectl(['explain', 'modeldeployment.spec.gpu']);
+    assert.match(gpu, /MIG slices of\s+`profile`/);
+    const profile = await cluster.kubectl(['explain', 'mdep.spec.gpu.profile']);
+    assert.match(profile, /MIG profile for mode mig, e\.g\. 1g\.10gb/);
+  });
+
+  test('the scale subresource sets the replica floor, within the CEL bound', async () => {
+    await cluster.kubectl(['scale', '-n', 'ml', 'mdep', 'fraud-classifier', '--replicas', '3']);
+    const scaled = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'fraud-classifier', '-o', 'json']));
+    assert.equal(scaled.spec.scaling.minReplicas, 3);
+    await assert.rejects(cluster.kubectl(['scale', '-n', 'ml', 'mdep', 'fraud-classifier', '--replicas', '9']), /scaling.minReplicas must not exceed scaling.maxReplicas/);
+  });
+});
+
+describe('contradictory ModelDeployments are refused at admission with a clear message', () => {
+  const refused: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['a MIG profile without mode mig', { gpu: { mode: 'full', count: 1, profile: '1g.10gb' } }, /spec\.gpu\.profile: Invalid value.*gpu\.profile is only valid with gpu\.mode: mig/],
+    ['mode mig without a profile', { gpu: { mode: 'mig' } }, /gpu\.mode mig requires gpu\.profile/],
+    ['an unknown MIG profile shape', { gpu: { mode: 'mig', profile: 'big-slice' } }, /gpu\.profile must be a MIG profile such as 1g\.10gb/],
+    ['a GPU count without a GPU', { gpu: { mode: 'none', count: 2 } }, /gpu\.count must not be set when gpu\.mode is none/],
+    ['more than one time-sliced share', { gpu: { mode: 'timeSliced', count: 2 } }, /gpu\.count for mode timeSliced must be 1/],
+    ['more MIG slices than a GPU has', { gpu: { mode: 'mig', profile: '1g.10gb', count: 8 } }, /gpu\.count for mode mig is at most 7/],
+    ['minReplicas above maxReplicas', { scaling: { minReplicas: 5, maxReplicas: 2 } }, /scaling\.minReplicas must not exceed scaling\.maxReplicas/],
+    ['an unknown GPU mode', { gpu: { mode: 'tpu' } }, /spec\.gpu\.mode: Unsupported value: "tpu"/],
+    ['an unknown scaling engine', { scaling: { engine: 'vpa' } }, /spec\.scaling\.engine: Unsupported value: "vpa"/],
+    ['a malformed checksum', { model: { uri: 'x', version: 'v1', sha256: 'abc' } }, /spec\.model\.sha256: Invalid value: "abc"/],
+    ['a model without a version', { model: { uri: 'x' } }, /spec\.model\.version: Required value/],
+  ];
+  refused.forEach(([what, spec, message], i) => {
+    test(what, async () => {
+      await assert.rejects(cluster.kubectl(['apply', '-f', '-'], manifest(`bad-${i}`, spec)), message);
+    });
+  });
+});
