@@ -12,7 +12,7 @@ NODE_BIN := $(LOCAL_NODE_DIR)/node
 export PATH := $(LOCAL_NODE_DIR):$(PATH)
 endif
 
-.PHONY: setup demo test typecheck bench models crds clean
+.PHONY: setup demo test typecheck bench models crds kube-binaries clean
 
 setup: node_modules/.installed
 
@@ -39,7 +39,12 @@ demo: setup models
 typecheck: setup
 	npx tsc -p tsconfig.json
 
-test: setup typecheck
+# Upstream Kubernetes programs for the control-plane tests, built from the Go module proxy into
+# ~/.cache/modelship (or $$MODELSHIP_CACHE): several minutes the first time, instant after.
+kube-binaries: setup
+	node test/control-plane/build-binaries.ts
+
+test: setup typecheck kube-binaries
 	node --test --test-reporter=spec "test/**/*.test.ts"
 
 bench: setup
