@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+import { INVALID_SPECS, modelDeployment } from '../support/invalid-model-deployments.ts';
 
 const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../examples/modeldeployments/', import.meta.url));
@@ -19,13 +20,6 @@ before(async () => {
   await cluster.kubectl(['create', 'namespace', 'ml']);
 }, { timeout: 60 * 60_000 });
 after(() => cluster?.stop());
-
-const manifest = (name: string, spec: Record<string, unknown>) => JSON.stringify({
-  apiVersion: 'serving.modelship.dev/v1alpha1',
-  kind: 'ModelDeployment',
-  metadata: { name, namespace: 'ml' },
-  spec: { model: { uri: 'https://models.example.com/m.onnx', version: 'v1' }, ...spec },
-});
 
 describe('valid ModelDeployments', () => {
   test('every example applies, with defaults filled in by the API server', async () => {
@@ -64,22 +58,23 @@ describe('valid ModelDeployments', () => {
 });
 
 describe('contradictory ModelDeployments are refused at admission with a clear message', () => {
-  const refused: Array<[string, Record<string, unknown>, RegExp]> = [
-    ['a MIG profile without mode mig', { gpu: { mode: 'full', count: 1, profile: '1g.10gb' } }, /spec\.gpu\.profile: Invalid value.*gpu\.profile is only valid with gpu\.mode: mig/],
-    ['mode mig without a profile', { gpu: { mode: 'mig' } }, /gpu\.mode mig requires gpu\.profile/],
-    ['an unknown MIG profile shape', { gpu: { mode: 'mig', profile: 'big-slice' } }, /gpu\.profile must be a MIG profile such as 1g\.10gb/],
-    ['a GPU count without a GPU', { gpu: { mode: 'none', count: 2 } }, /gpu\.count must not be set when gpu\.mode is none/],
-    ['more than one time-sliced share', { gpu: { mode: 'timeSliced', count: 2 } }, /gpu\.count for mode timeSliced must be 1/],
-    ['more MIG slices than a GPU has', { gpu: { mode: 'mig', profile: '1g.10gb', count: 8 } }, /gpu\.count for mode mig is at most 7/],
-    ['minReplicas above maxReplicas', { scaling: { minReplicas: 5, maxReplicas: 2 } }, /scaling\.minReplicas must not exceed scaling\.maxReplicas/],
+  INVALID_SPECS.forEach(({ what, spec, message, field }, i) => {
+    test(what, async () => {
+      const error = await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(`bad-${i}`, spec))).then(() => undefined, (e: Error) => e);
+      assert.ok(error, 'the API server accepted it');
+      assert.ok(error.message.includes(field) && error.message.includes(message), error.message);
+    });
+  });
+
+  const schemaRefusals: Array<[string, Record<string, unknown>, RegExp]> = [
     ['an unknown GPU mode', { gpu: { mode: 'tpu' } }, /spec\.gpu\.mode: Unsupported value: "tpu"/],
     ['an unknown scaling engine', { scaling: { engine: 'vpa' } }, /spec\.scaling\.engine: Unsupported value: "vpa"/],
     ['a malformed checksum', { model: { uri: 'x', version: 'v1', sha256: 'abc' } }, /spec\.model\.sha256: Invalid value: "abc"/],
     ['a model without a version', { model: { uri: 'x' } }, /spec\.model\.version: Required value/],
   ];
-  refused.forEach(([what, spec, message], i) => {
+  schemaRefusals.forEach(([what, spec, message], i) => {
     test(what, async () => {
-      await assert.rejects(cluster.kubectl(['apply', '-f', '-'], manifest(`bad-${i}`, spec)), message);
+      await assert.rejects(cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(`schema-${i}`, spec))), message);
     });
   });
 });

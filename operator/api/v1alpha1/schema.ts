@@ -13,7 +13,22 @@ const str = (description: string, extra: Schema = {}): Schema => ({ type: 'strin
 const int = (description: string, extra: Schema = {}): Schema => ({ type: 'integer', format: 'int32', description, ...extra });
 const num = (description: string, extra: Schema = {}): Schema => ({ type: 'number', description, ...extra });
 const obj = (description: string, properties: Record<string, Schema>, extra: Schema = {}): Schema => ({ type: 'object', description, properties, ...extra });
-const rule = (ruleText: string, message: string, fieldPath?: string) => ({ rule: ruleText, message, ...(fieldPath ? { fieldPath } : {}) });
+/**
+ * A validation rule, once: the CEL the API server runs at admission, and the same check in TypeScript for
+ * `modelship validate` and the operator, with one message for both.
+ */
+export interface ValidationRule<T> {
+  rule: string;
+  message: string;
+  fieldPath?: string;
+  holds(self: T): boolean;
+}
+
+/** The rules as the CRD carries them (`x-kubernetes-validations`). */
+const cel = (rules: ValidationRule<never>[]) => rules.map(({ rule, message, fieldPath }) => ({ rule, message, ...(fieldPath ? { fieldPath } : {}) }));
+
+interface GpuFields { mode: string; count?: number; profile?: string }
+interface ScalingFields { minReplicas: number; maxReplicas: number }
 
 const quantityMap = (description: string): Schema => ({
   type: 'object',
@@ -46,6 +61,26 @@ const runtime = obj('How the model server runs the model.', {
   },
 }, { default: {} });
 
+export const GPU_RULES: ValidationRule<GpuFields>[] = [
+  { rule: "self.mode == 'mig' || !has(self.profile)", message: 'gpu.profile is only valid with gpu.mode: mig', fieldPath: '.profile',
+    holds: (g) => g.mode === 'mig' || g.profile === undefined },
+  { rule: "self.mode != 'mig' || has(self.profile)", message: 'gpu.mode mig requires gpu.profile, e.g. 1g.10gb', fieldPath: '.profile',
+    holds: (g) => g.mode !== 'mig' || g.profile !== undefined },
+  { rule: `!has(self.profile) || self.profile.matches(r'${MIG_PROFILE_PATTERN}')`, message: 'gpu.profile must be a MIG profile such as 1g.10gb, 2g.20gb or 1g.10gb+me', fieldPath: '.profile',
+    holds: (g) => g.profile === undefined || new RegExp(MIG_PROFILE_PATTERN).test(g.profile) },
+  { rule: "self.mode != 'none' || !has(self.count)", message: 'gpu.count must not be set when gpu.mode is none', fieldPath: '.count',
+    holds: (g) => g.mode !== 'none' || g.count === undefined },
+  { rule: "self.mode != 'mig' || !has(self.count) || self.count <= 7", message: 'gpu.count for mode mig is at most 7 slices per pod (a GPU has at most 7)', fieldPath: '.count',
+    holds: (g) => g.mode !== 'mig' || g.count === undefined || g.count <= 7 },
+  { rule: "self.mode != 'timeSliced' || !has(self.count) || self.count == 1", message: 'gpu.count for mode timeSliced must be 1: a pod gets one time-sliced share (the device plugin refuses more)', fieldPath: '.count',
+    holds: (g) => g.mode !== 'timeSliced' || g.count === undefined || g.count === 1 },
+];
+
+export const SCALING_RULES: ValidationRule<ScalingFields>[] = [
+  { rule: 'self.minReplicas <= self.maxReplicas', message: 'scaling.minReplicas must not exceed scaling.maxReplicas',
+    holds: (s) => s.minReplicas <= s.maxReplicas },
+];
+
 const gpu = obj('The GPU each pod gets: none, whole GPUs, MIG slices, or time-sliced shares of a GPU.', {
   mode: str('none: CPU only. full: whole GPUs (nvidia.com/gpu). mig: MIG slices of `profile`. timeSliced: shares of a time-sliced GPU.', { enum: ['none', 'full', 'mig', 'timeSliced'], default: 'none' }),
   count: int('How many GPUs (full), slices (mig) or shares (timeSliced) each pod requests.', { minimum: 1, maximum: 16 }),
@@ -60,14 +95,7 @@ const gpu = obj('The GPU each pod gets: none, whole GPUs, MIG slices, or time-sl
 }, {
   // Spelled out: the API server checks a default against the CEL rules before nested defaults apply.
   default: { mode: 'none' },
-  'x-kubernetes-validations': [
-    rule("self.mode == 'mig' || !has(self.profile)", 'gpu.profile is only valid with gpu.mode: mig', '.profile'),
-    rule("self.mode != 'mig' || has(self.profile)", 'gpu.mode mig requires gpu.profile, e.g. 1g.10gb', '.profile'),
-    rule(`!has(self.profile) || self.profile.matches(r'${MIG_PROFILE_PATTERN}')`, 'gpu.profile must be a MIG profile such as 1g.10gb, 2g.20gb or 1g.10gb+me', '.profile'),
-    rule("self.mode != 'none' || !has(self.count)", 'gpu.count must not be set when gpu.mode is none', '.count'),
-    rule("self.mode != 'mig' || !has(self.count) || self.count <= 7", 'gpu.count for mode mig is at most 7 slices per pod (a GPU has at most 7)', '.count'),
-    rule("self.mode != 'timeSliced' || !has(self.count) || self.count == 1", 'gpu.count for mode timeSliced must be 1: a pod gets one time-sliced share (the device plugin refuses more)', '.count'),
-  ],
+  'x-kubernetes-validations': cel(GPU_RULES),
 });
 
 const scaling = obj('Autoscaling on inference queue depth.', {
@@ -78,7 +106,7 @@ const scaling = obj('Autoscaling on inference queue depth.', {
   behavior: { type: 'object', description: 'HPA scaling behavior (autoscaling/v2 HorizontalPodAutoscalerBehavior); defaults scale up fast and down slowly.', 'x-kubernetes-preserve-unknown-fields': true },
 }, {
   default: { minReplicas: 1, maxReplicas: 1, targetQueueDepth: 4, engine: 'hpa' },
-  'x-kubernetes-validations': [rule('self.minReplicas <= self.maxReplicas', 'scaling.minReplicas must not exceed scaling.maxReplicas')],
+  'x-kubernetes-validations': cel(SCALING_RULES),
 });
 
 const condition = obj('A condition of the deployment (Kubernetes API conventions).', {

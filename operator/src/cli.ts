@@ -1,0 +1,95 @@
+// `modelship`: the operator's command line. `validate` checks ModelDeployments with the CRD's own schema
+// and rules (same messages as admission); `render` prints the objects the operator would apply, like
+// `helm template`. The operator itself (`modelship operator`) comes with the reconciler.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parseAllDocuments, stringify } from 'yaml';
+import { validateModelDeployment } from './api/validate.ts';
+import { renderDesiredState } from './render/desired-state.ts';
+import { DEFAULT_SETTINGS, type OperatorSettings } from './render/settings.ts';
+
+const USAGE = `Usage: modelship <command> -f FILE [options]
+
+Commands:
+  validate   Check ModelDeployments (FILE may hold several; - reads stdin)
+  render     Print the Kubernetes objects each ModelDeployment produces
+
+Render options:
+  --mig-strategy mixed|single        how the NVIDIA device plugin exposes MIG (default ${DEFAULT_SETTINGS.migStrategy})
+  --time-slicing renamed|unrenamed   time-sliced GPUs as nvidia.com/gpu.shared or nvidia.com/gpu (default ${DEFAULT_SETTINGS.timeSlicing})
+  --server-image IMAGE               CPU server image (default ${DEFAULT_SETTINGS.serverImage.cpu})
+  --server-image-cuda IMAGE          CUDA server image (default ${DEFAULT_SETTINGS.serverImage.cuda})
+  --prometheus-url URL               for KEDA's Prometheus trigger (default ${DEFAULT_SETTINGS.prometheusUrl})`;
+
+function readDocuments(file: string): unknown[] {
+  const text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  return parseAllDocuments(text).map((doc, i) => {
+    if (doc.errors.length > 0) throw new Error(`${file}: document ${i + 1}: ${doc.errors[0].message}`);
+    return doc.toJS();
+  }).filter((doc) => doc !== null && doc !== undefined);
+}
+
+function settingsFrom(values: Record<string, string | undefined>): OperatorSettings {
+  const choice = <T extends string>(flag: string, value: string | undefined, allowed: readonly T[], fallback: T): T => {
+    if (value === undefined) return fallback;
+    if (!allowed.includes(value as T)) throw new Error(`--${flag}: must be one of ${allowed.join(', ')}`);
+    return value as T;
+  };
+  return {
+    migStrategy: choice('mig-strategy', values['mig-strategy'], ['mixed', 'single'], DEFAULT_SETTINGS.migStrategy),
+    timeSlicing: choice('time-slicing', values['time-slicing'], ['renamed', 'unrenamed'], DEFAULT_SETTINGS.timeSlicing),
+    serverImage: {
+      cpu: values['server-image'] ?? DEFAULT_SETTINGS.serverImage.cpu,
+      cuda: values['server-image-cuda'] ?? DEFAULT_SETTINGS.serverImage.cuda,
+    },
+    prometheusUrl: values['prometheus-url'] ?? DEFAULT_SETTINGS.prometheusUrl,
+  };
+}
+
+export function main(argv: string[]): number {
+  const [command, ...rest] = argv;
+  if (command !== 'validate' && command !== 'render') {
+    (command === undefined || command === '--help' ? console.log : console.error)(USAGE);
+    return command === '--help' ? 0 : 2;
+  }
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        file: { type: 'string', short: 'f' },
+        'mig-strategy': { type: 'string' },
+        'time-slicing': { type: 'string' },
+        'server-image': { type: 'string' },
+        'server-image-cuda': { type: 'string' },
+        'prometheus-url': { type: 'string' },
+      },
+    }));
+    if (!values.file) throw new Error('-f FILE is required');
+  } catch (error) {
+    console.error(`modelship ${command}: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const settings = settingsFrom(values);
+    const documents = readDocuments(values.file!);
+    let failed = false;
+    const rendered: unknown[] = [];
+    for (const [i, document] of documents.entries()) {
+      const { object, errors } = validateModelDeployment(document);
+      const name = `${object?.metadata?.name ?? `document ${i + 1}`}`;
+      if (errors.length > 0) {
+        failed = true;
+        console.error(`${name}: invalid\n${errors.map((e) => `  ${e}`).join('\n')}`);
+        continue;
+      }
+      if (command === 'validate') console.log(`${name}: valid`);
+      else rendered.push(...renderDesiredState(object, settings));
+    }
+    if (command === 'render') process.stdout.write(rendered.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'));
+    return failed ? 1 : 0;
+  } catch (error) {
+    console.error(`modelship ${command}: ${(error as Error).message}`);
+    return 2;
+  }
+}

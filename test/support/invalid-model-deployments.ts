@@ -1,0 +1,21 @@
+// Contradictory ModelDeployment specs and the message each must be refused with: the API server (CEL and
+// schema, in test/control-plane/crd.test.ts) and `modelship validate` (test/unit/validate.test.ts) are
+// held to the same messages.
+export const INVALID_SPECS: Array<{ what: string; spec: Record<string, unknown>; message: string; field: string }> = [
+  { what: 'a MIG profile without mode mig', spec: { gpu: { mode: 'full', count: 1, profile: '1g.10gb' } }, field: 'spec.gpu.profile', message: 'gpu.profile is only valid with gpu.mode: mig' },
+  { what: 'mode mig without a profile', spec: { gpu: { mode: 'mig' } }, field: 'spec.gpu.profile', message: 'gpu.mode mig requires gpu.profile, e.g. 1g.10gb' },
+  { what: 'an unknown MIG profile shape', spec: { gpu: { mode: 'mig', profile: 'big-slice' } }, field: 'spec.gpu.profile', message: 'gpu.profile must be a MIG profile such as 1g.10gb, 2g.20gb or 1g.10gb+me' },
+  { what: 'a GPU count without a GPU', spec: { gpu: { mode: 'none', count: 2 } }, field: 'spec.gpu.count', message: 'gpu.count must not be set when gpu.mode is none' },
+  { what: 'more than one time-sliced share', spec: { gpu: { mode: 'timeSliced', count: 2 } }, field: 'spec.gpu.count', message: 'gpu.count for mode timeSliced must be 1' },
+  { what: 'more MIG slices than a GPU has', spec: { gpu: { mode: 'mig', profile: '1g.10gb', count: 8 } }, field: 'spec.gpu.count', message: 'gpu.count for mode mig is at most 7' },
+  { what: 'minReplicas above maxReplicas', spec: { scaling: { minReplicas: 5, maxReplicas: 2 } }, field: 'spec.scaling', message: 'scaling.minReplicas must not exceed scaling.maxReplicas' },
+];
+
+export function modelDeployment(name: string, spec: Record<string, unknown>, namespace = 'ml'): Record<string, unknown> {
+  return {
+    apiVersion: 'serving.modelship.dev/v1alpha1',
+    kind: 'ModelDeployment',
+    metadata: { name, namespace },
+    spec: { model: { uri: 'https://models.example.com/m.onnx', version: 'v1' }, ...spec },
+  };
+}
