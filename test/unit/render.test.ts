@@ -1,0 +1,130 @@
+// Rendering of desired state: pure functions from a ModelDeployment and the operator's settings to the
+// objects it applies. GPU placement for every mode and device-plugin setting, the pod's safety and
+// lifecycle settings, autoscaling, names and ownership.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gpuPlacement, GPU_TOLERATION } from '../../operator/src/render/gpu.ts';
+import { renderDesiredState } from '../../operator/src/render/desired-state.ts';
+import { DEFAULT_SETTINGS, type OperatorSettings } from '../../operator/src/render/settings.ts';
+import { dnsLabel } from '../../operator/src/render/names.ts';
+import { DRAIN_MS } from '../../operator/src/render/workload.ts';
+import { validateModelDeployment } from '../../operator/src/api/validate.ts';
+import { modelDeployment } from '../support/invalid-model-deployments.ts';
+
+const settings = (o: Partial<OperatorSettings> = {}): OperatorSettings => ({ ...DEFAULT_SETTINGS, ...o });
+/** A ModelDeployment as the API server would store it (defaults applied), with a uid. */
+function stored(spec: Record<string, unknown>) {
+  const { object, errors } = validateModelDeployment(modelDeployment('ranker', spec));
+  assert.deepEqual(errors, []);
+  object.metadata.uid = 'uid-1';
+  return object;
+}
+const byKind = (objects: Array<Record<string, any>>, kind: string) => objects.find((o) => o.kind === kind)!;
+
+test('GPU placement for every mode and device-plugin setting', () => {
+  const cases: Array<[Record<string, unknown>, Partial<OperatorSettings>, Record<string, string>, Record<string, string>]> = [
+    [{ mode: 'full', count: 2 }, {}, { 'nvidia.com/gpu': '2' }, {}],
+    [{ mode: 'full', product: 'NVIDIA-H100-80GB-HBM3' }, {}, { 'nvidia.com/gpu': '1' }, { 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3' }],
+    [{ mode: 'mig', profile: '1g.10gb' }, { migStrategy: 'mixed' }, { 'nvidia.com/mig-1g.10gb': '1' }, { 'nvidia.com/mig.strategy': 'mixed' }],
+    [{ mode: 'mig', profile: '1g.5gb', product: 'NVIDIA-A100-SXM4-40GB' }, { migStrategy: 'single' }, { 'nvidia.com/gpu': '1' },
+      { 'nvidia.com/mig.strategy': 'single', 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-40GB-MIG-1g.5gb' }],
+    [{ mode: 'timeSliced' }, { timeSlicing: 'renamed' }, { 'nvidia.com/gpu.shared': '1' }, { 'nvidia.com/gpu.sharing-strategy': 'time-slicing' }],
+    [{ mode: 'timeSliced', product: 'Tesla-T4' }, { timeSlicing: 'unrenamed' }, { 'nvidia.com/gpu': '1' },
+      { 'nvidia.com/gpu.sharing-strategy': 'time-slicing', 'nvidia.com/gpu.product': 'Tesla-T4-SHARED' }],
+  ];
+  for (const [gpu, s, resources, nodeSelector] of cases) {
+    const placement = gpuPlacement(gpu, settings(s));
+    assert.deepEqual(placement.resources, resources, JSON.stringify(gpu));
+    assert.deepEqual(placement.nodeSelector, nodeSelector, JSON.stringify(gpu));
+    assert.deepEqual(placement.tolerations, [GPU_TOLERATION]);
+    assert.equal(placement.executionProvider, 'cuda');
+  }
+  assert.deepEqual(gpuPlacement({ mode: 'none' }, settings()), { resources: {}, nodeSelector: {}, tolerations: [], executionProvider: 'cpu' });
+});
+
+test("a GPU deployment: CUDA image and provider, extended resource beside the user's limits, toleration", () => {
+  const objects = renderDesiredState(stored({
+    gpu: { mode: 'full', count: 1, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'ml', effect: 'NoSchedule' }] },
+    resources: { requests: { cpu: '2', memory: '8Gi' }, limits: { memory: '8Gi' } },
+    runtime: { env: [{ name: 'MODELSHIP_LOG_LEVEL', value: 'debug' }, { name: 'MODELSHIP_MAX_BATCH_SIZE', value: '8' }] },
+  }), settings());
+  const pod = byKind(objects, 'Deployment').spec.template.spec;
+  const [server] = pod.containers;
+  assert.equal(server.image, DEFAULT_SETTINGS.serverImage.cuda);
+  assert.deepEqual(server.resources, { requests: { cpu: '2', memory: '8Gi' }, limits: { memory: '8Gi', 'nvidia.com/gpu': '1' } });
+  const env = Object.fromEntries(server.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+  assert.equal(env.MODELSHIP_EXECUTION_PROVIDER, 'cuda');
+  assert.equal(env.MODELSHIP_MODEL, 'https://models.example.com/m.onnx');
+  assert.equal(env.MODELSHIP_LOG_LEVEL, 'debug');
+  assert.equal(env.MODELSHIP_MAX_BATCH_SIZE, '8', "the user's env overrides the operator's");
+  assert.equal(server.env.filter((e: { name: string }) => e.name === 'MODELSHIP_MAX_BATCH_SIZE').length, 1, 'no duplicate names');
+  assert.deepEqual(pod.tolerations, [GPU_TOLERATION, { key: 'dedicated', operator: 'Equal', value: 'ml', effect: 'NoSchedule' }]);
+});
+
+test('pods are hardened, probed on the health endpoints and given longer than the drain to stop', () => {
+  const deployment = byKind(renderDesiredState(stored({}), settings()), 'Deployment');
+  const pod = deployment.spec.template.spec;
+  const [server] = pod.containers;
+  assert.equal(server.image, DEFAULT_SETTINGS.serverImage.cpu);
+  assert.deepEqual(pod.securityContext.seccompProfile, { type: 'RuntimeDefault' });
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.deepEqual(server.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+  assert.equal(server.readinessProbe.httpGet.path, '/v2/health/ready');
+  assert.equal(server.livenessProbe.httpGet.path, '/v2/health/live');
+  assert.ok(pod.terminationGracePeriodSeconds * 1000 > DRAIN_MS + server.lifecycle.preStop.sleep.seconds * 1000);
+  assert.equal(deployment.spec.template.metadata.annotations['prometheus.io/scrape'], 'true');
+  assert.deepEqual(server.volumeMounts, [{ name: 'tmp', mountPath: '/tmp' }]);
+  assert.deepEqual(deployment.spec.strategy.rollingUpdate, { maxUnavailable: 0, maxSurge: 1 });
+});
+
+test('fixed replicas: the Deployment states them and no autoscaler is rendered', () => {
+  const objects = renderDesiredState(stored({ scaling: { minReplicas: 3, maxReplicas: 3 } }), settings());
+  assert.deepEqual(objects.map((o) => o.kind), ['Deployment', 'Service', 'PodDisruptionBudget']);
+  assert.equal(byKind(objects, 'Deployment').spec.replicas, 3);
+});
+
+test('HPA on queue depth: Pods metric, the target as average value, fast up and slow down', () => {
+  const objects = renderDesiredState(stored({ scaling: { minReplicas: 0, maxReplicas: 6, targetQueueDepth: 8 } }), settings());
+  const deployment = byKind(objects, 'Deployment');
+  assert.equal('replicas' in deployment.spec, false, 'the HPA owns the replica count');
+  const hpa = byKind(objects, 'HorizontalPodAutoscaler');
+  assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
+  assert.equal(hpa.spec.minReplicas, 1, 'an HPA cannot scale to zero');
+  assert.equal(hpa.spec.maxReplicas, 6);
+  assert.deepEqual(hpa.spec.metrics, [{ type: 'Pods', pods: { metric: { name: 'modelship_queue_depth' }, target: { type: 'AverageValue', averageValue: '8' } } }]);
+  assert.equal(hpa.spec.behavior.scaleUp.stabilizationWindowSeconds, 0);
+  assert.ok(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds >= 300);
+});
+
+test("KEDA: a Prometheus trigger on the version's total queue, scale to zero allowed", () => {
+  const objects = renderDesiredState(stored({ scaling: { engine: 'keda', minReplicas: 0, maxReplicas: 4, targetQueueDepth: 2 } }), settings({ prometheusUrl: 'http://prom:9090' }));
+  const so = byKind(objects, 'ScaledObject');
+  assert.equal(so.apiVersion, 'keda.sh/v1alpha1');
+  assert.equal(so.spec.minReplicaCount, 0);
+  assert.deepEqual(so.spec.triggers[0].metadata, {
+    serverAddress: 'http://prom:9090',
+    query: 'sum(modelship_queue_depth{namespace="ml",model="ranker",version="v1"})',
+    threshold: '2',
+    activationThreshold: '0',
+  });
+  assert.equal(objects.some((o) => o.kind === 'HorizontalPodAutoscaler'), false);
+});
+
+test("every object is owned by the ModelDeployment and selects only its version's pods", () => {
+  const objects = renderDesiredState(stored({ scaling: { maxReplicas: 2 } }), settings());
+  for (const o of objects as Array<Record<string, any>>) {
+    assert.equal(o.metadata.name, 'ranker-v1');
+    assert.equal(o.metadata.namespace, 'ml');
+    assert.deepEqual(o.metadata.ownerReferences, [{ apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', name: 'ranker', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
+  }
+  assert.deepEqual(byKind(objects, 'Service').spec.selector, byKind(objects, 'Deployment').spec.selector.matchLabels);
+  assert.equal(byKind(objects, 'Service').spec.selector['serving.modelship.dev/version'], 'v1');
+});
+
+test('names are valid DNS labels even from odd versions and long names', () => {
+  assert.equal(dnsLabel('ranker', '2024.06.01_RC1'), 'ranker-2024-06-01-rc1');
+  assert.equal(dnsLabel('7up', 'v1'), 'm-7up-v1');
+  const long = dnsLabel('a'.repeat(60), 'v1');
+  assert.ok(long.length <= 63 && /^[a-z][a-z0-9-]*[a-z0-9]$/.test(long), long);
+  assert.notEqual(dnsLabel('a'.repeat(60), 'v1'), dnsLabel('a'.repeat(60), 'v2'));
+});
