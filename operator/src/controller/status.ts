@@ -1,0 +1,82 @@
+// Status from observation: conditions (Ready, Progressing, Degraded) with observedGeneration, in the
+// shape kstatus, Argo CD, Flux and `kubectl wait` understand. Pure.
+import { isDeepStrictEqual } from 'node:util';
+import type { ModelDeployment } from '../api/types.ts';
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  observedGeneration?: number;
+  lastTransitionTime?: string;
+  reason: string;
+  message: string;
+}
+
+export interface ObservedWorkload {
+  replicas: number;
+  readyReplicas: number;
+  updatedReplicas: number;
+}
+
+export interface StatusInput {
+  mdep: ModelDeployment;
+  /** Validation problems; when any, nothing was applied. */
+  invalid: string[];
+  workload?: ObservedWorkload;
+  desiredReplicas: number;
+  selector: string;
+  url: string;
+  now: string;
+}
+
+/** Keeps a condition's lastTransitionTime when its status did not change. */
+function carry(previous: Condition[] | undefined, next: Condition): Condition {
+  const before = previous?.find((c) => c.type === next.type);
+  return { ...next, lastTransitionTime: before && before.status === next.status ? before.lastTransitionTime : next.lastTransitionTime };
+}
+
+export function computeStatus(input: StatusInput): Record<string, unknown> {
+  const { mdep, invalid, workload, now } = input;
+  const generation = mdep.metadata.generation;
+  const previous = (mdep.status?.conditions as Condition[] | undefined);
+  const c = (type: string, status: Condition['status'], reason: string, message: string): Condition =>
+    carry(previous, { type, status, observedGeneration: generation, lastTransitionTime: now, reason, message });
+
+  if (invalid.length > 0) {
+    const message = invalid.join('; ');
+    return {
+      observedGeneration: generation,
+      phase: 'Failed',
+      conditions: [c('Ready', 'False', 'InvalidSpec', message), c('Progressing', 'False', 'InvalidSpec', message), c('Degraded', 'True', 'InvalidSpec', message)],
+    };
+  }
+  const ready = workload?.readyReplicas ?? 0;
+  const wanted = Math.max(1, input.desiredReplicas);
+  const rolledOut = workload !== undefined && workload.updatedReplicas >= wanted && ready >= wanted;
+  const phase = rolledOut ? 'Ready' : 'Progressing';
+  return {
+    observedGeneration: generation,
+    phase,
+    replicas: workload?.replicas ?? 0,
+    readyReplicas: ready,
+    selector: input.selector,
+    url: input.url,
+    stableVersion: rolledOut ? mdep.spec.model.version : (mdep.status?.stableVersion as string | undefined),
+    gpuMode: mdep.spec.gpu?.mode ?? 'none',
+    conditions: [
+      rolledOut
+        ? c('Ready', 'True', 'Available', `${ready} of ${wanted} pods ready`)
+        : c('Ready', 'False', 'PodsNotReady', `${ready} of ${wanted} pods ready`),
+      rolledOut
+        ? c('Progressing', 'False', 'RolledOut', `version ${mdep.spec.model.version} is rolled out`)
+        : c('Progressing', 'True', 'RollingOut', `rolling out version ${mdep.spec.model.version}`),
+      c('Degraded', 'False', 'AsExpected', 'no problem found'),
+    ],
+  };
+}
+
+/** Whether the computed status differs from the stored one (key order and undefined fields aside). */
+export function statusChanged(before: unknown, after: unknown): boolean {
+  const plain = (value: unknown) => JSON.parse(JSON.stringify(value ?? {}));
+  return !isDeepStrictEqual(plain(before), plain(after));
+}

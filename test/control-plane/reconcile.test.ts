@@ -1,0 +1,92 @@
+// One reconcile against the real API server: the rendered objects are created by server-side apply and
+// owned by the ModelDeployment, status is written through the status subresource, and a second reconcile
+// with nothing changed makes zero writes (counted at the client).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+import { kubeClients } from '../../operator/src/controller/kube-client.ts';
+import { reconcile, type Reconciler } from '../../operator/src/controller/reconcile.ts';
+import { DEFAULT_SETTINGS } from '../../operator/src/render/settings.ts';
+
+const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
+const RANKER = fileURLToPath(new URL('../../examples/modeldeployments/gpu-full.yaml', import.meta.url));
+
+let cluster: LocalCluster;
+let reconciler: Reconciler;
+const writes: string[] = [];
+
+before(async () => {
+  cluster = await startLocalCluster();
+  await cluster.kubectl(['apply', '--server-side', '-f', CRD]);
+  await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
+  await cluster.kubectl(['create', 'namespace', 'ml']);
+  await cluster.kubectl(['apply', '-n', 'ml', '-f', RANKER]);
+  const config = new KubeConfig();
+  config.loadFromFile(cluster.kubeconfig);
+  const clients = kubeClients(config);
+  // Count every write the reconciler makes, at the client.
+  const objects = new Proxy(clients.objects, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (['create', 'patch', 'replace', 'delete'].includes(String(property))) writes.push(`${String(property)} ${(args[0] as { kind: string }).kind}`);
+        return value.apply(target, args);
+      };
+    },
+  });
+  reconciler = {
+    objects,
+    patchStatus: async (namespace, name, status) => {
+      writes.push('status');
+      await clients.patchStatus(namespace, name, status);
+    },
+    settings: DEFAULT_SETTINGS,
+    now: () => new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  };
+}, { timeout: 60 * 60_000 });
+after(() => cluster?.stop());
+
+test('the first reconcile creates the rendered objects, owned by the ModelDeployment, and writes status', async () => {
+  const result = await reconcile(reconciler, 'ml', 'ranker');
+  assert.deepEqual(writes.sort(), ['patch Deployment', 'patch HorizontalPodAutoscaler', 'patch PodDisruptionBudget', 'patch Service', 'status']);
+  assert.equal(result.writes, 5);
+
+  const mdep = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'ranker', '-o', 'json']));
+  const deployment = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'ranker-v7', '-o', 'json', '--show-managed-fields']));
+  assert.equal(deployment.metadata.ownerReferences[0].uid, mdep.metadata.uid);
+  assert.ok(deployment.metadata.managedFields.some((f: { manager: string; operation: string }) => f.manager === 'modelship-operator' && f.operation === 'Apply'));
+  const [server] = deployment.spec.template.spec.containers;
+  assert.equal(server.resources.limits['nvidia.com/gpu'], '1');
+  assert.equal(deployment.spec.template.spec.nodeSelector['nvidia.com/gpu.product'], 'NVIDIA-H100-80GB-HBM3');
+  const hpa = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'hpa', 'ranker-v7', '-o', 'json']));
+  assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas], [2, 8]);
+
+  assert.equal(mdep.status.observedGeneration, mdep.metadata.generation);
+  assert.equal(mdep.status.phase, 'Progressing');
+  assert.equal(mdep.status.url, 'http://ranker-v7.ml.svc.cluster.local/v2/models/ranker');
+  const ready = mdep.status.conditions.find((c: { type: string }) => c.type === 'Ready');
+  assert.deepEqual([ready.status, ready.reason], ['False', 'PodsNotReady']);
+});
+
+test('a reconcile with nothing changed makes zero writes', async () => {
+  writes.length = 0;
+  const result = await reconcile(reconciler, 'ml', 'ranker');
+  assert.deepEqual(writes, []);
+  assert.equal(result.writes, 0);
+});
+
+test('drift in an owned object is undone', async () => {
+  await cluster.kubectl(['-n', 'ml', 'patch', 'hpa', 'ranker-v7', '--type', 'merge', '-p', '{"spec":{"maxReplicas":99},"metadata":{"annotations":{"serving.modelship.dev/applied-hash":"tampered"}}}']);
+  writes.length = 0;
+  await reconcile(reconciler, 'ml', 'ranker');
+  assert.deepEqual(writes, ['patch HorizontalPodAutoscaler']);
+  const hpa = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'hpa', 'ranker-v7', '-o', 'json']));
+  assert.equal(hpa.spec.maxReplicas, 8);
+});
+
+test('a deleted ModelDeployment is not an error', async () => {
+  assert.deepEqual(await reconcile(reconciler, 'ml', 'nonexistent'), { writes: 0, found: false });
+});
