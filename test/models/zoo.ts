@@ -169,13 +169,13 @@ export function randomRows(count: number, features: number, seed: number): numbe
 }
 
 /**
- * A deliberately slow model for tests that need a busy worker: 16 rounds of tanh(x @ W) with one shared
- * 2048x2048 weight (so the file stays 16 MB), about 67 M multiply-adds per row.
+ * A deliberately slow model for tests that need a busy worker: 48 rounds of tanh(x @ W) with one shared
+ * 2048x2048 weight (so the file stays 16 MB), about 200 M multiply-adds per row.
  */
 export const SLOW = {
   name: 'slow',
   features: 2048,
-  rounds: 16,
+  rounds: 48,
   build(): Uint8Array {
     const n = this.features;
     const g = new GraphBuilder('slow')

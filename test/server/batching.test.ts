@@ -67,8 +67,8 @@ describe('requests of different non-batch shapes', () => {
 describe('queue policy on a busy server', () => {
   let server: ServerProcess;
   let infer: string;
-  // A batch of 128 rows of the slow model (about 8.6 G multiply-adds) keeps the single one-thread worker busy
-  // for a good part of a second, long enough to arrange the queue behind it.
+  // A batch of 128 rows of the slow model (about 26 G multiply-adds) keeps the single one-thread worker busy
+  // for about half a second, long enough to arrange the queue behind it.
   const BLOCKER_ROWS = 128;
   const blockerRows = randomRows(BLOCKER_ROWS, SLOW.features, 5);
   const blocker = async (id: string, priority?: number) => {
@@ -107,6 +107,8 @@ describe('queue policy on a busy server', () => {
     const low = track(blocker('low', 3), 'low');
     await waitFor('three queued', async () => (await queueDepth()) === 3);
     const high = track(blocker('high', 1), 'high');
+    await waitFor('four queued', async () => (await queueDepth()) === 4);
+    assert.equal(order.length, 0, 'the queue was arranged while the first blocker still ran');
     await Promise.all([running, ...queued, low, high]);
     assert.deepEqual(order, ['running', 'high', 'default-1', 'default-2', 'low']);
   });
