@@ -2,4 +2,4 @@
 // Entry point: Node.js (>= 22.18) runs the TypeScript sources directly.
 import { main } from '../src/cli.ts';
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

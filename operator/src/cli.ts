@@ -7,19 +7,63 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { validateModelDeployment } from './api/validate.ts';
 import { renderDesiredState } from './render/desired-state.ts';
 import { DEFAULT_SETTINGS, type OperatorSettings } from './render/settings.ts';
+import { runOperator } from './operator.ts';
 
-const USAGE = `Usage: modelship <command> -f FILE [options]
+const USAGE = `Usage: modelship <command> [options]
 
 Commands:
-  validate   Check ModelDeployments (FILE may hold several; - reads stdin)
-  render     Print the Kubernetes objects each ModelDeployment produces
+  validate -f FILE   Check ModelDeployments (FILE may hold several; - reads stdin)
+  render -f FILE     Print the Kubernetes objects each ModelDeployment produces
+  operator           Run the operator (--kubeconfig FILE, --workers N, --health-port N, --resync-ms N,
+                     --log-level LEVEL, and the render options below)
 
-Render options:
+Render and operator options:
   --mig-strategy mixed|single        how the NVIDIA device plugin exposes MIG (default ${DEFAULT_SETTINGS.migStrategy})
   --time-slicing renamed|unrenamed   time-sliced GPUs as nvidia.com/gpu.shared or nvidia.com/gpu (default ${DEFAULT_SETTINGS.timeSlicing})
   --server-image IMAGE               CPU server image (default ${DEFAULT_SETTINGS.serverImage.cpu})
   --server-image-cuda IMAGE          CUDA server image (default ${DEFAULT_SETTINGS.serverImage.cuda})
   --prometheus-url URL               for KEDA's Prometheus trigger (default ${DEFAULT_SETTINGS.prometheusUrl})`;
+
+const SETTINGS_FLAGS = {
+  'mig-strategy': { type: 'string' },
+  'time-slicing': { type: 'string' },
+  'server-image': { type: 'string' },
+  'server-image-cuda': { type: 'string' },
+  'prometheus-url': { type: 'string' },
+} as const;
+
+async function operator(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        kubeconfig: { type: 'string' },
+        workers: { type: 'string', default: '4' },
+        'resync-ms': { type: 'string', default: '600000' },
+        'health-port': { type: 'string', default: '8081' },
+        'log-level': { type: 'string', default: 'info' },
+        ...SETTINGS_FLAGS,
+      },
+    }));
+    const number = (flag: string, value: string, min: number) => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < min) throw new Error(`--${flag}: must be an integer >= ${min}`);
+      return n;
+    };
+    return await runOperator({
+      kubeconfig: values.kubeconfig,
+      settings: settingsFrom(values),
+      workers: number('workers', values.workers, 1),
+      resyncMs: number('resync-ms', values['resync-ms'], 1000),
+      healthPort: number('health-port', values['health-port'], 0),
+      logLevel: values['log-level'],
+    });
+  } catch (error) {
+    console.error(`modelship operator: ${(error as Error).message}`);
+    return 2;
+  }
+}
 
 function readDocuments(file: string): unknown[] {
   const text = readFileSync(file === '-' ? 0 : file, 'utf8');
@@ -46,8 +90,9 @@ function settingsFrom(values: Record<string, string | undefined>): OperatorSetti
   };
 }
 
-export function main(argv: string[]): number {
+export function main(argv: string[]): number | Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'operator') return operator(rest);
   if (command !== 'validate' && command !== 'render') {
     (command === undefined || command === '--help' ? console.log : console.error)(USAGE);
     return command === '--help' ? 0 : 2;
@@ -58,11 +103,7 @@ export function main(argv: string[]): number {
       args: rest,
       options: {
         file: { type: 'string', short: 'f' },
-        'mig-strategy': { type: 'string' },
-        'time-slicing': { type: 'string' },
-        'server-image': { type: 'string' },
-        'server-image-cuda': { type: 'string' },
-        'prometheus-url': { type: 'string' },
+        ...SETTINGS_FLAGS,
       },
     }));
     if (!values.file) throw new Error('-f FILE is required');

@@ -1,0 +1,92 @@
+// The running controller: informers (list + watch, relisting on 410 Gone, restarted with backoff after any
+// other error) feed the work queue with ModelDeployment keys; owned Deployments changing (pods becoming
+// ready) enqueue their owner. Each key is reconciled level-triggered by reconcile().
+import { AppsV1Api, CustomObjectsApi, KubeConfig, makeInformer, type Informer, type KubernetesObject } from '@kubernetes/client-node';
+import { GROUP, KIND, PLURAL, VERSION } from '../../api/v1alpha1/schema.ts';
+import { MANAGER } from '../render/names.ts';
+import type { OperatorSettings } from '../render/settings.ts';
+import { kubeClients } from './kube-client.ts';
+import { reconcile } from './reconcile.ts';
+import { WorkQueue } from './work-queue.ts';
+import type { OperatorMetrics } from './metrics.ts';
+import type { Logger } from 'winston';
+
+export interface ControllerOptions {
+  config: KubeConfig;
+  settings: OperatorSettings;
+  logger: Logger;
+  metrics: OperatorMetrics;
+  workers: number;
+  /** Periodic re-reconcile of every object, a safety net for missed events. */
+  resyncMs: number;
+}
+
+export interface RunningController {
+  /** True once every informer has listed at least once. */
+  synced(): boolean;
+  stop(): Promise<void>;
+}
+
+const key = (o: KubernetesObject) => `${o.metadata?.namespace}/${o.metadata?.name}`;
+
+export function startController(options: ControllerOptions): RunningController {
+  const { config, logger, metrics } = options;
+  const clients = kubeClients(config);
+  const custom = config.makeApiClient(CustomObjectsApi);
+  const apps = config.makeApiClient(AppsV1Api);
+
+  const queue = new WorkQueue(async (k) => {
+    const [namespace, name] = k.split('/');
+    const started = performance.now();
+    try {
+      const result = await reconcile({ ...clients, settings: options.settings, now: () => new Date().toISOString().replace(/\.\d+Z$/, 'Z') }, namespace, name);
+      metrics.reconciled('success', (performance.now() - started) / 1000, result.writes);
+      return result.found ? { requeueAfterMs: options.resyncMs } : undefined;
+    } catch (error) {
+      metrics.reconciled('error', (performance.now() - started) / 1000, 0);
+      throw error;
+    } finally {
+      metrics.queueDepth(queue.depth);
+    }
+  }, { workers: options.workers, baseDelayMs: 50, maxDelayMs: 5 * 60_000 });
+  queue.onError = (k, error, retryInMs) => logger.error('reconcile failed', { key: k, error: (error as Error).message, retryInMs });
+
+  const informers: Array<Informer<KubernetesObject>> = [];
+  const listed = new Set<number>();
+  const watch = (path: string, list: () => Promise<any>, onObject: (o: KubernetesObject) => void) => {
+    const index = informers.length;
+    const informer = makeInformer(config, path, async () => {
+      const result = await list();
+      listed.add(index);
+      return result;
+    });
+    for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, onObject);
+    let failures = 0;
+    informer.on('connect', () => (failures = 0));
+    informer.on('error', (error) => {
+      const delay = Math.min(30_000, 500 * 2 ** failures++);
+      logger.warn('watch failed; restarting', { path, error: String(error?.message ?? error), retryInMs: delay });
+      setTimeout(() => void informer.start().catch(() => undefined), delay).unref();
+    });
+    informers.push(informer);
+    void informer.start().catch(() => undefined);
+  };
+
+  watch(`/apis/${GROUP}/${VERSION}/${PLURAL}`, () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }), (o) => {
+    queue.add(key(o));
+    metrics.queueDepth(queue.depth);
+  });
+  const owned = `app.kubernetes.io/managed-by=${MANAGER}`;
+  watch(`/apis/apps/v1/deployments`, () => apps.listDeploymentForAllNamespaces({ labelSelector: owned }), (o) => {
+    const owner = o.metadata?.ownerReferences?.find((r) => r.controller && r.kind === KIND);
+    if (owner) queue.add(`${o.metadata?.namespace}/${owner.name}`);
+  });
+
+  return {
+    synced: () => listed.size === informers.length,
+    async stop() {
+      await Promise.all(informers.map((i) => i.stop()));
+      await queue.shutdown();
+    },
+  };
+}

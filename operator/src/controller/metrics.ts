@@ -1,0 +1,26 @@
+// The operator's Prometheus metrics: reconcile counts by result, durations, writes, queue depth.
+import client from 'prom-client';
+
+export class OperatorMetrics {
+  readonly registry = new client.Registry();
+  private readonly reconciles = new client.Counter({ name: 'modelship_operator_reconciles_total', help: 'Reconciles by result', labelNames: ['result'], registers: [this.registry] });
+  private readonly durations = new client.Histogram({
+    name: 'modelship_operator_reconcile_duration_seconds', help: 'Time per reconcile', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
+  });
+  private readonly writes = new client.Counter({ name: 'modelship_operator_writes_total', help: 'Objects written to the API server (applies and status updates)', registers: [this.registry] });
+  private readonly depth = new client.Gauge({ name: 'modelship_operator_queue_depth', help: 'Keys waiting in the work queue', registers: [this.registry] });
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry });
+  }
+
+  reconciled(result: 'success' | 'error', seconds: number, writes: number): void {
+    this.reconciles.inc({ result });
+    this.durations.observe(seconds);
+    this.writes.inc(writes);
+  }
+
+  queueDepth(depth: number): void {
+    this.depth.set(depth);
+  }
+}
