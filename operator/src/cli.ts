@@ -15,7 +15,8 @@ Commands:
   validate -f FILE   Check ModelDeployments (FILE may hold several; - reads stdin)
   render -f FILE     Print the Kubernetes objects each ModelDeployment produces
   operator           Run the operator (--kubeconfig FILE, --workers N, --health-port N, --resync-ms N,
-                     --log-level LEVEL, and the render options below)
+                     --log-level LEVEL, --no-leader-elect, --lease-namespace NS, --lease-duration-ms N,
+                     and the render options below)
 
 Render and operator options:
   --mig-strategy mixed|single        how the NVIDIA device plugin exposes MIG (default ${DEFAULT_SETTINGS.migStrategy})
@@ -43,6 +44,9 @@ async function operator(args: string[]): Promise<number> {
         'resync-ms': { type: 'string', default: '600000' },
         'health-port': { type: 'string', default: '8081' },
         'log-level': { type: 'string', default: 'info' },
+        'no-leader-elect': { type: 'boolean', default: false },
+        'lease-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'modelship-system' },
+        'lease-duration-ms': { type: 'string', default: '15000' },
         ...SETTINGS_FLAGS,
       },
     }));
@@ -58,6 +62,11 @@ async function operator(args: string[]): Promise<number> {
       resyncMs: number('resync-ms', values['resync-ms'], 1000),
       healthPort: number('health-port', values['health-port'], 0),
       logLevel: values['log-level'],
+      lease: values['no-leader-elect'] ? undefined : {
+        namespace: values['lease-namespace'],
+        name: 'modelship-operator',
+        durationMs: number('lease-duration-ms', values['lease-duration-ms'], 1000),
+      },
     });
   } catch (error) {
     console.error(`modelship operator: ${(error as Error).message}`);
@@ -73,7 +82,7 @@ function readDocuments(file: string): unknown[] {
   }).filter((doc) => doc !== null && doc !== undefined);
 }
 
-function settingsFrom(values: Record<string, string | undefined>): OperatorSettings {
+function settingsFrom(values: Partial<Record<keyof typeof SETTINGS_FLAGS, string>>): OperatorSettings {
   const choice = <T extends string>(flag: string, value: string | undefined, allowed: readonly T[], fallback: T): T => {
     if (value === undefined) return fallback;
     if (!allowed.includes(value as T)) throw new Error(`--${flag}: must be one of ${allowed.join(', ')}`);

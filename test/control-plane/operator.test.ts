@@ -1,6 +1,6 @@
-// The operator as a process against the real API server, as a cluster runs it: it picks up a
-// ModelDeployment from its informer, creates the objects and status, follows a spec change, and stops
-// cleanly on SIGTERM.
+// The operator as processes against the real API server, as a cluster runs it: two replicas, one leader
+// (Lease); the leader picks up a ModelDeployment from its informer, creates the objects and status, and
+// follows a spec change; on SIGTERM it releases the Lease and the standby takes over.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,8 +13,26 @@ const EXAMPLE = fileURLToPath(new URL('../../examples/modeldeployments/cpu-class
 const BIN = fileURLToPath(new URL('../../operator/bin/modelship.js', import.meta.url));
 
 let cluster: LocalCluster;
-let operator: ChildProcess;
+interface Replica {
+  child: ChildProcess;
+  logs: string[];
+}
+let replicas: Replica[] = [];
 const logs: string[] = [];
+
+function startReplica(): Replica {
+  const child = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', cluster.kubeconfig, '--health-port', '0', '--workers', '2',
+    '--lease-namespace', 'modelship-system', '--lease-duration-ms', '3000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const replica = { child, logs: [] as string[] };
+  const keep = (d: Buffer) => {
+    replica.logs.push(String(d));
+    logs.push(String(d));
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return replica;
+}
+const leads = (r: Replica) => r.logs.join('').includes('became leader');
 
 async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -31,14 +49,20 @@ before(async () => {
   await cluster.kubectl(['apply', '--server-side', '-f', CRD]);
   await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
   await cluster.kubectl(['create', 'namespace', 'ml']);
-  operator = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', cluster.kubeconfig, '--health-port', '0', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  operator.stdout!.on('data', (d) => logs.push(String(d)));
-  operator.stderr!.on('data', (d) => logs.push(String(d)));
-  await eventually('the operator to start', async () => (logs.join('').includes('operator started') ? true : undefined));
+  await cluster.kubectl(['create', 'namespace', 'modelship-system']);
+  replicas = [startReplica(), startReplica()];
+  await eventually('a leader', async () => (replicas.some(leads) ? true : undefined));
 }, { timeout: 60 * 60_000 });
 after(async () => {
-  if (operator?.exitCode === null) operator.kill('SIGKILL');
+  for (const r of replicas) if (r.child.exitCode === null) r.child.kill('SIGKILL');
   await cluster?.stop();
+});
+
+test('of two replicas exactly one leads', async () => {
+  await new Promise((r) => setTimeout(r, 1500)); // a few renewals: the standby must stay standby
+  assert.equal(replicas.filter(leads).length, 1);
+  const lease = JSON.parse(await cluster.kubectl(['get', '-n', 'modelship-system', 'lease', 'modelship-operator', '-o', 'json']));
+  assert.match(lease.spec.holderIdentity, /-\d+$/);
 });
 
 test('a new ModelDeployment gets its objects and a status', async () => {
@@ -67,9 +91,18 @@ test('a spec change reaches the Deployment', async () => {
   });
 });
 
-test('SIGTERM stops the operator cleanly', async () => {
-  operator.kill('SIGTERM');
-  const [code] = await once(operator, 'exit');
-  assert.equal(code, 0, logs.join(''));
-  assert.match(logs.join(''), /"message":"stopped"/);
+test('SIGTERM stops the leader cleanly and the standby takes over and reconciles', async () => {
+  const leader = replicas.find(leads)!;
+  const standby = replicas.find((r) => r !== leader)!;
+  leader.child.kill('SIGTERM');
+  const [code] = await once(leader.child, 'exit');
+  assert.equal(code, 0, leader.logs.join(''));
+  assert.match(leader.logs.join(''), /released leadership/);
+  await eventually('the standby to lead', async () => (leads(standby) ? true : undefined), 10_000);
+  await cluster.kubectl(['-n', 'ml', 'patch', 'mdep', 'fraud-classifier', '--type', 'merge', '-p', '{"spec":{"runtime":{"maxBatchSize":8}}}']);
+  await eventually('the new leader to reconcile', async () => {
+    const deployment = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'fraud-classifier-2024-06-01', '-o', 'json']));
+    const env = deployment.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'MODELSHIP_MAX_BATCH_SIZE');
+    return env.value === '8' ? true : undefined;
+  });
 });

@@ -1,0 +1,115 @@
+// Leader election on a coordination.k8s.io Lease, as client-go does it: several operator replicas run,
+// one holds the Lease and reconciles; the others wait and take over when it is released (on graceful
+// shutdown) or expires (the leader died). A leader that cannot renew in time steps down.
+import { CoordinationV1Api, KubeConfig, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
+import type { Logger } from 'winston';
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs: number;
+  /** How often to try to acquire, and to renew. */
+  retryPeriodMs: number;
+}
+
+export interface Election {
+  /** Resolves when this replica becomes the leader. */
+  elected: Promise<void>;
+  /** Resolves if leadership is lost after it was won (the process should stop acting). */
+  lost: Promise<void>;
+  isLeader(): boolean;
+  /** Stops campaigning and, when leading, releases the Lease so another replica takes over at once. */
+  release(): Promise<void>;
+}
+
+const status = (error: unknown) => (error as { code?: number }).code;
+
+export function campaign(config: KubeConfig, options: LeaderElectionOptions, logger: Logger): Election {
+  const api = config.makeApiClient(CoordinationV1Api);
+  const { namespace, name, identity, leaseDurationMs, retryPeriodMs } = options;
+  let leader = false;
+  let stopped = false;
+  let lastRenew = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let onElected!: () => void;
+  let onLost!: () => void;
+  const elected = new Promise<void>((resolve) => (onElected = resolve));
+  const lost = new Promise<void>((resolve) => (onLost = resolve));
+
+  const spec = (previous?: V1Lease['spec']) => ({
+    holderIdentity: identity,
+    leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
+    acquireTime: previous?.holderIdentity === identity && previous.acquireTime ? previous.acquireTime : new V1MicroTime(),
+    renewTime: new V1MicroTime(),
+    leaseTransitions: (previous?.leaseTransitions ?? 0) + (previous?.holderIdentity === identity ? 0 : 1),
+  });
+
+  /** One attempt to acquire or renew; true when we hold the Lease afterwards. */
+  async function tryAcquire(): Promise<boolean> {
+    let lease: V1Lease;
+    try {
+      lease = await api.readNamespacedLease({ name, namespace });
+    } catch (error) {
+      if (status(error) !== 404) throw error;
+      await api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } });
+      return true;
+    }
+    const holder = lease.spec?.holderIdentity;
+    const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
+    const expired = renewed + (lease.spec?.leaseDurationSeconds ?? 0) * 1000 < Date.now();
+    if (holder && holder !== identity && !expired) return false;
+    // resourceVersion makes this a compare-and-swap: of two replicas racing for it, one wins.
+    await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: spec(lease.spec) } });
+    return true;
+  }
+
+  async function tick(): Promise<void> {
+    if (stopped) return;
+    try {
+      if (await tryAcquire()) {
+        lastRenew = Date.now();
+        if (!leader) {
+          leader = true;
+          logger.info('became leader', { lease: `${namespace}/${name}`, identity });
+          onElected();
+        }
+      } else if (leader) {
+        leader = false;
+        logger.error('lost leadership to another replica', { identity });
+        onLost();
+        return;
+      }
+    } catch (error) {
+      if (status(error) !== 409) logger.warn('lease update failed', { error: (error as Error).message });
+      if (leader && Date.now() - lastRenew > leaseDurationMs * 0.8) {
+        leader = false;
+        logger.error('could not renew the lease in time; stepping down', { identity });
+        onLost();
+        return;
+      }
+    }
+    if (!stopped) timer = setTimeout(() => void tick(), retryPeriodMs);
+  }
+  void tick();
+
+  return {
+    elected,
+    lost,
+    isLeader: () => leader,
+    async release() {
+      stopped = true;
+      clearTimeout(timer);
+      if (!leader) return;
+      leader = false;
+      try {
+        const lease = await api.readNamespacedLease({ name, namespace });
+        if (lease.spec?.holderIdentity !== identity) return;
+        await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new V1MicroTime(0) } } });
+        logger.info('released leadership', { identity });
+      } catch (error) {
+        logger.warn('could not release the lease', { error: (error as Error).message });
+      }
+    },
+  };
+}
