@@ -16,6 +16,8 @@ export interface LocalCluster {
   server: string;
   kubeconfig: string;
   token: string;
+  /** A kubeconfig for the same cluster that authenticates with another bearer token. */
+  kubeconfigFor(name: string, token: string): string;
   binaries: KubeBinaries;
   /** Runs kubectl against the cluster; resolves with its output, rejects with its stderr. */
   kubectl(args: string[], input?: string): Promise<string>;
@@ -134,14 +136,18 @@ export async function startLocalCluster(): Promise<LocalCluster> {
       return (await probe(`${server}/readyz`, token, ca)) === 200;
     }, 120_000);
 
-    const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, [
-      'apiVersion: v1', 'kind: Config',
-      'clusters:', `- name: local`, `  cluster:`, `    server: ${server}`, `    certificate-authority: ${join(certDir, 'apiserver.crt')}`,
-      'users:', `- name: admin`, `  user:`, `    token: ${token}`,
-      'contexts:', `- name: local`, `  context:`, `    cluster: local`, `    user: admin`,
-      'current-context: local', '',
-    ].join('\n'));
+    const kubeconfigFor = (name: string, bearer: string) => {
+      const path = join(dir, `kubeconfig-${name}`);
+      writeFileSync(path, [
+        'apiVersion: v1', 'kind: Config',
+        'clusters:', `- name: local`, `  cluster:`, `    server: ${server}`, `    certificate-authority: ${join(certDir, 'apiserver.crt')}`,
+        'users:', `- name: ${name}`, `  user:`, `    token: ${bearer}`,
+        'contexts:', `- name: local`, `  context:`, `    cluster: local`, `    user: ${name}`,
+        'current-context: local', '',
+      ].join('\n'));
+      return path;
+    };
+    const kubeconfig = kubeconfigFor('admin', token);
 
     const kubectl = (args: string[], input?: string) => new Promise<string>((resolve, reject) => {
       const child = spawn(binaries.kubectl, ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -157,6 +163,7 @@ export async function startLocalCluster(): Promise<LocalCluster> {
       server,
       kubeconfig,
       token,
+      kubeconfigFor,
       binaries,
       kubectl,
       async stop() {

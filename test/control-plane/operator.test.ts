@@ -11,6 +11,8 @@ import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../../examples/modeldeployments/cpu-classifier.yaml', import.meta.url));
 const BIN = fileURLToPath(new URL('../../operator/bin/modelship.js', import.meta.url));
+const RBAC = fileURLToPath(new URL('../../operator/rbac/operator-rbac.yaml', import.meta.url));
+let operatorKubeconfig: string;
 
 let cluster: LocalCluster;
 interface Replica {
@@ -21,7 +23,7 @@ let replicas: Replica[] = [];
 const logs: string[] = [];
 
 function startReplica(): Replica {
-  const child = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', cluster.kubeconfig, '--health-port', '0', '--workers', '2',
+  const child = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', operatorKubeconfig, '--health-port', '0', '--workers', '2',
     '--lease-namespace', 'modelship-system', '--lease-duration-ms', '3000'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const replica = { child, logs: [] as string[] };
   const keep = (d: Buffer) => {
@@ -50,6 +52,10 @@ before(async () => {
   await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
   await cluster.kubectl(['create', 'namespace', 'ml']);
   await cluster.kubectl(['create', 'namespace', 'modelship-system']);
+  // The operator runs as its ServiceAccount with exactly the RBAC the chart installs.
+  await cluster.kubectl(['apply', '-f', RBAC]);
+  const token = (await cluster.kubectl(['create', 'token', '-n', 'modelship-system', 'modelship-operator', '--duration', '1h'])).trim();
+  operatorKubeconfig = cluster.kubeconfigFor('modelship-operator', token);
   replicas = [startReplica(), startReplica()];
   await eventually('a leader', async () => (replicas.some(leads) ? true : undefined));
 }, { timeout: 60 * 60_000 });
@@ -63,6 +69,15 @@ test('of two replicas exactly one leads', async () => {
   assert.equal(replicas.filter(leads).length, 1);
   const lease = JSON.parse(await cluster.kubectl(['get', '-n', 'modelship-system', 'lease', 'modelship-operator', '-o', 'json']));
   assert.match(lease.spec.holderIdentity, /-\d+$/);
+});
+
+test("the operator's identity can do what it needs and nothing more", async () => {
+  const can = (...args: string[]) => cluster.kubectl(['auth', 'can-i', ...args, '--as', 'system:serviceaccount:modelship-system:modelship-operator']).then((o) => o.trim(), (e: Error) => (/\bno\b/.test(e.message) ? 'no' : e.message));
+  assert.equal(await can('patch', 'modeldeployments.serving.modelship.dev', '--subresource=status', '-n', 'ml'), 'yes');
+  assert.equal(await can('patch', 'deployments.apps', '-n', 'ml'), 'yes');
+  assert.equal(await can('patch', 'modeldeployments.serving.modelship.dev', '-n', 'ml'), 'no', 'never the spec: GitOps owns it');
+  assert.equal(await can('list', 'secrets', '-n', 'ml'), 'no');
+  assert.equal(await can('update', 'leases.coordination.k8s.io/other', '-n', 'modelship-system'), 'no');
 });
 
 test('a new ModelDeployment gets its objects and a status', async () => {
