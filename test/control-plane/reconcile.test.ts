@@ -43,6 +43,11 @@ before(async () => {
       writes.push('status');
       await clients.patchStatus(namespace, name, status);
     },
+    listNodes: () => clients.listNodes(),
+    recordEvent: async (mdep, event) => {
+      writes.push(`event ${event.reason}`);
+      await clients.recordEvent(mdep, event);
+    },
     settings: DEFAULT_SETTINGS,
     now: () => new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
   };
@@ -51,7 +56,10 @@ after(() => cluster?.stop());
 
 test('the first reconcile creates the rendered objects, owned by the ModelDeployment, and writes status', async () => {
   const result = await reconcile(reconciler, 'ml', 'ranker');
-  assert.deepEqual(writes.sort(), ['patch Deployment', 'patch HorizontalPodAutoscaler', 'patch PodDisruptionBudget', 'patch Service', 'status']);
+  assert.deepEqual(writes.sort(), [
+    'event Applied', 'event GPUCapacityMissing',
+    'patch Deployment', 'patch HorizontalPodAutoscaler', 'patch PodDisruptionBudget', 'patch Service', 'status',
+  ]);
   assert.equal(result.writes, 5);
 
   const mdep = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'ranker', '-o', 'json']));
@@ -65,7 +73,13 @@ test('the first reconcile creates the rendered objects, owned by the ModelDeploy
   assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas], [2, 8]);
 
   assert.equal(mdep.status.observedGeneration, mdep.metadata.generation);
-  assert.equal(mdep.status.phase, 'Progressing');
+  assert.equal(mdep.status.phase, 'Pending', 'no node has an H100 yet');
+  const missing = mdep.status.conditions.find((c: { type: string }) => c.type === 'GPUCapacityMissing');
+  assert.equal(missing.status, 'True');
+  assert.match(missing.message, /no node has the labels nvidia.com\/gpu.product=NVIDIA-H100-80GB-HBM3/);
+  const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=ranker', '-o', 'custom-columns=TYPE:.type,REASON:.reason', '--no-headers']);
+  assert.match(events, /Warning\s+GPUCapacityMissing/);
+  assert.match(events, /Normal\s+Applied/);
   assert.equal(mdep.status.url, 'http://ranker-v7.ml.svc.cluster.local/v2/models/ranker');
   const ready = mdep.status.conditions.find((c: { type: string }) => c.type === 'Ready');
   assert.deepEqual([ready.status, ready.reason], ['False', 'PodsNotReady']);
@@ -82,9 +96,24 @@ test('drift in an owned object is undone', async () => {
   await cluster.kubectl(['-n', 'ml', 'patch', 'hpa', 'ranker-v7', '--type', 'merge', '-p', '{"spec":{"maxReplicas":99},"metadata":{"annotations":{"serving.modelship.dev/applied-hash":"tampered"}}}']);
   writes.length = 0;
   await reconcile(reconciler, 'ml', 'ranker');
-  assert.deepEqual(writes, ['patch HorizontalPodAutoscaler']);
+  assert.deepEqual(writes, ['patch HorizontalPodAutoscaler', 'event Applied']);
   const hpa = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'hpa', 'ranker-v7', '-o', 'json']));
   assert.equal(hpa.spec.maxReplicas, 8);
+});
+
+test('a node that advertises the GPU clears GPUCapacityMissing', async () => {
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'v1', kind: 'Node',
+    metadata: { name: 'gpu-node-1', labels: { 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3' } },
+  }));
+  await cluster.kubectl(['patch', 'node', 'gpu-node-1', '--subresource=status', '--type=merge', '-p',
+    JSON.stringify({ status: { capacity: { 'nvidia.com/gpu': '8' }, allocatable: { 'nvidia.com/gpu': '8' } } })]);
+  writes.length = 0;
+  await reconcile(reconciler, 'ml', 'ranker');
+  assert.deepEqual(writes, ['status']);
+  const mdep = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'ranker', '-o', 'json']));
+  assert.equal(mdep.status.conditions.find((c: { type: string }) => c.type === 'GPUCapacityMissing').status, 'False');
+  assert.equal(mdep.status.phase, 'Progressing');
 });
 
 test('a deleted ModelDeployment is not an error', async () => {

@@ -1,11 +1,11 @@
 // The running controller: informers (list + watch, relisting on 410 Gone, restarted with backoff after any
 // other error) feed the work queue with ModelDeployment keys; owned Deployments changing (pods becoming
 // ready) enqueue their owner. Each key is reconciled level-triggered by reconcile().
-import { AppsV1Api, CustomObjectsApi, KubeConfig, makeInformer, type Informer, type KubernetesObject } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, makeInformer, type Informer, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
 import { GROUP, KIND, PLURAL, VERSION } from '../../api/v1alpha1/schema.ts';
 import { MANAGER } from '../render/names.ts';
 import type { OperatorSettings } from '../render/settings.ts';
-import { kubeClients } from './kube-client.ts';
+import { kubeClients, nodeInfo } from './kube-client.ts';
 import { reconcile } from './reconcile.ts';
 import { WorkQueue } from './work-queue.ts';
 import type { OperatorMetrics } from './metrics.ts';
@@ -34,12 +34,20 @@ export function startController(options: ControllerOptions): RunningController {
   const clients = kubeClients(config);
   const custom = config.makeApiClient(CustomObjectsApi);
   const apps = config.makeApiClient(AppsV1Api);
+  const core = config.makeApiClient(CoreV1Api);
+  let nodes: Informer<KubernetesObject> & { list(): readonly KubernetesObject[] };
 
   const queue = new WorkQueue(async (k) => {
     const [namespace, name] = k.split('/');
     const started = performance.now();
     try {
-      const result = await reconcile({ ...clients, settings: options.settings, now: () => new Date().toISOString().replace(/\.\d+Z$/, 'Z') }, namespace, name);
+      const result = await reconcile({
+        ...clients,
+        // From the informer's cache: the capacity check must not list every node on every reconcile.
+        listNodes: async () => nodes.list().map((n) => nodeInfo(n as V1Node)),
+        settings: options.settings,
+        now: () => new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      }, namespace, name);
       metrics.reconciled('success', (performance.now() - started) / 1000, result.writes);
       return result.found ? { requeueAfterMs: options.resyncMs } : undefined;
     } catch (error) {
@@ -54,6 +62,7 @@ export function startController(options: ControllerOptions): RunningController {
   const informers: Array<Informer<KubernetesObject>> = [];
   const listed = new Set<number>();
   const watch = (path: string, list: () => Promise<any>, onObject: (o: KubernetesObject) => void) => {
+    // One informer per kind; ObjectCache's list() serves reads without API calls.
     const index = informers.length;
     const informer = makeInformer(config, path, async () => {
       const result = await list();
@@ -70,9 +79,10 @@ export function startController(options: ControllerOptions): RunningController {
     });
     informers.push(informer);
     void informer.start().catch(() => undefined);
+    return informer;
   };
 
-  watch(`/apis/${GROUP}/${VERSION}/${PLURAL}`, () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }), (o) => {
+  const modelDeployments = watch(`/apis/${GROUP}/${VERSION}/${PLURAL}`, () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }), (o) => {
     queue.add(key(o));
     metrics.queueDepth(queue.depth);
   });
@@ -80,6 +90,14 @@ export function startController(options: ControllerOptions): RunningController {
   watch(`/apis/apps/v1/deployments`, () => apps.listDeploymentForAllNamespaces({ labelSelector: owned }), (o) => {
     const owner = o.metadata?.ownerReferences?.find((r) => r.controller && r.kind === KIND);
     if (owner) queue.add(`${o.metadata?.namespace}/${owner.name}`);
+  });
+
+  // Node changes can make a GPU request fit (or stop fitting): re-check every ModelDeployment then.
+  const enqueueAll = () => {
+    for (const k of modelDeployments.list()) queue.add(key(k));
+  };
+  nodes = watch('/api/v1/nodes', () => core.listNode(), () => {
+    if (listed.size === informers.length) enqueueAll();
   });
 
   return {

@@ -9,7 +9,9 @@ import { selectorLabels } from '../render/names.ts';
 import type { OperatorSettings } from '../render/settings.ts';
 import { servingUrl } from '../render/workload.ts';
 import { applyIfChanged } from './apply.ts';
-import { computeStatus, statusChanged } from './status.ts';
+import { computeStatus, statusChanged, transitionEvents, type Condition, type EventRecord } from './status.ts';
+import { gpuPlacement } from '../render/gpu.ts';
+import { gpuCapacityProblem, type NodeInfo } from '../render/gpu-capacity.ts';
 
 export interface ReconcileResult {
   /** Objects written (applies and the status update); 0 when nothing changed. */
@@ -19,6 +21,9 @@ export interface ReconcileResult {
 
 export interface Reconciler {
   objects: KubernetesObjectApi;
+  /** Nodes as the GPU capacity check sees them (the controller serves these from its informer cache). */
+  listNodes(): Promise<NodeInfo[]>;
+  recordEvent(mdep: ModelDeployment, event: EventRecord): Promise<void>;
   /** For the status subresource (which KubernetesObjectApi does not reach). */
   patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
   settings: OperatorSettings;
@@ -37,18 +42,25 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
   const { object: defaulted, errors } = validateModelDeployment(mdep);
   let writes = 0;
   let workload;
+  let gpuProblem: string | undefined;
+  const applied: string[] = [];
   if (errors.length === 0) {
     for (const desired of renderDesiredState(defaulted, r.settings)) {
       const { object, written } = await applyIfChanged(r.objects, desired);
-      if (written) writes++;
+      if (written) {
+        writes++;
+        applied.push(`${object.kind}/${object.metadata.name}`);
+      }
       if (object.kind === 'Deployment') workload = object.status ?? {};
     }
+    gpuProblem = gpuCapacityProblem(gpuPlacement(defaulted.spec.gpu, r.settings), await r.listNodes());
   }
   const status = computeStatus({
     mdep: defaulted,
     invalid: errors,
     workload: workload && { replicas: workload.replicas ?? 0, readyReplicas: workload.readyReplicas ?? 0, updatedReplicas: workload.updatedReplicas ?? 0 },
     desiredReplicas: defaulted.spec.scaling?.minReplicas ?? 1,
+    gpuProblem,
     selector: Object.entries(selectorLabels(defaulted)).map(([k, v]) => `${k}=${v}`).join(','),
     url: servingUrl(defaulted),
     now: r.now(),
@@ -57,5 +69,8 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
     await r.patchStatus(namespace, name, status);
     writes++;
   }
+  const events = transitionEvents(mdep.status?.conditions as Condition[] | undefined, status.conditions as Condition[]);
+  if (applied.length > 0) events.unshift({ type: 'Normal', reason: 'Applied', message: `applied ${applied.join(', ')}` });
+  for (const event of events) await r.recordEvent(defaulted, event);
   return { writes, found: true };
 }

@@ -24,6 +24,8 @@ export interface StatusInput {
   invalid: string[];
   workload?: ObservedWorkload;
   desiredReplicas: number;
+  /** Why no node can take the pods' GPU request, when none can. */
+  gpuProblem?: string;
   selector: string;
   url: string;
   now: string;
@@ -53,7 +55,7 @@ export function computeStatus(input: StatusInput): Record<string, unknown> {
   const ready = workload?.readyReplicas ?? 0;
   const wanted = Math.max(1, input.desiredReplicas);
   const rolledOut = workload !== undefined && workload.updatedReplicas >= wanted && ready >= wanted;
-  const phase = rolledOut ? 'Ready' : 'Progressing';
+  const phase = rolledOut ? 'Ready' : input.gpuProblem ? 'Pending' : 'Progressing';
   return {
     observedGeneration: generation,
     phase,
@@ -71,8 +73,30 @@ export function computeStatus(input: StatusInput): Record<string, unknown> {
         ? c('Progressing', 'False', 'RolledOut', `version ${mdep.spec.model.version} is rolled out`)
         : c('Progressing', 'True', 'RollingOut', `rolling out version ${mdep.spec.model.version}`),
       c('Degraded', 'False', 'AsExpected', 'no problem found'),
+      input.gpuProblem
+        ? c('GPUCapacityMissing', 'True', 'NoNodeFits', input.gpuProblem)
+        : c('GPUCapacityMissing', 'False', 'CapacityAvailable', 'a node advertises the GPU resources and labels the pods need'),
     ],
   };
+}
+
+export interface EventRecord {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** Events for conditions that changed status: a decision or a failure worth telling the user about once. */
+export function transitionEvents(before: Condition[] | undefined, after: Condition[]): EventRecord[] {
+  const events: EventRecord[] = [];
+  for (const c of after) {
+    const previous = before?.find((p) => p.type === c.type);
+    if (previous?.status === c.status) continue;
+    if (c.type === 'GPUCapacityMissing' && c.status === 'True') events.push({ type: 'Warning', reason: 'GPUCapacityMissing', message: c.message });
+    if (c.type === 'Degraded' && c.status === 'True') events.push({ type: 'Warning', reason: c.reason, message: c.message });
+    if (c.type === 'Ready' && c.status === 'True') events.push({ type: 'Normal', reason: 'Ready', message: c.message });
+  }
+  return events;
 }
 
 /** Whether the computed status differs from the stored one (key order and undefined fields aside). */
