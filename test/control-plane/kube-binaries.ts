@@ -23,6 +23,16 @@ export interface KubeBinaries {
   kubectl: string;
   etcd: string;
   kwok: string;
+  /** kwok's own "fast" stage configs (node initialize and heartbeat; pod ready, complete, delete). */
+  kwokStages: string[];
+}
+
+const KWOK_STAGES = ['node/fast/node-initialize.yaml', 'node/heartbeat/node-heartbeat.yaml', 'pod/fast/pod-ready.yaml', 'pod/fast/pod-complete.yaml', 'pod/fast/pod-delete.yaml'];
+
+/** The stage files ship in the kwok module we build from; read them from the module cache, not a copy. */
+function kwokStages(dir: string): string[] {
+  const module = JSON.parse(go(['list', '-m', '-json', 'sigs.k8s.io/kwok'], dir));
+  return KWOK_STAGES.map((stage) => join(module.Dir, 'kustomize', 'stage', stage));
 }
 
 const KUBE_PROGRAMS = {
@@ -79,7 +89,7 @@ function writeToolsModule(dir: string): void {
 export function ensureKubeBinaries(log: (line: string) => void = (l) => console.log(l)): KubeBinaries {
   const dir = join(cacheRoot(), 'kube', KUBERNETES_VERSION);
   const bin = join(dir, 'bin');
-  const binaries: KubeBinaries = {
+  const programs: Omit<KubeBinaries, 'kwokStages'> = {
     kubeApiserver: join(bin, 'kube-apiserver'),
     kubeControllerManager: join(bin, 'kube-controller-manager'),
     kubeScheduler: join(bin, 'kube-scheduler'),
@@ -87,7 +97,8 @@ export function ensureKubeBinaries(log: (line: string) => void = (l) => console.
     etcd: join(bin, 'etcd'),
     kwok: join(bin, 'kwok'),
   };
-  if (Object.values(binaries).every((p) => existsSync(p))) return binaries;
+  const binaries = (): KubeBinaries => ({ ...programs, kwokStages: kwokStages(dir) });
+  if (Object.values(programs).every((p) => existsSync(p))) return binaries();
 
   mkdirSync(bin, { recursive: true });
   if (!existsSync(join(dir, 'go.sum'))) {
@@ -95,8 +106,8 @@ export function ensureKubeBinaries(log: (line: string) => void = (l) => console.
     writeToolsModule(dir);
     go(['mod', 'tidy'], dir);
   }
-  const targets: Array<[keyof KubeBinaries, string]> = [
-    ...Object.entries(KUBE_PROGRAMS).map(([key, program]) => [key, `k8s.io/kubernetes/cmd/${program}`] as [keyof KubeBinaries, string]),
+  const targets: Array<[keyof typeof programs, string]> = [
+    ...Object.entries(KUBE_PROGRAMS).map(([key, program]) => [key, `k8s.io/kubernetes/cmd/${program}`] as [keyof typeof programs, string]),
     ['etcd', './cmd/etcd'],
     ['kwok', 'sigs.k8s.io/kwok/cmd/kwok'],
   ];
@@ -106,11 +117,11 @@ export function ensureKubeBinaries(log: (line: string) => void = (l) => console.
     .flatMap((pkg) => [`-X ${pkg}.gitVersion=${KUBERNETES_VERSION}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`, `-X ${pkg}.gitTreeState=clean`])
     .join(' ');
   for (const [key, pkg] of targets) {
-    if (existsSync(binaries[key])) continue;
+    if (existsSync(programs[key])) continue;
     const started = performance.now();
     log(`building ${pkg} (first run only; several minutes on 2 cores)`);
-    go(['build', '-trimpath', `-ldflags=-s -w ${stamp}`, '-o', binaries[key], pkg], dir);
-    log(`built ${binaries[key]} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    go(['build', '-trimpath', `-ldflags=-s -w ${stamp}`, '-o', programs[key], pkg], dir);
+    log(`built ${programs[key]} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
-  return binaries;
+  return binaries();
 }

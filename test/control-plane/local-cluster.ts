@@ -85,7 +85,32 @@ async function waitUntil(what: string, programs: Program[], check: () => Promise
   throw new Error(`timed out waiting for ${what}:\n${programs.map((p) => `[${p.name}] ${p.tail.slice(-10).join('\n')}`).join('\n')}`);
 }
 
-export async function startLocalCluster(): Promise<LocalCluster> {
+export interface ClusterOptions {
+  /**
+   * Also run kube-controller-manager (Deployments, ReplicaSets, garbage collection, HPA), kube-scheduler and
+   * kwok, which plays the kubelet for fake nodes: pods are scheduled and become Ready without containers.
+   */
+  simulated?: boolean;
+  /**
+   * CRD files to install (and wait for) before the controller-manager starts: its garbage collector finds
+   * new resource types only at its 30-second discovery resync.
+   */
+  crds?: string[];
+}
+
+function kubectlAt(kubeconfig: string, kubectl: string, args: string[], input?: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn(kubectl, ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: ${err || out}`))));
+    child.stdin.end(input ?? '');
+  });
+}
+
+export async function startLocalCluster(options: ClusterOptions = {}): Promise<LocalCluster> {
   const binaries = ensureKubeBinaries();
   const dir = mkdtempSync(join(tmpdir(), 'modelship-cluster-'));
   const [etcdPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
@@ -149,15 +174,31 @@ export async function startLocalCluster(): Promise<LocalCluster> {
     };
     const kubeconfig = kubeconfigFor('admin', token);
 
-    const kubectl = (args: string[], input?: string) => new Promise<string>((resolve, reject) => {
-      const child = spawn(binaries.kubectl, ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (err += d));
-      child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: ${err || out}`))));
-      child.stdin.end(input ?? '');
-    });
+    for (const crd of options.crds ?? []) {
+      await kubectlAt(kubeconfig, binaries.kubectl, ['apply', '--server-side', '-f', crd]);
+      await kubectlAt(kubeconfig, binaries.kubectl, ['wait', '--for', 'condition=Established', '--timeout=60s', '-f', crd]);
+    }
+    if (options.simulated) {
+      programs.push(startProgram('kube-controller-manager', binaries.kubeControllerManager, [
+        '--kubeconfig', kubeconfig, '--authentication-kubeconfig', kubeconfig, '--authorization-kubeconfig', kubeconfig,
+        '--service-account-private-key-file', join(dir, 'sa.key'), '--root-ca-file', join(certDir, 'apiserver.crt'),
+        '--use-service-account-credentials=false', '--leader-elect=false',
+        '--bind-address', '127.0.0.1', '--secure-port', '0',
+        // The HPA re-evaluates often so tests see scaling in seconds.
+        '--horizontal-pod-autoscaler-sync-period', '2s',
+      ]));
+      programs.push(startProgram('kube-scheduler', binaries.kubeScheduler, [
+        '--kubeconfig', kubeconfig, '--authentication-kubeconfig', kubeconfig, '--authorization-kubeconfig', kubeconfig,
+        '--leader-elect=false', '--bind-address', '127.0.0.1', '--secure-port', '0',
+      ]));
+      programs.push(startProgram('kwok', binaries.kwok, [
+        '--kubeconfig', kubeconfig, '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector', 'kwok.x-k8s.io/node=fake',
+        '--node-ip', '10.0.0.1', '--cidr', '10.244.0.0/16', '--server-address', '',
+        ...binaries.kwokStages.flatMap((stage) => ['--config', stage]),
+      ]));
+    }
+
+    const kubectl = (args: string[], input?: string) => kubectlAt(kubeconfig, binaries.kubectl, args, input);
 
     return {
       server,
@@ -167,6 +208,7 @@ export async function startLocalCluster(): Promise<LocalCluster> {
       binaries,
       kubectl,
       async stop() {
+        for (const p of programs.slice(2).reverse()) await stopProgram(p);
         await stopProgram(apiserver);
         await stopProgram(etcd);
         rmSync(dir, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { gpuPlacement, GPU_TOLERATION } from '../../operator/src/render/gpu.ts';
 import { renderDesiredState } from '../../operator/src/render/desired-state.ts';
 import { DEFAULT_SETTINGS, type OperatorSettings } from '../../operator/src/render/settings.ts';
-import { dnsLabel } from '../../operator/src/render/names.ts';
+import { dnsLabel, labelValue } from '../../operator/src/render/names.ts';
 import { DRAIN_MS } from '../../operator/src/render/workload.ts';
 import { validateModelDeployment } from '../../operator/src/api/validate.ts';
 import { modelDeployment } from '../support/invalid-model-deployments.ts';
@@ -119,6 +119,8 @@ test("every object is owned by the ModelDeployment and selects only its version'
   }
   assert.deepEqual(byKind(objects, 'Service').spec.selector, byKind(objects, 'Deployment').spec.selector.matchLabels);
   assert.equal(byKind(objects, 'Service').spec.selector['serving.modelship.dev/version'], 'v1');
+  assert.equal(labelValue('2024-06-01'), '2024-06-01', 'label values may start with a digit');
+  assert.equal(labelValue('v1+build/7'), 'v1-build-7');
 });
 
 test('names are valid DNS labels even from odd versions and long names', () => {

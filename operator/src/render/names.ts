@@ -16,6 +16,11 @@ export function dnsLabel(...parts: string[]): string {
   return name;
 }
 
+/** A label value: at most 63 of [A-Za-z0-9._-], starting and ending alphanumeric (may start with a digit). */
+export function labelValue(value: string): string {
+  return value.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+}
+
 /** Objects of one model version: `<deployment>-<version>`. */
 export const versionedName = (mdep: ModelDeployment, version = mdep.spec.model.version) => dnsLabel(mdep.metadata.name, version);
 
@@ -23,7 +28,7 @@ export function selectorLabels(mdep: ModelDeployment, version = mdep.spec.model.
   return {
     'app.kubernetes.io/name': 'modelship-server',
     'app.kubernetes.io/instance': mdep.metadata.name,
-    'serving.modelship.dev/version': dnsLabel(version),
+    'serving.modelship.dev/version': labelValue(version),
   };
 }
 

@@ -1,0 +1,120 @@
+// The operator on a simulated cluster: real kube-apiserver, controller-manager and scheduler, with kwok
+// nodes that advertise GPUs the way NVIDIA's device plugin and GPU Feature Discovery do (whole GPUs, MIG
+// slices under the mixed strategy, time-sliced shares), tainted as real GPU nodes are. Deployments create
+// pods, the scheduler places them by the rendered resources, selectors and tolerations, kwok makes them
+// Ready, the garbage collector follows owner references.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+import { modelDeployment } from '../support/invalid-model-deployments.ts';
+
+const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
+const RBAC = fileURLToPath(new URL('../../operator/rbac/operator-rbac.yaml', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../../examples/modeldeployments/', import.meta.url));
+const BIN = fileURLToPath(new URL('../../operator/bin/modelship.js', import.meta.url));
+const GPU_TAINT = [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }];
+
+const NODES = [
+  { name: 'cpu-node', labels: {}, taints: [], resources: {} },
+  { name: 'h100-node', labels: { 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3', 'nvidia.com/gpu.count': '8' }, taints: GPU_TAINT, resources: { 'nvidia.com/gpu': '8' } },
+  { name: 'mig-node', labels: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB', 'nvidia.com/mig.strategy': 'mixed' }, taints: GPU_TAINT, resources: { 'nvidia.com/mig-1g.10gb': '7' } },
+  { name: 'shared-node', labels: { 'nvidia.com/gpu.product': 'Tesla-T4', 'nvidia.com/gpu.sharing-strategy': 'time-slicing' }, taints: GPU_TAINT, resources: { 'nvidia.com/gpu.shared': '4' } },
+];
+
+let cluster: LocalCluster;
+let operator: ChildProcess;
+const logs: string[] = [];
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${logs.slice(-10).join('')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+const getJson = async (...args: string[]) => JSON.parse(await cluster.kubectl([...args, '-o', 'json']));
+
+before(async () => {
+  cluster = await startLocalCluster({ simulated: true, crds: [CRD] });
+  for (const node of NODES) {
+    await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1', kind: 'Node',
+      metadata: { name: node.name, annotations: { 'kwok.x-k8s.io/node': 'fake' }, labels: { 'kubernetes.io/hostname': node.name, ...node.labels } },
+      spec: { taints: node.taints },
+    }));
+    const allocatable = { cpu: '32', memory: '256Gi', pods: '110', ...node.resources };
+    await cluster.kubectl(['patch', 'node', node.name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { capacity: allocatable, allocatable } })]);
+  }
+  await cluster.kubectl(['create', 'namespace', 'modelship-system']);
+  await cluster.kubectl(['create', 'namespace', 'ml']);
+  await cluster.kubectl(['apply', '-f', RBAC]);
+  const token = (await cluster.kubectl(['create', 'token', '-n', 'modelship-system', 'modelship-operator', '--duration', '1h'])).trim();
+  operator = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', cluster.kubeconfigFor('operator', token), '--health-port', '0', '--lease-namespace', 'modelship-system'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  operator.stdout!.on('data', (d) => logs.push(String(d)));
+  operator.stderr!.on('data', (d) => logs.push(String(d)));
+  await cluster.kubectl(['apply', '-n', 'ml', '-f', EXAMPLES]);
+}, { timeout: 60 * 60_000 });
+after(async () => {
+  if (operator?.exitCode === null) operator.kill('SIGKILL');
+  await cluster?.stop();
+});
+
+const expectations: Array<[string, string, string]> = [
+  ['fraud-classifier', 'fraud-classifier-2024-06-01', 'cpu-node'],
+  ['ranker', 'ranker-v7', 'h100-node'],
+  ['embedder', 'embedder-v2', 'mig-node'],
+  ['sentiment', 'sentiment-v1', 'shared-node'],
+];
+
+test('each GPU mode lands on the node kind that advertises it, and its pods become Ready', async () => {
+  for (const [name, deployment, node] of expectations) {
+    const pods = await eventually(`Ready pods of ${name}`, async () => {
+      const list = await getJson('get', 'pods', '-n', 'ml', '-l', `app.kubernetes.io/instance=${name}`);
+      const ready = list.items.filter((p: any) => p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+      return ready.length > 0 && ready.length === list.items.length ? list.items : undefined;
+    });
+    for (const pod of pods) assert.equal(pod.spec.nodeName, node, `${name} ran on ${pod.spec.nodeName}`);
+    assert.equal(pods[0].metadata.labels['serving.modelship.dev/version'], deployment.slice(name.length + 1));
+  }
+});
+
+test('status turns Ready with the stable version once the pods are ready, as kubectl get shows it', async () => {
+  await eventually('the ranker at its minimum of 2 ready pods', async () => {
+    const mdep = await getJson('get', '-n', 'ml', 'mdep', 'ranker');
+    return mdep.status?.phase === 'Ready' && mdep.status.readyReplicas === 2 ? mdep : undefined;
+  });
+  for (const [name] of expectations) {
+    await eventually(`${name} Ready`, async () => {
+      const mdep = await getJson('get', '-n', 'ml', 'mdep', name);
+      return mdep.status?.phase === 'Ready' && mdep.status.stableVersion === mdep.spec.model.version ? true : undefined;
+    });
+  }
+  await cluster.kubectl(['wait', '-n', 'ml', '--for=condition=Ready', 'mdep', '--all', '--timeout=30s']);
+  const table = await cluster.kubectl(['get', '-n', 'ml', 'mdep']);
+  assert.match(table, /\nranker\s+v7\s+v7\s+2\s+full\s+Ready/);
+  assert.match(table, /\nembedder\s+v2\s+v2\s+1\s+mig\s+Ready/);
+});
+
+test('a GPU no node has is reported in status, not left as silent Pending pods', async () => {
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('needs-b200', { gpu: { mode: 'full', product: 'NVIDIA-B200' } })));
+  const condition = await eventually('GPUCapacityMissing', async () => {
+    const mdep = await getJson('get', '-n', 'ml', 'mdep', 'needs-b200');
+    return mdep.status?.conditions?.find((c: any) => c.type === 'GPUCapacityMissing' && c.status === 'True');
+  });
+  assert.match(condition.message, /no node has the labels nvidia.com\/gpu.product=NVIDIA-B200 \(4 nodes checked\)/);
+  assert.equal((await getJson('get', '-n', 'ml', 'mdep', 'needs-b200')).status.phase, 'Pending');
+  const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=needs-b200,reason=GPUCapacityMissing', '-o', 'name']);
+  assert.notEqual(events.trim(), '');
+});
+
+test('deleting a ModelDeployment garbage-collects everything it created', async () => {
+  await cluster.kubectl(['delete', '-n', 'ml', 'mdep', 'sentiment', '--wait=false']);
+  await eventually('the Deployment, Service and PDB to be collected', async () => {
+    const left = await cluster.kubectl(['get', '-n', 'ml', 'deployment,service,pdb,pods', '-l', 'app.kubernetes.io/instance=sentiment', '-o', 'name']);
+    return left.trim() === '' ? true : undefined;
+  });
+});
