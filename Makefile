@@ -33,8 +33,9 @@ crds: setup
 models: setup
 	node examples/models/build.ts examples/models
 
-demo: setup models
+demo: setup models kube-binaries
 	node examples/demo.ts
+	node examples/operator-demo.ts
 
 typecheck: setup
 	npx tsc -p tsconfig.json

@@ -8,21 +8,13 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+import { addGpuNodes } from './gpu-nodes.ts';
 import { modelDeployment } from '../support/invalid-model-deployments.ts';
 
 const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
 const RBAC = fileURLToPath(new URL('../../operator/rbac/operator-rbac.yaml', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../examples/modeldeployments/', import.meta.url));
 const BIN = fileURLToPath(new URL('../../operator/bin/modelship.js', import.meta.url));
-const GPU_TAINT = [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }];
-
-const NODES = [
-  { name: 'cpu-node', labels: {}, taints: [], resources: {} },
-  { name: 'h100-node', labels: { 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3', 'nvidia.com/gpu.count': '8' }, taints: GPU_TAINT, resources: { 'nvidia.com/gpu': '8' } },
-  { name: 'mig-node', labels: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB', 'nvidia.com/mig.strategy': 'mixed' }, taints: GPU_TAINT, resources: { 'nvidia.com/mig-1g.10gb': '7' } },
-  { name: 'shared-node', labels: { 'nvidia.com/gpu.product': 'Tesla-T4', 'nvidia.com/gpu.sharing-strategy': 'time-slicing' }, taints: GPU_TAINT, resources: { 'nvidia.com/gpu.shared': '4' } },
-];
-
 let cluster: LocalCluster;
 let operator: ChildProcess;
 const logs: string[] = [];
@@ -40,15 +32,7 @@ const getJson = async (...args: string[]) => JSON.parse(await cluster.kubectl([.
 
 before(async () => {
   cluster = await startLocalCluster({ simulated: true, crds: [CRD] });
-  for (const node of NODES) {
-    await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'v1', kind: 'Node',
-      metadata: { name: node.name, annotations: { 'kwok.x-k8s.io/node': 'fake' }, labels: { 'kubernetes.io/hostname': node.name, ...node.labels } },
-      spec: { taints: node.taints },
-    }));
-    const allocatable = { cpu: '32', memory: '256Gi', pods: '110', ...node.resources };
-    await cluster.kubectl(['patch', 'node', node.name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { capacity: allocatable, allocatable } })]);
-  }
+  await addGpuNodes(cluster);
   await cluster.kubectl(['create', 'namespace', 'modelship-system']);
   await cluster.kubectl(['create', 'namespace', 'ml']);
   await cluster.kubectl(['apply', '-f', RBAC]);

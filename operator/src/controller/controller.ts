@@ -60,6 +60,7 @@ export function startController(options: ControllerOptions): RunningController {
   queue.onError = (k, error, retryInMs) => logger.error('reconcile failed', { key: k, error: (error as Error).message, retryInMs });
 
   const informers: Array<Informer<KubernetesObject>> = [];
+  let stopping = false;
   const listed = new Set<number>();
   const watch = (path: string, list: () => Promise<any>, onObject: (o: KubernetesObject) => void) => {
     // One informer per kind; ObjectCache's list() serves reads without API calls.
@@ -73,6 +74,7 @@ export function startController(options: ControllerOptions): RunningController {
     let failures = 0;
     informer.on('connect', () => (failures = 0));
     informer.on('error', (error) => {
+      if (stopping) return; // stopping the informers aborts their watches: not a failure
       const delay = Math.min(30_000, 500 * 2 ** failures++);
       logger.warn('watch failed; restarting', { path, error: String(error?.message ?? error), retryInMs: delay });
       setTimeout(() => void informer.start().catch(() => undefined), delay).unref();
@@ -103,6 +105,7 @@ export function startController(options: ControllerOptions): RunningController {
   return {
     synced: () => listed.size === informers.length,
     async stop() {
+      stopping = true;
       await Promise.all(informers.map((i) => i.stop()));
       await queue.shutdown();
     },
