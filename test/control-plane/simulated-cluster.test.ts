@@ -83,6 +83,23 @@ test('status turns Ready with the stable version once the pods are ready, as kub
   assert.match(table, /\nembedder\s+v2\s+v2\s+1\s+mig\s+Ready/);
 });
 
+test('a new model version rolls out beside the old one, which is removed once the new one is Ready', async () => {
+  await cluster.kubectl(['-n', 'ml', 'patch', 'mdep', 'ranker', '--type', 'merge', '-p', '{"spec":{"model":{"uri":"https://models.example.com/ranker/v8/model.onnx","version":"v8"}}}']);
+  const mdep = await eventually('v8 to be the stable version', async () => {
+    const m = await getJson('get', '-n', 'ml', 'mdep', 'ranker');
+    return m.status?.stableVersion === 'v8' && m.status.phase === 'Ready' ? m : undefined;
+  });
+  assert.equal(mdep.status.url, 'http://ranker-v8.ml.svc.cluster.local/v2/models/ranker');
+  await eventually('the v7 objects to be gone', async () => {
+    const left = await cluster.kubectl(['get', '-n', 'ml', 'deployment,service,pdb,hpa', '-l', 'serving.modelship.dev/version=v7', '-o', 'name']);
+    return left.trim() === '' ? true : undefined;
+  });
+  const ready = await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'ranker-v8', '-o', 'jsonpath={.status.readyReplicas}']);
+  assert.equal(ready, '2');
+  const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=ranker,reason=Superseded', '-o', 'jsonpath={.items[*].message}']);
+  assert.match(events, /removed version v7: v8 is rolled out/);
+});
+
 test('a GPU no node has is reported in status, not left as silent Pending pods', async () => {
   await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('needs-b200', { gpu: { mode: 'full', product: 'NVIDIA-B200' } })));
   const condition = await eventually('GPUCapacityMissing', async () => {

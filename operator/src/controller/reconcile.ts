@@ -9,6 +9,7 @@ import { selectorLabels } from '../render/names.ts';
 import type { OperatorSettings } from '../render/settings.ts';
 import { servingUrl } from '../render/workload.ts';
 import { applyIfChanged } from './apply.ts';
+import { pruneSupersededVersions } from './prune.ts';
 import { computeStatus, statusChanged, transitionEvents, type Condition, type EventRecord } from './status.ts';
 import { gpuPlacement } from '../render/gpu.ts';
 import { gpuCapacityProblem, type NodeInfo } from '../render/gpu-capacity.ts';
@@ -68,6 +69,13 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
   if (statusChanged(mdep.status, status)) {
     await r.patchStatus(namespace, name, status);
     writes++;
+  }
+  if (status.phase === 'Ready') {
+    const removed = await pruneSupersededVersions(r.objects, defaulted);
+    writes += removed.length;
+    for (const version of removed) {
+      await r.recordEvent(defaulted, { type: 'Normal', reason: 'Superseded', message: `removed version ${version}: ${defaulted.spec.model.version} is rolled out` });
+    }
   }
   const events = transitionEvents(mdep.status?.conditions as Condition[] | undefined, status.conditions as Condition[]);
   if (applied.length > 0) events.unshift({ type: 'Normal', reason: 'Applied', message: `applied ${applied.join(', ')}` });
