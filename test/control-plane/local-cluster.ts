@@ -19,6 +19,8 @@ export interface LocalCluster {
   /** A kubeconfig for the same cluster that authenticates with another bearer token. */
   kubeconfigFor(name: string, token: string): string;
   binaries: KubeBinaries;
+  /** Stops kube-apiserver and starts it again on the same port and store, as an upgrade or crash would. */
+  restartApiserver(): Promise<void>;
   /** Runs kubectl against the cluster; resolves with its output, rejects with its stderr. */
   kubectl(args: string[], input?: string): Promise<string>;
   stop(): Promise<void>;
@@ -132,7 +134,7 @@ export async function startLocalCluster(options: ClusterOptions = {}): Promise<L
   writeFileSync(join(dir, 'tokens.csv'), `${token},modelship-test-admin,modelship-test-admin,"system:masters"\n`);
   const certDir = join(dir, 'pki');
 
-  const apiserver = startProgram('kube-apiserver', binaries.kubeApiserver, [
+  const apiserverArgs = [
     '--etcd-servers', `http://127.0.0.1:${etcdPort}`,
     '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(apiPort),
     '--cert-dir', certDir,
@@ -146,13 +148,14 @@ export async function startLocalCluster(options: ClusterOptions = {}): Promise<L
     // The `kubernetes` Service's endpoints would point at a loopback address, which the reconciler refuses;
     // nothing in-cluster needs to reach this API server through that Service.
     '--endpoint-reconciler-type', 'none',
-  ]);
+  ];
+  let apiserver = startProgram('kube-apiserver', binaries.kubeApiserver, apiserverArgs);
   const programs = [etcd, apiserver];
   const server = `https://127.0.0.1:${apiPort}`;
   try {
     // The self-signed serving certificate (with its CA) appears in --cert-dir once the server starts.
     let ca: Buffer | undefined;
-    await waitUntil('kube-apiserver to be ready', programs, async () => {
+    const apiserverReady = () => waitUntil('kube-apiserver to be ready', [etcd, apiserver], async () => {
       try {
         ca ??= readFileSync(join(certDir, 'apiserver.crt'));
       } catch {
@@ -160,6 +163,7 @@ export async function startLocalCluster(options: ClusterOptions = {}): Promise<L
       }
       return (await probe(`${server}/readyz`, token, ca)) === 200;
     }, 120_000);
+    await apiserverReady();
 
     const kubeconfigFor = (name: string, bearer: string) => {
       const path = join(dir, `kubeconfig-${name}`);
@@ -206,6 +210,12 @@ export async function startLocalCluster(options: ClusterOptions = {}): Promise<L
       token,
       kubeconfigFor,
       binaries,
+      async restartApiserver() {
+        await stopProgram(apiserver);
+        apiserver = startProgram('kube-apiserver', binaries.kubeApiserver, apiserverArgs);
+        programs[1] = apiserver;
+        await apiserverReady();
+      },
       kubectl,
       async stop() {
         for (const p of programs.slice(2).reverse()) await stopProgram(p);

@@ -32,6 +32,10 @@ function startReplica(): Replica {
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
+  // Like the operator's Deployment: a replica that exits with an error (it lost its Lease) is started anew.
+  child.on('exit', (code) => {
+    if (code === 1) replicas.push(startReplica());
+  });
   return replica;
 }
 const leads = (r: Replica) => r.logs.join('').includes('became leader');
@@ -120,4 +124,32 @@ test('SIGTERM stops the leader cleanly and the standby takes over and reconciles
     const env = deployment.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'MODELSHIP_MAX_BATCH_SIZE');
     return env.value === '8' ? true : undefined;
   });
+});
+
+test('the operator recovers when the API server restarts under it', async () => {
+  // A leader that cannot renew its Lease in time steps down and exits (never two actors at once); its
+  // Deployment restarts it, and the new process campaigns again.
+  await cluster.restartApiserver();
+  await cluster.kubectl(['-n', 'ml', 'patch', 'mdep', 'fraud-classifier', '--type', 'merge', '-p', '{"spec":{"runtime":{"maxBatchSize":4}}}']);
+  await eventually('the change after the restart to be reconciled', async () => {
+    const deployment = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'fraud-classifier-2024-06-01', '-o', 'json']));
+    const env = deployment.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'MODELSHIP_MAX_BATCH_SIZE');
+    return env.value === '4' ? true : undefined;
+  }, 60_000);
+});
+
+test('a killed leader is replaced once its Lease expires, and the new one converges on what changed meanwhile', async () => {
+  const leader = await eventually('a live leader', async () => replicas.find((r) => leads(r) && r.child.exitCode === null));
+  leader.child.kill('SIGKILL');
+  await once(leader.child, 'exit');
+  // Changed while no operator runs: the next leader must find it by listing, not by a watch event.
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment',
+    metadata: { name: 'late', namespace: 'ml' },
+    spec: { model: { uri: 'https://models.example.com/late.onnx', version: 'v1' } },
+  }));
+  const successor = startReplica();
+  replicas.push(successor);
+  await eventually('the successor to take the expired Lease', async () => (leads(successor) ? true : undefined));
+  await eventually('the successor to reconcile the change', async () => cluster.kubectl(['get', '-n', 'ml', 'deployment', 'late-v1', '-o', 'name']));
 });
