@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+import { eventually as poll } from '../support/eventually.ts';
 
 const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../../examples/modeldeployments/cpu-classifier.yaml', import.meta.url));
@@ -40,15 +41,8 @@ function startReplica(): Replica {
 }
 const leads = (r: Replica) => r.logs.join('').includes('became leader');
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${logs.slice(-20).join('')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  poll(what, probe, { timeoutMs, context: () => logs.slice(-20).join('') });
 
 before(async () => {
   cluster = await startLocalCluster();

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+import { eventually as poll } from '../support/eventually.ts';
 import { addGpuNodes } from './gpu-nodes.ts';
 import { modelDeployment } from '../support/invalid-model-deployments.ts';
 
@@ -19,15 +20,8 @@ let cluster: LocalCluster;
 let operator: ChildProcess;
 const logs: string[] = [];
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${logs.slice(-10).join('')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) =>
+  poll(what, probe, { timeoutMs, intervalMs: 250, context: () => logs.slice(-10).join('') });
 const getJson = async (...args: string[]) => JSON.parse(await cluster.kubectl([...args, '-o', 'json']));
 
 before(async () => {

@@ -8,15 +8,9 @@ import { modelPath } from '../support/model-files.ts';
 import { MLP, SLOW, randomRows } from '../models/zoo.ts';
 import { encodeBinaryRequest } from '../support/binary-protocol.ts';
 import { assertClose } from '../support/assertions.ts';
+import { waitFor as poll } from '../support/eventually.ts';
 
-async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const waitFor = (what: string, condition: () => Promise<boolean>) => poll(what, condition, { timeoutMs: 20_000, intervalMs: 5 });
 
 describe('batching concurrent requests', () => {
   let server: ServerProcess;
