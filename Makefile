@@ -12,7 +12,7 @@ NODE_BIN := $(LOCAL_NODE_DIR)/node
 export PATH := $(LOCAL_NODE_DIR):$(PATH)
 endif
 
-.PHONY: setup demo test typecheck bench models crds kube-binaries clean
+.PHONY: setup demo test typecheck bench models crds generate kube-binaries clean
 
 setup: node_modules/.installed
 
@@ -27,8 +27,12 @@ node_modules/.installed: package.json package-lock.json $(NODE_BIN)
 	npm ci
 	@touch $@
 
-crds: setup
+# Files generated from their single sources: the CRD (from the TypeScript schema) and the chart's copies.
+generate: setup
 	node operator/api/generate-crds.ts
+	node charts/generate.ts
+
+crds: generate
 
 models: setup
 	node examples/models/build.ts examples/models

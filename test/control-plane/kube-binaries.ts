@@ -3,6 +3,7 @@
 //   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (k8s.io/kubernetes)
 //   etcd                                                               (go.etcd.io/etcd/server/v3)
 //   kwok                                                               (sigs.k8s.io/kwok)
+//   helm                                                               (helm.sh/helm/v3, its own module)
 // k8s.io/kubernetes replaces its staging modules (k8s.io/api, client-go, ...) with local paths, so it
 // cannot be `go install`ed; a small tools module requires it and replaces each staging module with its
 // published v0.X.Y instead (as kubernetes-sigs/scheduler-plugins does).
@@ -15,6 +16,7 @@ export const KUBERNETES_VERSION = 'v1.37.2';
 /** The etcd that Kubernetes itself requires in its go.mod for this release. */
 export const ETCD_VERSION = 'v3.7.0';
 export const KWOK_VERSION = 'v0.8.0';
+export const HELM_VERSION = 'v3.22.0';
 
 export interface KubeBinaries {
   kubeApiserver: string;
@@ -23,6 +25,7 @@ export interface KubeBinaries {
   kubectl: string;
   etcd: string;
   kwok: string;
+  helm: string;
   /** kwok's own "fast" stage configs (node initialize and heartbeat; pod ready, complete, delete). */
   kwokStages: string[];
 }
@@ -96,6 +99,7 @@ export function ensureKubeBinaries(log: (line: string) => void = (l) => console.
     kubectl: join(bin, 'kubectl'),
     etcd: join(bin, 'etcd'),
     kwok: join(bin, 'kwok'),
+    helm: join(bin, 'helm'),
   };
   const binaries = (): KubeBinaries => ({ ...programs, kwokStages: kwokStages(dir) });
   if (Object.values(programs).every((p) => existsSync(p))) return binaries();
@@ -106,8 +110,17 @@ export function ensureKubeBinaries(log: (line: string) => void = (l) => console.
     writeToolsModule(dir);
     go(['mod', 'tidy'], dir);
   }
-  const targets: Array<[keyof typeof programs, string]> = [
-    ...Object.entries(KUBE_PROGRAMS).map(([key, program]) => [key, `k8s.io/kubernetes/cmd/${program}`] as [keyof typeof programs, string]),
+  if (!existsSync(programs.helm)) {
+    // helm pins its own Kubernetes libraries: installed from its module, apart from the tools module's pins.
+    const started = performance.now();
+    log(`building helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`);
+    execFileSync('go', ['install', '-trimpath', '-ldflags=-s -w', `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`], {
+      cwd: dir, env: { ...process.env, GOBIN: bin, CGO_ENABLED: '0', GOFLAGS: '' }, stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    log(`built ${programs.helm} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  }
+  const targets: Array<[Exclude<keyof typeof programs, 'helm'>, string]> = [
+    ...Object.entries(KUBE_PROGRAMS).map(([key, program]) => [key, `k8s.io/kubernetes/cmd/${program}`] as [Exclude<keyof typeof programs, 'helm'>, string]),
     ['etcd', './cmd/etcd'],
     ['kwok', 'sigs.k8s.io/kwok/cmd/kwok'],
   ];
