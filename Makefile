@@ -12,7 +12,7 @@ NODE_BIN := $(LOCAL_NODE_DIR)/node
 export PATH := $(LOCAL_NODE_DIR):$(PATH)
 endif
 
-.PHONY: setup demo test typecheck bench models crds generate kube-binaries clean
+.PHONY: setup demo test typecheck bench bench-server bench-operator models crds generate kube-binaries clean
 
 setup: node_modules/.installed
 
@@ -52,8 +52,13 @@ kube-binaries: setup
 test: setup typecheck kube-binaries
 	node --test --test-reporter=spec "test/**/*.test.ts"
 
-bench: setup
+bench: bench-server bench-operator
+
+bench-server: setup
 	node bench/server-bench.ts
+
+bench-operator: setup kube-binaries
+	node bench/operator-bench.ts
 
 clean:
 	rm -rf node_modules .tools examples/models/*.onnx

@@ -98,8 +98,16 @@ export function startController(options: ControllerOptions): RunningController {
   const enqueueAll = () => {
     for (const k of modelDeployments.list()) queue.add(key(k));
   };
-  nodes = watch('/api/v1/nodes', () => core.listNode(), () => {
-    if (listed.size === informers.length) enqueueAll();
+  // Only what the capacity check reads counts as a change: kubelets (and kwok) update every node's status
+  // with heartbeats every few seconds, which must not re-reconcile every ModelDeployment each time.
+  const nodeFingerprints = new Map<string, string>();
+  nodes = watch('/api/v1/nodes', () => core.listNode(), (o) => {
+    const info = nodeInfo(o as V1Node);
+    const fingerprint = JSON.stringify([info.labels, info.allocatable]);
+    const gone = !nodes?.list().some((n) => n.metadata?.name === info.name);
+    const changed = gone ? nodeFingerprints.delete(info.name) : nodeFingerprints.get(info.name) !== fingerprint;
+    if (!gone) nodeFingerprints.set(info.name, fingerprint);
+    if (changed && listed.size === informers.length) enqueueAll();
   });
 
   return {

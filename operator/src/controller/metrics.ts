@@ -1,4 +1,5 @@
 // The operator's Prometheus metrics: reconcile counts by result, durations, writes, queue depth.
+import { subscribe } from 'node:diagnostics_channel';
 import client from 'prom-client';
 
 export class OperatorMetrics {
@@ -9,9 +10,14 @@ export class OperatorMetrics {
   });
   private readonly writes = new client.Counter({ name: 'modelship_operator_writes_total', help: 'Objects written to the API server (applies and status updates)', registers: [this.registry] });
   private readonly depth = new client.Gauge({ name: 'modelship_operator_queue_depth', help: 'Keys waiting in the work queue', registers: [this.registry] });
+  private readonly apiRequests = new client.Counter({ name: 'modelship_operator_api_requests_total', help: 'HTTP requests to the Kubernetes API (watches included)', labelNames: ['method'], registers: [this.registry] });
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
+    // Every request the Kubernetes client makes goes through node:http(s); count them where they start.
+    subscribe('http.client.request.start', (message) => {
+      this.apiRequests.inc({ method: (message as { request: { method: string } }).request.method });
+    });
   }
 
   reconciled(result: 'success' | 'error', seconds: number, writes: number): void {
