@@ -104,6 +104,22 @@ test('a spec change reaches the Deployment', async () => {
   });
 });
 
+test('a reconcile that fails is retried and reported on the object as a Warning event', async () => {
+  // KEDA is not installed in this cluster: its ScaledObject cannot be applied.
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment',
+    metadata: { name: 'needs-keda', namespace: 'ml' },
+    spec: { model: { uri: 'https://models.example.com/k.onnx', version: 'v1' }, scaling: { engine: 'keda', minReplicas: 0, maxReplicas: 3 } },
+  }));
+  const message = await eventually('a ReconcileFailed event', async () => {
+    const out = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=needs-keda,reason=ReconcileFailed', '-o', 'jsonpath={.items[0].message}']);
+    return out.trim() === '' ? undefined : out;
+  });
+  assert.match(message, /ScaledObject|keda/i);
+  assert.match(message, /retrying in \d+ s/);
+  await cluster.kubectl(['delete', '-n', 'ml', 'mdep', 'needs-keda']);
+});
+
 test('SIGTERM stops the leader cleanly and the standby takes over and reconciles', async () => {
   const leader = replicas.find(leads)!;
   const standby = replicas.find((r) => r !== leader)!;

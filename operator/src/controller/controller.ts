@@ -57,7 +57,17 @@ export function startController(options: ControllerOptions): RunningController {
       metrics.queueDepth(queue.depth);
     }
   }, { workers: options.workers, baseDelayMs: 50, maxDelayMs: 5 * 60_000 });
-  queue.onError = (k, error, retryInMs) => logger.error('reconcile failed', { key: k, error: (error as Error).message, retryInMs });
+  queue.onError = (k, error, retryInMs) => {
+    const message = (error as Error).message;
+    logger.error('reconcile failed', { key: k, error: message, retryInMs });
+    // Tell the user on the object too, not only in the operator's log (best effort: the API may be down).
+    const [namespace, name] = k.split('/');
+    const uid = (modelDeployments.list().find((o) => key(o) === k)?.metadata?.uid);
+    void clients.recordEvent(
+      { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name, namespace, uid }, spec: { model: { uri: '', version: '' } } },
+      { type: 'Warning', reason: 'ReconcileFailed', message: `${message.slice(0, 900)} (retrying in ${Math.round(retryInMs / 1000)} s)` },
+    ).catch(() => undefined);
+  };
 
   const informers: Array<Informer<KubernetesObject>> = [];
   let stopping = false;
