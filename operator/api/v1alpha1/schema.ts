@@ -9,10 +9,25 @@ export const PLURAL = 'modeldeployments';
 
 type Schema = Record<string, unknown>;
 
-const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
-const int = (description: string, extra: Schema = {}): Schema => ({ type: 'integer', format: 'int32', description, ...extra });
-const num = (description: string, extra: Schema = {}): Schema => ({ type: 'number', description, ...extra });
-const obj = (description: string, properties: Record<string, Schema>, extra: Schema = {}): Schema => ({ type: 'object', description, properties, ...extra });
+// The helpers keep the literal types of what they build, so the TypeScript types of the API are derived
+// from this very schema (FromSchema below), not written a second time.
+const str = <const E extends Schema = {}>(description: string, extra?: E) => ({ type: 'string', description, ...extra }) as unknown as { type: 'string' } & E;
+const int = <const E extends Schema = {}>(description: string, extra?: E) => ({ type: 'integer', format: 'int32', description, ...extra }) as unknown as { type: 'integer' } & E;
+const num = <const E extends Schema = {}>(description: string, extra?: E) => ({ type: 'number', description, ...extra }) as unknown as { type: 'number' } & E;
+const obj = <const P extends Record<string, Schema>, const E extends Schema = {}>(description: string, properties: P, extra?: E) =>
+  ({ type: 'object', description, properties, ...extra }) as unknown as { type: 'object'; properties: P } & E;
+
+/** The TypeScript type of the values a schema admits (the subset of JSON Schema this API uses). */
+export type FromSchema<S> =
+  S extends { enum: readonly (infer V)[] } ? V
+    : S extends { 'x-kubernetes-int-or-string': true } ? string | number
+      : S extends { type: 'string' } ? string
+        : S extends { type: 'integer' | 'number' } ? number
+          : S extends { type: 'array'; items: infer I } ? Array<FromSchema<I>>
+            : S extends { type: 'object'; properties: infer P } ? ObjectOf<P, S extends { required: readonly (infer R)[] } ? R : never>
+              : S extends { type: 'object'; additionalProperties: infer A } ? Record<string, FromSchema<A>>
+                : Record<string, unknown>;
+type ObjectOf<P, R> = { [K in keyof P & R]: FromSchema<P[K]> } & { [K in Exclude<keyof P, R>]?: FromSchema<P[K]> };
 /**
  * A validation rule, once: the CEL the API server runs at admission, and the same check in TypeScript for
  * `modelship validate` and the operator, with one message for both.
@@ -30,10 +45,10 @@ const cel = (rules: ValidationRule<never>[]) => rules.map(({ rule, message, fiel
 interface GpuFields { mode: string; count?: number; profile?: string }
 interface ScalingFields { minReplicas: number; maxReplicas: number }
 
-const quantityMap = (description: string): Schema => ({
-  type: 'object',
+const quantityMap = (description: string) => ({
+  type: 'object' as const,
   description,
-  additionalProperties: { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }], pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$' },
+  additionalProperties: { 'x-kubernetes-int-or-string': true as const, anyOf: [{ type: 'integer' }, { type: 'string' }], pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$' },
 });
 
 export const MIG_PROFILE_PATTERN = '^[1-7]g\\.[0-9]+gb(\\+me)?$';
@@ -118,6 +133,21 @@ const condition = obj('A condition of the deployment (Kubernetes API conventions
   message: str('Human-readable detail.'),
 }, { required: ['type', 'status'] });
 
+const specSchema = obj('Desired state. The operator never edits it: its decisions live in status.', {
+  model,
+  runtime,
+  resources: obj('CPU and memory of the server container (GPU comes from spec.gpu).', {
+    requests: quantityMap('Requested resources, e.g. cpu: "2", memory: 4Gi.'),
+    limits: quantityMap('Resource limits.'),
+  }),
+  gpu,
+  scaling,
+  rollout: { type: 'object', description: 'How a new model version is promoted (shadow, canary steps, A/B); filled in by the rollout work.', 'x-kubernetes-preserve-unknown-fields': true },
+}, { required: ['model'] });
+
+/** The spec's TypeScript type, derived from the schema above. */
+export type ModelDeploymentSpecFromSchema = FromSchema<typeof specSchema>;
+
 export const modelDeploymentSchema: Schema = {
   type: 'object',
   description: 'A model served by modelship: model-server pods with dynamic batching, autoscaled on queue depth, with evidence-gated rollouts between model versions.',
@@ -125,17 +155,7 @@ export const modelDeploymentSchema: Schema = {
     apiVersion: { type: 'string' },
     kind: { type: 'string' },
     metadata: { type: 'object' },
-    spec: obj('Desired state. The operator never edits it: its decisions live in status.', {
-      model,
-      runtime,
-      resources: obj('CPU and memory of the server container (GPU comes from spec.gpu).', {
-        requests: quantityMap('Requested resources, e.g. cpu: "2", memory: 4Gi.'),
-        limits: quantityMap('Resource limits.'),
-      }),
-      gpu,
-      scaling,
-      rollout: { type: 'object', description: 'How a new model version is promoted (shadow, canary steps, A/B); filled in by the rollout work.', 'x-kubernetes-preserve-unknown-fields': true },
-    }, { required: ['model'] }),
+    spec: specSchema,
     status: obj('Observed state, written by the operator.', {
       observedGeneration: { type: 'integer', format: 'int64', description: 'The .metadata.generation the status describes.' },
       phase: str('Pending, Progressing, Ready, Degraded or Failed.'),
