@@ -117,6 +117,12 @@ test('a reconcile that fails is retried and reported on the object as a Warning 
   });
   assert.match(message, /ScaledObject|keda/i);
   assert.match(message, /retrying in \d+ s/);
+  const status = await eventually('Degraded in status', async () => {
+    const mdep = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'needs-keda', '-o', 'json']));
+    return mdep.status?.phase === 'Degraded' ? mdep.status : undefined;
+  });
+  const degraded = status.conditions.find((c: { type: string }) => c.type === 'Degraded');
+  assert.deepEqual([degraded.status, degraded.reason], ['True', 'ApplyFailed']);
   await cluster.kubectl(['delete', '-n', 'ml', 'mdep', 'needs-keda']);
 });
 

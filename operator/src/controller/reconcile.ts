@@ -31,6 +31,17 @@ export interface Reconciler {
   now(): string;
 }
 
+/** What every status computation needs beside the observation. */
+function statusBasics(mdep: ModelDeployment, r: Reconciler) {
+  return {
+    mdep,
+    desiredReplicas: mdep.spec.scaling?.minReplicas ?? 1,
+    selector: Object.entries(selectorLabels(mdep)).map(([k, v]) => `${k}=${v}`).join(','),
+    url: servingUrl(mdep),
+    now: r.now(),
+  };
+}
+
 export async function reconcile(r: Reconciler, namespace: string, name: string): Promise<ReconcileResult> {
   let mdep: ModelDeployment;
   try {
@@ -46,25 +57,28 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
   let gpuProblem: string | undefined;
   const applied: string[] = [];
   if (errors.length === 0) {
-    for (const desired of renderDesiredState(defaulted, r.settings)) {
-      const { object, written } = await applyIfChanged(r.objects, desired);
-      if (written) {
-        writes++;
-        applied.push(`${object.kind}/${object.metadata.name}`);
+    try {
+      for (const desired of renderDesiredState(defaulted, r.settings)) {
+        const { object, written } = await applyIfChanged(r.objects, desired);
+        if (written) {
+          writes++;
+          applied.push(`${object.kind}/${object.metadata.name}`);
+        }
+        if (object.kind === 'Deployment') workload = object.status ?? {};
       }
-      if (object.kind === 'Deployment') workload = object.status ?? {};
+    } catch (error) {
+      // Say so in status (kstatus: Degraded), then fail the reconcile so the queue retries with backoff.
+      const failed = computeStatus({ ...statusBasics(defaulted, r), invalid: [], applyFailure: (error as Error).message.slice(0, 1000) });
+      if (statusChanged(mdep.status, failed)) await r.patchStatus(namespace, name, failed).catch(() => undefined);
+      throw error;
     }
     gpuProblem = gpuCapacityProblem(gpuPlacement(defaulted.spec.gpu, r.settings), await r.listNodes());
   }
   const status = computeStatus({
-    mdep: defaulted,
+    ...statusBasics(defaulted, r),
     invalid: errors,
     workload: workload && { replicas: workload.replicas ?? 0, readyReplicas: workload.readyReplicas ?? 0, updatedReplicas: workload.updatedReplicas ?? 0 },
-    desiredReplicas: defaulted.spec.scaling?.minReplicas ?? 1,
     gpuProblem,
-    selector: Object.entries(selectorLabels(defaulted)).map(([k, v]) => `${k}=${v}`).join(','),
-    url: servingUrl(defaulted),
-    now: r.now(),
   });
   if (statusChanged(mdep.status, status)) {
     await r.patchStatus(namespace, name, status);

@@ -22,6 +22,8 @@ export interface StatusInput {
   mdep: ModelDeployment;
   /** Validation problems; when any, nothing was applied. */
   invalid: string[];
+  /** Why applying the desired state failed, when it did (it is retried with backoff). */
+  applyFailure?: string;
   workload?: ObservedWorkload;
   desiredReplicas: number;
   /** Why no node can take the pods' GPU request, when none can. */
@@ -50,6 +52,15 @@ export function computeStatus(input: StatusInput): Record<string, unknown> {
       observedGeneration: generation,
       phase: 'Failed',
       conditions: [c('Ready', 'False', 'InvalidSpec', message), c('Progressing', 'False', 'InvalidSpec', message), c('Degraded', 'True', 'InvalidSpec', message)],
+    };
+  }
+  if (input.applyFailure) {
+    const message = input.applyFailure;
+    return {
+      ...(mdep.status ?? {}),
+      observedGeneration: generation,
+      phase: 'Degraded',
+      conditions: [c('Ready', 'False', 'ApplyFailed', message), c('Progressing', 'True', 'Retrying', message), c('Degraded', 'True', 'ApplyFailed', message)],
     };
   }
   const ready = workload?.readyReplicas ?? 0;
