@@ -4,8 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+// The server is told a free port, so no log line has to announce it.
+import { freePort } from '../test/support/free-port.ts';
 
 const READY_PATH = '/v2/health/ready';
 const READY_POLL_MS = 100;
@@ -16,15 +17,6 @@ const LOG_TAIL_LINES = 20;
 export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
-}
-
-/** A port free on loopback right now. The server is told to use it, so no log line has to announce it. */
-export async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /** GET on loopback over a fresh connection (no agent), so nothing lingers to delay the server's drain. */

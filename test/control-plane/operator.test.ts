@@ -7,13 +7,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+import { operatorKubeconfig } from './operator-identity.ts';
 import { eventually as poll } from '../support/eventually.ts';
 
 const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../../examples/modeldeployments/cpu-classifier.yaml', import.meta.url));
 const BIN = fileURLToPath(new URL('../../operator/bin/modelship.js', import.meta.url));
-const RBAC = fileURLToPath(new URL('../../operator/rbac/operator-rbac.yaml', import.meta.url));
-let operatorKubeconfig: string;
+let operatorConfig: string;
 
 let cluster: LocalCluster;
 interface Replica {
@@ -24,7 +24,7 @@ let replicas: Replica[] = [];
 const logs: string[] = [];
 
 function startReplica(): Replica {
-  const child = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', operatorKubeconfig, '--health-port', '0', '--workers', '2',
+  const child = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', operatorConfig, '--health-port', '0', '--workers', '2',
     '--lease-namespace', 'modelship-system', '--lease-duration-ms', '3000'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const replica = { child, logs: [] as string[] };
   const keep = (d: Buffer) => {
@@ -49,11 +49,8 @@ before(async () => {
   await cluster.kubectl(['apply', '--server-side', '-f', CRD]);
   await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
   await cluster.kubectl(['create', 'namespace', 'ml']);
-  await cluster.kubectl(['create', 'namespace', 'modelship-system']);
   // The operator runs as its ServiceAccount with exactly the RBAC the chart installs.
-  await cluster.kubectl(['apply', '-f', RBAC]);
-  const token = (await cluster.kubectl(['create', 'token', '-n', 'modelship-system', 'modelship-operator', '--duration', '1h'])).trim();
-  operatorKubeconfig = cluster.kubeconfigFor('modelship-operator', token);
+  operatorConfig = await operatorKubeconfig(cluster);
   replicas = [startReplica(), startReplica()];
   await eventually('a leader', async () => (replicas.some(leads) ? true : undefined));
 }, { timeout: 60 * 60_000 });

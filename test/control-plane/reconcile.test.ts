@@ -9,6 +9,7 @@ import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { kubeClients } from '../../operator/src/controller/kube-client.ts';
 import { reconcile, type Reconciler } from '../../operator/src/controller/reconcile.ts';
 import { DEFAULT_SETTINGS } from '../../operator/src/render/settings.ts';
+import { conditionTime } from '../../operator/src/controller/status.ts';
 
 const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
 const RANKER = fileURLToPath(new URL('../../examples/modeldeployments/gpu-full.yaml', import.meta.url));
@@ -49,7 +50,7 @@ before(async () => {
       await clients.recordEvent(mdep, event);
     },
     settings: DEFAULT_SETTINGS,
-    now: () => new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    now: () => conditionTime(),
   };
 }, { timeout: 60 * 60_000 });
 after(() => cluster?.stop());

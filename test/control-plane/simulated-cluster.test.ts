@@ -10,10 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { eventually as poll } from '../support/eventually.ts';
 import { addGpuNodes } from './gpu-nodes.ts';
+import { operatorKubeconfig } from './operator-identity.ts';
 import { modelDeployment } from '../support/invalid-model-deployments.ts';
 
 const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
-const RBAC = fileURLToPath(new URL('../../operator/rbac/operator-rbac.yaml', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../examples/modeldeployments/', import.meta.url));
 const BIN = fileURLToPath(new URL('../../operator/bin/modelship.js', import.meta.url));
 let cluster: LocalCluster;
@@ -27,11 +27,8 @@ const getJson = async (...args: string[]) => JSON.parse(await cluster.kubectl([.
 before(async () => {
   cluster = await startLocalCluster({ simulated: true, crds: [CRD] });
   await addGpuNodes(cluster);
-  await cluster.kubectl(['create', 'namespace', 'modelship-system']);
   await cluster.kubectl(['create', 'namespace', 'ml']);
-  await cluster.kubectl(['apply', '-f', RBAC]);
-  const token = (await cluster.kubectl(['create', 'token', '-n', 'modelship-system', 'modelship-operator', '--duration', '1h'])).trim();
-  operator = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', cluster.kubeconfigFor('operator', token), '--health-port', '0', '--lease-namespace', 'modelship-system'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  operator = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', await operatorKubeconfig(cluster), '--health-port', '0', '--lease-namespace', 'modelship-system'], { stdio: ['ignore', 'pipe', 'pipe'] });
   operator.stdout!.on('data', (d) => logs.push(String(d)));
   operator.stderr!.on('data', (d) => logs.push(String(d)));
   await cluster.kubectl(['apply', '-n', 'ml', '-f', EXAMPLES]);
