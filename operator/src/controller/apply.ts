@@ -2,6 +2,7 @@
 // hash of exactly what we would apply: a no-op reconcile makes no writes at all.
 import { createHash } from 'node:crypto';
 import { KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { isNotFound } from './api-errors.ts';
 
 export const FIELD_MANAGER = 'modelship-operator';
 export const APPLIED_HASH = 'serving.modelship.dev/applied-hash';
@@ -21,10 +22,6 @@ export function withHash(object: Obj): Obj {
 export interface ApplyResult {
   object: Obj;
   written: boolean;
-}
-
-function isNotFound(error: unknown): boolean {
-  return (error as { code?: number }).code === 404;
 }
 
 export async function applyIfChanged(api: KubernetesObjectApi, desired: Obj): Promise<ApplyResult> {

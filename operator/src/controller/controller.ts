@@ -7,6 +7,7 @@ import { MANAGER } from '../render/names.ts';
 import type { OperatorSettings } from '../render/settings.ts';
 import { kubeClients, nodeInfo } from './kube-client.ts';
 import { reconcile } from './reconcile.ts';
+import { conditionTime } from './status.ts';
 import { WorkQueue } from './work-queue.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import type { Logger } from 'winston';
@@ -46,7 +47,7 @@ export function startController(options: ControllerOptions): RunningController {
         // From the informer's cache: the capacity check must not list every node on every reconcile.
         listNodes: async () => nodes.list().map((n) => nodeInfo(n as V1Node)),
         settings: options.settings,
-        now: () => new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        now: () => conditionTime(),
       }, namespace, name);
       metrics.reconciled('success', (performance.now() - started) / 1000, result.writes);
       return result.found ? { requeueAfterMs: options.resyncMs } : undefined;

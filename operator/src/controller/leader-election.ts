@@ -3,6 +3,7 @@
 // shutdown) or expires (the leader died). A leader that cannot renew in time steps down.
 import { CoordinationV1Api, KubeConfig, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
+import { apiStatus, isNotFound } from './api-errors.ts';
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -22,8 +23,6 @@ export interface Election {
   /** Stops campaigning and, when leading, releases the Lease so another replica takes over at once. */
   release(): Promise<void>;
 }
-
-const status = (error: unknown) => (error as { code?: number }).code;
 
 export function campaign(config: KubeConfig, options: LeaderElectionOptions, logger: Logger): Election {
   const api = config.makeApiClient(CoordinationV1Api);
@@ -51,7 +50,7 @@ export function campaign(config: KubeConfig, options: LeaderElectionOptions, log
     try {
       lease = await api.readNamespacedLease({ name, namespace });
     } catch (error) {
-      if (status(error) !== 404) throw error;
+      if (!isNotFound(error)) throw error;
       await api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } });
       return true;
     }
@@ -81,7 +80,7 @@ export function campaign(config: KubeConfig, options: LeaderElectionOptions, log
         return;
       }
     } catch (error) {
-      if (status(error) !== 409) logger.warn('lease update failed', { error: (error as Error).message });
+      if (apiStatus(error) !== 409) logger.warn('lease update failed', { error: (error as Error).message });
       if (leader && Date.now() - lastRenew > leaseDurationMs * 0.8) {
         leader = false;
         logger.error('could not renew the lease in time; stepping down', { identity });

@@ -4,6 +4,7 @@
 import type { KubernetesObjectApi } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/types.ts';
 import { MANAGER, labelValue } from '../render/names.ts';
+import { isNotFound } from './api-errors.ts';
 
 const PER_VERSION_KINDS: Array<[string, string]> = [
   ['autoscaling/v2', 'HorizontalPodAutoscaler'],
@@ -12,8 +13,6 @@ const PER_VERSION_KINDS: Array<[string, string]> = [
   ['v1', 'Service'],
   ['apps/v1', 'Deployment'],
 ];
-
-const notFound = (error: unknown) => (error as { code?: number }).code === 404;
 
 /** Deletes the superseded versions' objects; returns the names of the versions removed. */
 export async function pruneSupersededVersions(objects: KubernetesObjectApi, mdep: ModelDeployment): Promise<string[]> {
@@ -29,7 +28,7 @@ export async function pruneSupersededVersions(objects: KubernetesObjectApi, mdep
         await objects.delete({ apiVersion, kind, metadata: { name: deployment.metadata!.name, namespace } }, undefined, undefined, undefined, undefined, 'Background');
       } catch (error) {
         // Not every version has every kind (an autoscaler of the other engine, say), and KEDA may not be installed.
-        if (!notFound(error)) throw error;
+        if (!isNotFound(error)) throw error;
       }
     }
   }

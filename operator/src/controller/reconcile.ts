@@ -9,6 +9,7 @@ import { selectorLabels } from '../render/names.ts';
 import type { OperatorSettings } from '../render/settings.ts';
 import { servingUrl } from '../render/workload.ts';
 import { applyIfChanged } from './apply.ts';
+import { isNotFound } from './api-errors.ts';
 import { pruneSupersededVersions } from './prune.ts';
 import { computeStatus, statusChanged, transitionEvents, type Condition, type EventRecord } from './status.ts';
 import { gpuPlacement } from '../render/gpu.ts';
@@ -48,7 +49,7 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
     mdep = await r.objects.read({ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name, namespace } }) as unknown as ModelDeployment;
   } catch (error) {
     // Deleted: owner references let the garbage collector remove what we created.
-    if ((error as { code?: number }).code === 404) return { writes: 0, found: false };
+    if (isNotFound(error)) return { writes: 0, found: false };
     throw error;
   }
   const { object: defaulted, errors } = validateModelDeployment(mdep);

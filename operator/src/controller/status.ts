@@ -3,6 +3,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ModelDeployment } from '../api/types.ts';
 
+/** Now, as Kubernetes writes times in conditions: RFC 3339 to the second. */
+export const conditionTime = (date = new Date()) => date.toISOString().replace(/\.\d+Z$/, 'Z');
+
 export interface Condition {
   type: string;
   status: 'True' | 'False' | 'Unknown';
