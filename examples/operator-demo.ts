@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster } from '../test/control-plane/local-cluster.ts';
 import { addGpuNodes } from '../test/control-plane/gpu-nodes.ts';
+import { operatorKubeconfig } from '../test/control-plane/operator-identity.ts';
 
 const path = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const CRD = path('../crds/modeldeployment.yaml');
@@ -15,11 +16,8 @@ const cluster = await startLocalCluster({ simulated: true, crds: [CRD] });
 let operator: ReturnType<typeof spawn> | undefined;
 try {
   await addGpuNodes(cluster);
-  await cluster.kubectl(['create', 'namespace', 'modelship-system']);
   await cluster.kubectl(['create', 'namespace', 'ml']);
-  await cluster.kubectl(['apply', '-f', path('../operator/rbac/operator-rbac.yaml')]);
-  const token = (await cluster.kubectl(['create', 'token', '-n', 'modelship-system', 'modelship-operator'])).trim();
-  operator = spawn(process.execPath, [path('../operator/bin/modelship.js'), 'operator', '--kubeconfig', cluster.kubeconfigFor('operator', token),
+  operator = spawn(process.execPath, [path('../operator/bin/modelship.js'), 'operator', '--kubeconfig', await operatorKubeconfig(cluster),
     '--health-port', '0', '--lease-namespace', 'modelship-system', '--log-level', 'warn'], { stdio: 'inherit' });
 
   console.log('\n$ kubectl get nodes -L nvidia.com/gpu.product');
