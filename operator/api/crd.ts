@@ -28,6 +28,8 @@ export function modelDeploymentCrd(): Record<string, unknown> {
           { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Ready pods' },
           { name: 'GPU', type: 'string', jsonPath: '.spec.gpu.mode', description: 'GPU mode' },
           { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Phase' },
+          { name: 'Rollout', type: 'string', jsonPath: '.status.rollout.phase', description: 'Rollout phase' },
+          { name: 'Canary', type: 'integer', jsonPath: '.status.rollout.canaryWeight', description: 'Candidate traffic weight in percent' },
           { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
         ],
       }],

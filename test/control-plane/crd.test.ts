@@ -37,7 +37,7 @@ describe('valid ModelDeployments', () => {
 
   test('printer columns show version, GPU mode and age', async () => {
     const table = await cluster.kubectl(['get', '-n', 'ml', 'mdep']);
-    assert.match(table, /^NAME\s+VERSION\s+STABLE\s+READY\s+GPU\s+PHASE\s+AGE/);
+    assert.match(table, /^NAME\s+VERSION\s+STABLE\s+READY\s+GPU\s+PHASE\s+ROLLOUT\s+CANARY\s+AGE/);
     assert.match(table, /\nembedder\s+v2\s+.*mig/);
     assert.match(table, /\nfraud-classifier\s+2024-06-01\s+.*none/);
   });

@@ -8,6 +8,12 @@ export const INVALID_SPECS: Array<{ what: string; spec: Record<string, unknown>;
   { what: 'a GPU count without a GPU', spec: { gpu: { mode: 'none', count: 2 } }, field: 'spec.gpu.count', message: 'gpu.count must not be set when gpu.mode is none' },
   { what: 'more than one time-sliced share', spec: { gpu: { mode: 'timeSliced', count: 2 } }, field: 'spec.gpu.count', message: 'gpu.count for mode timeSliced must be 1' },
   { what: 'more MIG slices than a GPU has', spec: { gpu: { mode: 'mig', profile: '1g.10gb', count: 8 } }, field: 'spec.gpu.count', message: 'gpu.count for mode mig is at most 7' },
+  { what: 'canary steps that stop short of 100', spec: { rollout: { steps: [5, 20, 50] } }, field: 'spec.rollout.steps', message: 'rollout.steps must end at 100' },
+  { what: 'canary steps that do not rise', spec: { rollout: { steps: [20, 5, 100] } }, field: 'spec.rollout.steps', message: 'rollout.steps must rise strictly' },
+  { what: 'a shadow phase in an A/B test', spec: { rollout: { strategy: 'abTest', shadow: { percent: 10 } } }, field: 'spec.rollout.shadow', message: 'rollout.shadow is only valid with strategy canary' },
+  { what: 'prometheus analysis without a URL', spec: { rollout: { analysis: { provider: 'prometheus' } } }, field: 'spec.rollout.analysis.prometheusUrl', message: 'rollout.analysis.provider prometheus requires analysis.prometheusUrl' },
+  { what: 'gateway-api routing without a Gateway', spec: { rollout: { routing: { provider: 'gateway-api' }, analysis: { provider: 'prometheus', prometheusUrl: 'http://p:9090' } } }, field: 'spec.rollout.routing.gateway', message: 'rollout.routing.provider gateway-api requires routing.gateway.parentRefs' },
+  { what: 'gateway-api routing judged by the router', spec: { rollout: { routing: { provider: 'gateway-api', gateway: { parentRefs: [{ name: 'web' }] } } } }, field: 'spec.rollout.analysis.provider', message: 'rollout.routing.provider gateway-api requires analysis.provider prometheus' },
   { what: 'minReplicas above maxReplicas', spec: { scaling: { minReplicas: 5, maxReplicas: 2 } }, field: 'spec.scaling', message: 'scaling.minReplicas must not exceed scaling.maxReplicas' },
 ];
 

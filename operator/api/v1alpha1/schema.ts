@@ -14,6 +14,8 @@ type Schema = Record<string, unknown>;
 const str = <const E extends Schema = {}>(description: string, extra?: E) => ({ type: 'string', description, ...extra }) as unknown as { type: 'string' } & E;
 const int = <const E extends Schema = {}>(description: string, extra?: E) => ({ type: 'integer', format: 'int32', description, ...extra }) as unknown as { type: 'integer' } & E;
 const num = <const E extends Schema = {}>(description: string, extra?: E) => ({ type: 'number', description, ...extra }) as unknown as { type: 'number' } & E;
+const arr = <const I extends Schema, const E extends Schema = {}>(description: string, items: I, extra?: E) =>
+  ({ type: 'array', description, items, ...extra }) as unknown as { type: 'array'; items: I } & E;
 const obj = <const P extends Record<string, Schema>, const E extends Schema = {}>(description: string, properties: P, extra?: E) =>
   ({ type: 'object', description, properties, ...extra }) as unknown as { type: 'object'; properties: P } & E;
 
@@ -124,6 +126,74 @@ const scaling = obj('Autoscaling on inference queue depth.', {
   'x-kubernetes-validations': cel(SCALING_RULES),
 });
 
+/** A Go-style duration such as 30s, 5m or 1h30m (what Flagger and Argo Rollouts users write). */
+export const DURATION_PATTERN = '^([0-9]+(ms|s|m|h))+$';
+const duration = (description: string, fallback: string) => str(description, { pattern: DURATION_PATTERN, default: fallback, maxLength: 32 });
+
+interface RolloutFields {
+  strategy?: string;
+  steps?: number[];
+  shadow?: unknown;
+  analysis?: { provider?: string; prometheusUrl?: string; maxLatencyP99Ms?: number; maxLatencyP99Ratio?: number };
+  routing?: { provider?: string; gateway?: { parentRefs?: unknown[] } };
+}
+
+export const ROLLOUT_RULES: ValidationRule<RolloutFields>[] = [
+  { rule: '!has(self.steps) || self.steps[size(self.steps) - 1] == 100', message: 'rollout.steps must end at 100 (the candidate takes all traffic before promotion)', fieldPath: '.steps',
+    holds: (r) => r.steps === undefined || r.steps[r.steps.length - 1] === 100 },
+  { rule: '!has(self.steps) || self.steps.all(w, self.steps.exists_one(x, x == w)) && self.steps.isSorted()', message: 'rollout.steps must rise strictly, e.g. [5, 20, 50, 100]', fieldPath: '.steps',
+    holds: (r) => r.steps === undefined || r.steps.every((w, i) => i === 0 || w > r.steps![i - 1]) },
+  { rule: "self.strategy != 'abTest' || !has(self.shadow)", message: 'rollout.shadow is only valid with strategy canary (an A/B test splits real traffic from the start)', fieldPath: '.shadow',
+    holds: (r) => r.strategy !== 'abTest' || r.shadow === undefined },
+  { rule: "!has(self.analysis) || self.analysis.provider != 'prometheus' || has(self.analysis.prometheusUrl)", message: 'rollout.analysis.provider prometheus requires analysis.prometheusUrl', fieldPath: '.analysis.prometheusUrl',
+    holds: (r) => r.analysis?.provider !== 'prometheus' || r.analysis.prometheusUrl !== undefined },
+  { rule: "!has(self.routing) || self.routing.provider != 'gateway-api' || (has(self.routing.gateway) && has(self.routing.gateway.parentRefs) && size(self.routing.gateway.parentRefs) > 0)",
+    message: 'rollout.routing.provider gateway-api requires routing.gateway.parentRefs (the Gateway that serves the route)', fieldPath: '.routing.gateway',
+    holds: (r) => r.routing?.provider !== 'gateway-api' || (r.routing.gateway?.parentRefs?.length ?? 0) > 0 },
+  { rule: "!has(self.routing) || self.routing.provider != 'gateway-api' || (has(self.analysis) && self.analysis.provider == 'prometheus')",
+    message: 'rollout.routing.provider gateway-api requires analysis.provider prometheus: the gateway, not the router, sees the traffic', fieldPath: '.analysis.provider',
+    holds: (r) => r.routing?.provider !== 'gateway-api' || r.analysis?.provider === 'prometheus' },
+];
+
+const rollout = obj('How a new model version (a change of spec.model) is promoted: an optional shadow phase, then canary steps gated by analysis, with automatic rollback; or a fixed A/B split. Without it, a new version takes all traffic once its pods are ready.', {
+  strategy: str('canary: shadow (optional), then the steps, each judged, then promotion. abTest: a fixed split by abTest.weight, sticky by routing.stickyHeader, never promoted (change spec.model to end it).', { enum: ['canary', 'abTest'], default: 'canary' }),
+  steps: arr('Candidate traffic weights in percent, rising, ending at 100.', int('A weight in percent.', { minimum: 1, maximum: 100 }), { minItems: 1, maxItems: 10, default: [5, 20, 50, 100] }),
+  stepInterval: duration('How long each step (and each shadow check) runs before it is judged, e.g. 1m.', '1m'),
+  shadow: obj('Before any canary step, copy a share of requests to the candidate and compare its answers with the stable version\'s; clients only ever get the stable answer.', {
+    percent: int('Share of requests copied to the candidate, in percent.', { minimum: 1, maximum: 100, default: 10 }),
+    duration: duration('How long the shadow phase lasts (judged every stepInterval).', '5m'),
+    minComparisons: int('Compared answer pairs needed before the shadow phase can pass.', { minimum: 1, default: 100 }),
+    minAgreement: num('Least top-1 agreement with the stable version (0 to 1) for classifier outputs.', { minimum: 0, maximum: 1 }),
+    maxDivergence: num('Largest allowed 99th percentile of the per-request maximum absolute output difference.', { minimum: 0 }),
+  }),
+  analysis: obj('The gates every check applies to the candidate; a failed check counts toward failureThreshold.', {
+    provider: str('router: the router\'s own /metrics (no Prometheus needed). prometheus: queries against prometheusUrl.', { enum: ['router', 'prometheus'], default: 'router' }),
+    prometheusUrl: str('Prometheus server for provider prometheus, e.g. http://prometheus-operated.monitoring.svc:9090.', { pattern: '^https?://' }),
+    minRequests: int('Candidate requests a check needs before it judges; fewer holds the step.', { minimum: 1, default: 50 }),
+    maxErrorRate: num('Largest share of candidate requests answered 5xx (0 to 1).', { minimum: 0, maximum: 1, default: 0.01 }),
+    maxLatencyP99Ms: num('Largest candidate p99 latency, in milliseconds.', { exclusiveMinimum: true, minimum: 0 }),
+    maxLatencyP99Ratio: num('Largest candidate p99 latency relative to the stable version\'s in the same window, e.g. 1.5.', { exclusiveMinimum: true, minimum: 0 }),
+    failureThreshold: int('Failed checks that roll the candidate back.', { minimum: 1, maximum: 100, default: 2 }),
+  }, { default: {} }),
+  abTest: obj('The fixed split of strategy abTest.', {
+    weight: int('The candidate\'s share of traffic, in percent.', { minimum: 0, maximum: 100, default: 50 }),
+  }, { default: {} }),
+  routing: obj('Who splits the traffic.', {
+    provider: str('router: modelship\'s router in front of the versions (works on any cluster, judges shadow answers). gateway-api: an HTTPRoute with weighted backendRefs and RequestMirror.', { enum: ['router', 'gateway-api'], default: 'router' }),
+    stickyHeader: str('Request header whose value picks the version by consistent hash (same user, same version while the weights hold), e.g. x-user-id.', { pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$', maxLength: 128 }),
+    replicas: int('Router pods.', { minimum: 1, maximum: 100, default: 2 }),
+    gateway: obj('For provider gateway-api: where the HTTPRoute attaches.', {
+      parentRefs: arr('Gateways (or listeners) the HTTPRoute attaches to.', obj('A Gateway API parentRef.', {
+        name: str('Gateway name.', { minLength: 1, maxLength: 253 }),
+        namespace: str('Gateway namespace (default: the ModelDeployment\'s).', { maxLength: 63 }),
+        sectionName: str('Listener name.', { maxLength: 253 }),
+        port: int('Listener port.', { minimum: 1, maximum: 65535 }),
+      }, { required: ['name'] }), { maxItems: 32 }),
+      hostnames: arr('Host names the route matches.', str('A host name.', { maxLength: 253 }), { maxItems: 16 }),
+    }),
+  }, { default: {} }),
+}, { 'x-kubernetes-validations': cel(ROLLOUT_RULES) });
+
 const condition = obj('A condition of the deployment (Kubernetes API conventions).', {
   type: str('Ready, Progressing, Degraded or GPUCapacityMissing.'),
   status: str('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] }),
@@ -142,7 +212,7 @@ const specSchema = obj('Desired state. The operator never edits it: its decision
   }),
   gpu,
   scaling,
-  rollout: { type: 'object', description: 'How a new model version is promoted (shadow, canary steps, A/B); filled in by the rollout work.', 'x-kubernetes-preserve-unknown-fields': true },
+  rollout,
 }, { required: ['model'] });
 
 /** The spec's TypeScript type, derived from the schema above. */
@@ -166,6 +236,11 @@ export const modelDeploymentSchema: Schema = {
       url: str('In-cluster URL of the Open Inference Protocol endpoint.'),
       stableVersion: str('The model version that serves traffic (spec.model.version once promoted).'),
       gpuMode: str('The GPU mode in effect, for printing.'),
+      rollout: {
+        type: 'object',
+        description: 'The rollout as the operator runs it: phase (Shadowing, Progressing, Promoting, Succeeded, RolledBack, Aborted, ABTesting), the stable and candidate models, the current weight and step, and the last analysis.',
+        'x-kubernetes-preserve-unknown-fields': true,
+      },
     }),
   },
 };
