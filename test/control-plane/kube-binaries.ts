@@ -4,6 +4,7 @@
 //   etcd                                                               (go.etcd.io/etcd/server/v3)
 //   kwok                                                               (sigs.k8s.io/kwok)
 //   helm                                                               (helm.sh/helm/v3, its own module)
+// and fetches (not builds) the Gateway API's standard-channel CRDs          (sigs.k8s.io/gateway-api)
 // k8s.io/kubernetes replaces its staging modules (k8s.io/api, client-go, ...) with local paths, so it
 // cannot be `go install`ed; a small tools module requires it and replaces each staging module with its
 // published v0.X.Y instead (as kubernetes-sigs/scheduler-plugins does).
@@ -17,6 +18,12 @@ export const KUBERNETES_VERSION = 'v1.37.2';
 export const ETCD_VERSION = 'v3.7.0';
 export const KWOK_VERSION = 'v0.8.0';
 export const HELM_VERSION = 'v3.22.0';
+/**
+ * The newest Gateway API release whose module the Go toolchain here extracts (v1.7.0 declares go 1.27, so
+ * `go mod download` refuses it with go 1.26). Its standard channel has HTTPRoute's RequestMirror `percent`
+ * (standard since v1.3).
+ */
+export const GATEWAY_API_VERSION = 'v1.6.3';
 
 export interface KubeBinaries {
   kubeApiserver: string;
@@ -28,6 +35,8 @@ export interface KubeBinaries {
   helm: string;
   /** kwok's own "fast" stage configs (node initialize and heartbeat; pod ready, complete, delete). */
   kwokStages: string[];
+  /** The Gateway API's standard-channel CRDs (GatewayClass, Gateway, HTTPRoute) as the release ships them. */
+  gatewayApiCrds: string[];
 }
 
 const KWOK_STAGES = ['node/fast/node-initialize.yaml', 'node/heartbeat/node-heartbeat.yaml', 'pod/fast/pod-ready.yaml', 'pod/fast/pod-complete.yaml', 'pod/fast/pod-delete.yaml'];
@@ -36,6 +45,23 @@ const KWOK_STAGES = ['node/fast/node-initialize.yaml', 'node/heartbeat/node-hear
 function kwokStages(dir: string): string[] {
   const module = JSON.parse(go(['list', '-m', '-json', 'sigs.k8s.io/kwok'], dir));
   return KWOK_STAGES.map((stage) => join(module.Dir, 'kustomize', 'stage', stage));
+}
+
+const GATEWAY_API_CRDS = ['gatewayclasses', 'gateways', 'httproutes'];
+
+/**
+ * The CRD files ship in the gateway-api module (config/crd/standard/); `go mod download` puts the module in
+ * the module cache (a no-op, without the network, once it is there) and says where. Run outside any module,
+ * so no go.mod or go.sum is touched.
+ */
+function gatewayApiCrds(): string[] {
+  const root = cacheRoot();
+  mkdirSync(root, { recursive: true });
+  const info = JSON.parse(execFileSync('go', ['mod', 'download', '-json', `sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`], {
+    cwd: root, env: { ...process.env, GOFLAGS: '', GO111MODULE: 'on', GOWORK: 'off' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+  }));
+  if (info.Error || !info.Dir) throw new Error(`go mod download sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}: ${info.Error ?? 'no module directory'}`);
+  return GATEWAY_API_CRDS.map((kind) => join(info.Dir, 'config', 'crd', 'standard', `gateway.networking.k8s.io_${kind}.yaml`));
 }
 
 const KUBE_PROGRAMS = {
@@ -92,7 +118,7 @@ function writeToolsModule(dir: string): void {
 export function ensureKubeBinaries(log: (line: string) => void = (l) => console.log(l)): KubeBinaries {
   const dir = join(cacheRoot(), 'kube', KUBERNETES_VERSION);
   const bin = join(dir, 'bin');
-  const programs: Omit<KubeBinaries, 'kwokStages'> = {
+  const programs: Omit<KubeBinaries, 'kwokStages' | 'gatewayApiCrds'> = {
     kubeApiserver: join(bin, 'kube-apiserver'),
     kubeControllerManager: join(bin, 'kube-controller-manager'),
     kubeScheduler: join(bin, 'kube-scheduler'),
@@ -101,7 +127,7 @@ export function ensureKubeBinaries(log: (line: string) => void = (l) => console.
     kwok: join(bin, 'kwok'),
     helm: join(bin, 'helm'),
   };
-  const binaries = (): KubeBinaries => ({ ...programs, kwokStages: kwokStages(dir) });
+  const binaries = (): KubeBinaries => ({ ...programs, kwokStages: kwokStages(dir), gatewayApiCrds: gatewayApiCrds() });
   if (Object.values(programs).every((p) => existsSync(p))) return binaries();
 
   mkdirSync(bin, { recursive: true });

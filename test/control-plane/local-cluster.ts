@@ -90,6 +90,11 @@ export interface ClusterOptions {
    * new resource types only at its 30-second discovery resync.
    */
   crds?: string[];
+  /**
+   * Also install the Gateway API's standard-channel CRDs (GatewayClass, Gateway, HTTPRoute) of the release
+   * the project pins, so rendered HTTPRoutes meet the real schema and CEL rules.
+   */
+  gatewayApi?: boolean;
 }
 
 function kubectlAt(kubeconfig: string, kubectl: string, args: string[], input?: string): Promise<string> {
@@ -170,7 +175,7 @@ export async function startLocalCluster(options: ClusterOptions = {}): Promise<L
     };
     const kubeconfig = kubeconfigFor('admin', token);
 
-    for (const crd of options.crds ?? []) {
+    for (const crd of [...(options.gatewayApi ? binaries.gatewayApiCrds : []), ...(options.crds ?? [])]) {
       await kubectlAt(kubeconfig, binaries.kubectl, ['apply', '--server-side', '-f', crd]);
       await kubectlAt(kubeconfig, binaries.kubectl, ['wait', '--for', 'condition=Established', '--timeout=60s', '-f', crd]);
     }
