@@ -16,6 +16,8 @@ Commands:
   render -f FILE     Print the Kubernetes objects each ModelDeployment produces
   operator           Run the operator (--kubeconfig FILE, --workers N, --health-port N, --resync-ms N,
                      --log-level LEVEL, --no-leader-elect, --lease-namespace NS, --lease-duration-ms N,
+                     --router-metrics NS/NAME=URL[,URL] (read that ModelDeployment's router metrics
+                     there instead of from its pods: for an operator outside the cluster; repeatable),
                      and the render options below)
 
 Render and operator options:
@@ -47,6 +49,7 @@ async function operator(args: string[]): Promise<number> {
         'no-leader-elect': { type: 'boolean', default: false },
         'lease-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'modelship-system' },
         'lease-duration-ms': { type: 'string', default: '15000' },
+        'router-metrics': { type: 'string', multiple: true, default: [] },
         ...SETTINGS_FLAGS,
       },
     }));
@@ -62,6 +65,7 @@ async function operator(args: string[]): Promise<number> {
       resyncMs: number('resync-ms', values['resync-ms'], 1000),
       healthPort: number('health-port', values['health-port'], 0),
       logLevel: values['log-level'],
+      routerMetrics: routerMetricsFrom(values['router-metrics']),
       lease: values['no-leader-elect'] ? undefined : {
         namespace: values['lease-namespace'],
         name: 'modelship-operator',
@@ -72,6 +76,18 @@ async function operator(args: string[]): Promise<number> {
     console.error(`modelship operator: ${(error as Error).message}`);
     return 2;
   }
+}
+
+function routerMetricsFrom(entries: string[]): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const entry of entries) {
+    const match = /^([a-z0-9-]+\/[a-z0-9.-]+)=(.+)$/.exec(entry);
+    if (!match) throw new Error(`--router-metrics: '${entry}' must look like namespace/name=http://host:port/metrics`);
+    const urls = match[2].split(',');
+    for (const url of urls) if (!/^https?:\/\//.test(url)) throw new Error(`--router-metrics: '${url}' is not an http(s) URL`);
+    map.set(match[1], urls);
+  }
+  return map;
 }
 
 function readDocuments(file: string): unknown[] {

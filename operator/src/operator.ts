@@ -19,6 +19,8 @@ export interface OperatorOptions {
   resyncMs: number;
   healthPort: number;
   logLevel: string;
+  /** Router /metrics URLs by `namespace/name`, for an operator running outside the cluster. */
+  routerMetrics?: Map<string, string[]>;
   /** Lease namespace/name for leader election; undefined runs without it (a single replica). */
   lease?: { namespace: string; name: string; durationMs: number };
 }
@@ -53,7 +55,7 @@ export async function runOperator(options: OperatorOptions): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   const start = () => {
-    controller = startController({ config, settings: options.settings, logger, metrics, workers: options.workers, resyncMs: options.resyncMs });
+    controller = startController({ config, settings: options.settings, logger, metrics, workers: options.workers, resyncMs: options.resyncMs, routerMetrics: options.routerMetrics });
   };
   let exitCode = 0;
   if (!election) {

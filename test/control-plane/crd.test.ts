@@ -30,6 +30,11 @@ describe('valid ModelDeployments', () => {
     assert.deepEqual(sentiment.spec.gpu, { mode: 'timeSliced' });
     assert.deepEqual(sentiment.spec.scaling, { minReplicas: 1, maxReplicas: 1, targetQueueDepth: 4, engine: 'hpa' });
     assert.equal(sentiment.spec.runtime.maxBatchSize, 64);
+    const churn = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'churn-classifier', '-o', 'json']));
+    assert.deepEqual(churn.spec.rollout.steps, [5, 20, 50, 100]);
+    assert.equal(churn.spec.rollout.routing.provider, 'router', 'routing defaults to the built-in router');
+    const ab = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'recommender', '-o', 'json']));
+    assert.deepEqual([ab.spec.rollout.strategy, ab.spec.rollout.abTest.weight, ab.spec.rollout.routing.stickyHeader], ['abTest', 30, 'x-user-id']);
     const embedder = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'modeldeployment', 'embedder', '-o', 'json']));
     assert.equal(embedder.spec.scaling.engine, 'hpa');
     assert.equal(embedder.spec.scaling.targetQueueDepth, 4);

@@ -9,7 +9,7 @@ import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { kubeClients } from '../../operator/src/controller/kube-client.ts';
 import { reconcile, type Reconciler } from '../../operator/src/controller/reconcile.ts';
 import { DEFAULT_SETTINGS } from '../../operator/src/render/settings.ts';
-import { conditionTime } from '../../operator/src/controller/status.ts';
+import { RouterAnalysis } from '../../operator/src/rollout/analysis.ts';
 
 const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
 const RANKER = fileURLToPath(new URL('../../examples/modeldeployments/gpu-full.yaml', import.meta.url));
@@ -45,12 +45,14 @@ before(async () => {
       await clients.patchStatus(namespace, name, status);
     },
     listNodes: () => clients.listNodes(),
+    nodeUsage: () => clients.nodeUsage(),
+    analysis: () => new RouterAnalysis(clients.routerMetricsUrls),
     recordEvent: async (mdep, event) => {
       writes.push(`event ${event.reason}`);
       await clients.recordEvent(mdep, event);
     },
     settings: DEFAULT_SETTINGS,
-    now: () => conditionTime(),
+    clock: () => Date.now(),
   };
 }, { timeout: 60 * 60_000 });
 after(() => cluster?.stop());
@@ -59,9 +61,10 @@ test('the first reconcile creates the rendered objects, owned by the ModelDeploy
   const result = await reconcile(reconciler, 'ml', 'ranker');
   assert.deepEqual(writes.sort(), [
     'event Applied', 'event GPUCapacityMissing',
-    'patch Deployment', 'patch HorizontalPodAutoscaler', 'patch PodDisruptionBudget', 'patch Service', 'status',
+    'patch ConfigMap', 'patch Deployment', 'patch Deployment', 'patch HorizontalPodAutoscaler', 'patch PodDisruptionBudget',
+    'patch Role', 'patch RoleBinding', 'patch Service', 'patch Service', 'patch ServiceAccount', 'status',
   ]);
-  assert.equal(result.writes, 5);
+  assert.equal(result.writes, 11);
 
   const mdep = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'ranker', '-o', 'json']));
   const deployment = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'ranker-v7', '-o', 'json', '--show-managed-fields']));
@@ -81,7 +84,11 @@ test('the first reconcile creates the rendered objects, owned by the ModelDeploy
   const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=ranker', '-o', 'custom-columns=TYPE:.type,REASON:.reason', '--no-headers']);
   assert.match(events, /Warning\s+GPUCapacityMissing/);
   assert.match(events, /Normal\s+Applied/);
-  assert.equal(mdep.status.url, 'http://ranker-v7.ml.svc.cluster.local/v2/models/ranker');
+  assert.equal(mdep.status.url, 'http://ranker.ml.svc.cluster.local/v2/models/ranker', 'the router\'s Service: the same address whatever version serves');
+  const routes = JSON.parse(JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'configmap', 'ranker-routes', '-o', 'json'])).data['routes.json']);
+  assert.deepEqual(routes, { versions: [{ name: 'v7', url: 'http://ranker-v7.ml.svc', weight: 100 }] });
+  assert.equal(mdep.status.rollout.phase, 'Initialized');
+  assert.equal(mdep.status.rollout.stable.version, 'v7');
   const ready = mdep.status.conditions.find((c: { type: string }) => c.type === 'Ready');
   assert.deepEqual([ready.status, ready.reason], ['False', 'PodsNotReady']);
 });

@@ -48,7 +48,7 @@ const expectations: Array<[string, string, string]> = [
 test('each GPU mode lands on the node kind that advertises it, and its pods become Ready', async () => {
   for (const [name, deployment, node] of expectations) {
     const pods = await eventually(`Ready pods of ${name}`, async () => {
-      const list = await getJson('get', 'pods', '-n', 'ml', '-l', `app.kubernetes.io/instance=${name}`);
+      const list = await getJson('get', 'pods', '-n', 'ml', '-l', `app.kubernetes.io/instance=${name},app.kubernetes.io/name=modelship-server`);
       const ready = list.items.filter((p: any) => p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
       return ready.length > 0 && ready.length === list.items.length ? list.items : undefined;
     });
@@ -74,21 +74,27 @@ test('status turns Ready with the stable version once the pods are ready, as kub
   assert.match(table, /\nembedder\s+v2\s+v2\s+1\s+mig\s+Ready/);
 });
 
-test('a new model version rolls out beside the old one, which is removed once the new one is Ready', async () => {
+test('without spec.rollout a new version starts beside the old one, takes all traffic once Ready, and the old one is removed after draining', async () => {
   await cluster.kubectl(['-n', 'ml', 'patch', 'mdep', 'ranker', '--type', 'merge', '-p', '{"spec":{"model":{"uri":"https://models.example.com/ranker/v8/model.onnx","version":"v8"}}}']);
   const mdep = await eventually('v8 to be the stable version', async () => {
     const m = await getJson('get', '-n', 'ml', 'mdep', 'ranker');
     return m.status?.stableVersion === 'v8' && m.status.phase === 'Ready' ? m : undefined;
   });
-  assert.equal(mdep.status.url, 'http://ranker-v8.ml.svc.cluster.local/v2/models/ranker');
+  assert.equal(mdep.status.url, 'http://ranker.ml.svc.cluster.local/v2/models/ranker', 'the address does not change with the version');
+  assert.equal(mdep.status.rollout.phase, 'Succeeded');
+  const routes = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'configmap', 'ranker-routes', '-o', 'jsonpath={.data.routes\\.json}']));
+  assert.deepEqual(routes.versions.map((v: { name: string; weight: number }) => [v.name, v.weight]), [['v8', 100]]);
   await eventually('the v7 objects to be gone', async () => {
     const left = await cluster.kubectl(['get', '-n', 'ml', 'deployment,service,pdb,hpa', '-l', 'serving.modelship.dev/version=v7', '-o', 'name']);
     return left.trim() === '' ? true : undefined;
   });
   const ready = await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'ranker-v8', '-o', 'jsonpath={.status.readyReplicas}']);
   assert.equal(ready, '2');
-  const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=ranker,reason=Superseded', '-o', 'jsonpath={.items[*].message}']);
-  assert.match(events, /removed version v7: v8 is rolled out/);
+  const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=ranker', '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}']);
+  assert.match(events, /RolloutStarted: rolling out v8 from stable v7 \(cutover once ready\)/);
+  assert.match(events, /Promoting: candidate v8 becomes stable/);
+  assert.match(events, /Promoted: version v8 is stable/);
+  assert.match(events, /VersionRemoved: removed version v7/);
 });
 
 test('a GPU no node has is reported in status, not left as silent Pending pods', async () => {

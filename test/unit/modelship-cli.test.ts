@@ -26,7 +26,7 @@ test('render prints the objects as YAML documents, honouring the MIG strategy', 
   const result = run(['render', '-f', `${EXAMPLES}gpu-mig.yaml`, '--mig-strategy', 'single']);
   assert.equal(result.status, 0, result.stderr);
   const docs = parseAllDocuments(result.stdout).map((d) => d.toJS());
-  assert.deepEqual(docs.map((d) => d.kind), ['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']);
+  assert.deepEqual(docs.map((d) => d.kind), ['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Deployment', 'Service']);
   assert.deepEqual(docs[0].spec.template.spec.containers[0].resources.limits, { 'nvidia.com/gpu': '1' });
 });
 

@@ -79,7 +79,7 @@ test('pods are hardened, probed on the health endpoints and given longer than th
 
 test('fixed replicas: the Deployment states them and no autoscaler is rendered', () => {
   const objects = renderDesiredState(stored({ scaling: { minReplicas: 3, maxReplicas: 3 } }), settings());
-  assert.deepEqual(objects.map((o) => o.kind), ['Deployment', 'Service', 'PodDisruptionBudget']);
+  assert.deepEqual(objects.map((o) => o.kind), ['Deployment', 'Service', 'PodDisruptionBudget', 'ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Deployment', 'Service']);
   assert.equal(byKind(objects, 'Deployment').spec.replicas, 3);
 });
 
@@ -113,6 +113,7 @@ test("KEDA: a Prometheus trigger on the version's total queue, scale to zero all
 test("every object is owned by the ModelDeployment and selects only its version's pods", () => {
   const objects = renderDesiredState(stored({ scaling: { maxReplicas: 2 } }), settings());
   for (const o of objects as Array<Record<string, any>>) {
+    if (o.metadata.labels['app.kubernetes.io/component'] === 'router') continue;
     assert.equal(o.metadata.name, 'ranker-v1');
     assert.equal(o.metadata.namespace, 'ml');
     assert.deepEqual(o.metadata.ownerReferences, [{ apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', name: 'ranker', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
@@ -129,4 +130,44 @@ test('names are valid DNS labels even from odd versions and long names', () => {
   const long = dnsLabel('a'.repeat(60), 'v1');
   assert.ok(long.length <= 63 && /^[a-z][a-z0-9-]*[a-z0-9]$/.test(long), long);
   assert.notEqual(dnsLabel('a'.repeat(60), 'v1'), dnsLabel('a'.repeat(60), 'v2'));
+});
+
+const V0 = { version: 'v0', uri: 'https://models.example.com/v0.onnx' };
+const V1 = { version: 'v1', uri: 'https://models.example.com/m.onnx' };
+
+test('a canary step: each version its own Deployment and autoscaler sized to its share; the routes carry the weights, candidate first', () => {
+  const mdep = stored({ scaling: { minReplicas: 4, maxReplicas: 20 }, rollout: { routing: { stickyHeader: 'x-user-id' } } });
+  const objects = renderDesiredState(mdep, settings(), { phase: 'Progressing', stable: V0, candidate: V1, step: 1, canaryWeight: 20, failedChecks: 0, message: '' });
+  const hpas = Object.fromEntries(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler').map((o: Record<string, any>) => [o.metadata.name, [o.spec.minReplicas, o.spec.maxReplicas]]));
+  assert.deepEqual(hpas, { 'ranker-v1': [1, 4], 'ranker-v0': [4, 16] }, '20% of 4..20 is 1..4 (at least one pod); 80% is 4..16');
+  const models = objects.filter((o: Record<string, any>) => o.kind === 'Deployment' && o.metadata.labels['app.kubernetes.io/component'] === 'model-server')
+    .map((o: Record<string, any>) => o.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'MODELSHIP_MODEL').value);
+  assert.deepEqual(models, [V1.uri, V0.uri], 'the stable version runs the model recorded in status, not spec');
+  const routes = JSON.parse((objects.find((o) => o.kind === 'ConfigMap') as Record<string, any>).data['routes.json']);
+  assert.deepEqual(routes, {
+    versions: [{ name: 'v1', url: 'http://ranker-v1.ml.svc', weight: 20 }, { name: 'v0', url: 'http://ranker-v0.ml.svc', weight: 80 }],
+    stickyHeader: 'x-user-id',
+  });
+});
+
+test('shadowing: the candidate gets copies and no traffic, and replicas for the copies', () => {
+  const mdep = stored({ scaling: { minReplicas: 2, maxReplicas: 10 } });
+  const objects = renderDesiredState(mdep, settings(), { phase: 'Shadowing', stable: V0, candidate: V1, canaryWeight: 0, shadowPercent: 30, failedChecks: 0, message: '' });
+  const routes = JSON.parse((objects.find((o) => o.kind === 'ConfigMap') as Record<string, any>).data['routes.json']);
+  assert.deepEqual(routes.shadow, { version: 'v1', percent: 30 });
+  assert.deepEqual(routes.versions.map((v: { weight: number }) => v.weight), [0, 100]);
+  const hpa = objects.find((o: Record<string, any>) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.name === 'ranker-v1') as Record<string, any>;
+  assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas], [1, 3]);
+});
+
+test('the router: the model\'s stable Service, reading its own routes ConfigMap with a Role limited to it', () => {
+  const objects = renderDesiredState(stored({ rollout: { routing: { replicas: 3 } } }), settings());
+  const router = objects.find((o: Record<string, any>) => o.kind === 'Deployment' && o.metadata.name === 'ranker') as Record<string, any>;
+  assert.equal(router.spec.replicas, 3);
+  assert.deepEqual(router.spec.template.spec.containers[0].args, ['route', '--routes-configmap', 'ml/ranker-routes', '--port', '8080']);
+  assert.equal(router.spec.template.spec.serviceAccountName, 'ranker-router');
+  const service = objects.find((o: Record<string, any>) => o.kind === 'Service' && o.metadata.name === 'ranker') as Record<string, any>;
+  assert.deepEqual(service.spec.selector, router.spec.selector.matchLabels);
+  const role = byKind(objects, 'Role');
+  assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['ranker-routes'], verbs: ['get', 'list', 'watch'] }]);
 });

@@ -1,7 +1,7 @@
 // Every transition of the rollout state machine, driven with plain data.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { advanceRollout, checkDue, msUntilCheck, pendingWeight, type RolloutInput } from '../../operator/src/rollout/state-machine.ts';
+import { advanceRollout, checkDue, msUntilCheck, msUntilDecision, pendingWeight, RETIRE_AFTER_MS, type RolloutInput } from '../../operator/src/rollout/state-machine.ts';
 import { judgeWindow, type WindowNumbers } from '../../operator/src/rollout/gates.ts';
 import type { AnalysisResult, RolloutSpec, RolloutStatus } from '../../operator/src/rollout/types.ts';
 
@@ -75,7 +75,10 @@ test('ready candidate pods enter the first step; passed checks climb the steps, 
   assert.equal(promoting.events[0].reason, 'Promoting');
   const waiting = advanceRollout(input({ previous: promoting.status, stableFullyReady: false, now: now + 1000 }));
   assert.equal(waiting.status.phase, 'Promoting', 'the old version retires only once the new one is fully sized');
-  const done = advanceRollout(input({ previous: promoting.status, now: now + 2000 }));
+  const draining = advanceRollout(input({ previous: promoting.status, now: now + 2000 }));
+  assert.equal(draining.status.phase, 'Promoting', 'the retiring version drains before it goes');
+  assert.equal(msUntilDecision(draining.status, CANARY, now + 2000), RETIRE_AFTER_MS - 2000);
+  const done = advanceRollout(input({ previous: promoting.status, now: now + RETIRE_AFTER_MS }));
   assert.equal(done.status.phase, 'Succeeded');
   assert.deepEqual(done.status.stable, V2);
   assert.equal(done.status.retiring, undefined);

@@ -14,21 +14,42 @@ const mdep = (status?: Record<string, unknown>): ModelDeployment => ({
 const base = { invalid: [], desiredReplicas: 2, selector: 'a=b', url: 'http://m', now: '2026-11-24T10:00:00Z' };
 const condition = (status: Record<string, unknown>, type: string) => (status.conditions as Condition[]).find((c) => c.type === type)!;
 
-test('rolling out: Progressing, not Ready, stable version unchanged', () => {
-  const s = computeStatus({ ...base, mdep: mdep({ stableVersion: 'v1' }), workload: { replicas: 2, readyReplicas: 1, updatedReplicas: 1 } });
+test('the first version starting: Progressing, not Ready', () => {
+  const rollout = { phase: 'Initialized' as const, stable: { version: 'v2', uri: 'x' }, canaryWeight: 0, failedChecks: 0, message: '' };
+  const s = computeStatus({ ...base, mdep: mdep(), rollout, workload: { replicas: 2, readyReplicas: 1, updatedReplicas: 1 } });
   assert.equal(s.phase, 'Progressing');
-  assert.equal(s.stableVersion, 'v1');
+  assert.equal(s.stableVersion, 'v2');
   assert.equal(s.observedGeneration, 3);
   assert.equal(s.gpuMode, 'mig');
   assert.deepEqual([condition(s, 'Ready').status, condition(s, 'Progressing').status, condition(s, 'Degraded').status], ['False', 'True', 'False']);
-  assert.equal(condition(s, 'Ready').message, '1 of 2 pods ready');
+  assert.equal(condition(s, 'Ready').message, '1 of 2 pods of version v2 ready');
 });
 
-test('rolled out: Ready, and the spec version becomes stable', () => {
-  const s = computeStatus({ ...base, mdep: mdep(), workload: { replicas: 2, readyReplicas: 2, updatedReplicas: 2 } });
+test('rolled out: Ready, Progressing False', () => {
+  const rollout = { phase: 'Succeeded' as const, stable: { version: 'v2', uri: 'x' }, canaryWeight: 0, failedChecks: 0, message: '' };
+  const s = computeStatus({ ...base, mdep: mdep(), rollout, workload: { replicas: 2, readyReplicas: 2, updatedReplicas: 2 } });
   assert.equal(s.phase, 'Ready');
   assert.equal(s.stableVersion, 'v2');
   assert.deepEqual([condition(s, 'Ready').reason, condition(s, 'Progressing').reason], ['Available', 'RolledOut']);
+});
+
+test('a canary: Ready (the stable version serves), Progressing with the rollout\'s message, stable version unchanged', () => {
+  const rollout = { phase: 'Progressing' as const, stable: { version: 'v1', uri: 'x' }, candidate: { version: 'v2', uri: 'y' }, step: 1, canaryWeight: 20, failedChecks: 0, message: 'weight 20%: judging for 1m' };
+  const s = computeStatus({ ...base, mdep: mdep(), rollout, workload: { replicas: 2, readyReplicas: 2, updatedReplicas: 2 } });
+  assert.equal(s.phase, 'Progressing');
+  assert.equal(s.stableVersion, 'v1');
+  assert.deepEqual([condition(s, 'Ready').status, condition(s, 'Progressing').status, condition(s, 'Progressing').reason], ['True', 'True', 'Canary']);
+  assert.equal(condition(s, 'Progressing').message, 'weight 20%: judging for 1m');
+  assert.equal((s.rollout as { canaryWeight: number }).canaryWeight, 20);
+});
+
+test('a rollback: Degraded with the failed gate, the stable version still Ready', () => {
+  const rollout = { phase: 'RolledBack' as const, stable: { version: 'v1', uri: 'x' }, candidate: { version: 'v2', uri: 'y' }, canaryWeight: 0, failedChecks: 2, message: 'rolled back: candidate error rate 0.3 > 0.01 (30 of 100)' };
+  const s = computeStatus({ ...base, mdep: mdep(), rollout, workload: { replicas: 2, readyReplicas: 2, updatedReplicas: 2 } });
+  assert.equal(s.phase, 'Degraded');
+  assert.deepEqual([condition(s, 'Ready').status, condition(s, 'Degraded').status, condition(s, 'Degraded').reason], ['True', 'True', 'RolledBack']);
+  assert.match(condition(s, 'Degraded').message, /^candidate v2 rolled back: candidate error rate 0.3 > 0.01/);
+  assert.equal(condition(s, 'Progressing').status, 'False');
 });
 
 test('an invalid spec fails with the problems in Degraded', () => {

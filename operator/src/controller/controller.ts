@@ -7,7 +7,7 @@ import { MANAGER } from '../render/names.ts';
 import type { OperatorSettings } from '../render/settings.ts';
 import { kubeClients, nodeInfo } from './kube-client.ts';
 import { reconcile } from './reconcile.ts';
-import { conditionTime } from './status.ts';
+import { analysisFor, PrometheusAnalysis, RouterAnalysis } from '../rollout/analysis.ts';
 import { WorkQueue } from './work-queue.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import type { Logger } from 'winston';
@@ -20,6 +20,8 @@ export interface ControllerOptions {
   workers: number;
   /** Periodic re-reconcile of every object, a safety net for missed events. */
   resyncMs: number;
+  /** Router /metrics URLs by `namespace/name`, instead of the router pods' (an operator outside the cluster). */
+  routerMetrics?: Map<string, string[]>;
 }
 
 export interface RunningController {
@@ -37,6 +39,10 @@ export function startController(options: ControllerOptions): RunningController {
   const apps = config.makeApiClient(AppsV1Api);
   const core = config.makeApiClient(CoreV1Api);
   let nodes: Informer<KubernetesObject> & { list(): readonly KubernetesObject[] };
+  const analysis = {
+    router: new RouterAnalysis(async (mdep) => options.routerMetrics?.get(`${mdep.metadata.namespace}/${mdep.metadata.name}`) ?? clients.routerMetricsUrls(mdep)),
+    prometheus: new PrometheusAnalysis(),
+  };
 
   const queue = new WorkQueue(async (k) => {
     const [namespace, name] = k.split('/');
@@ -46,11 +52,12 @@ export function startController(options: ControllerOptions): RunningController {
         ...clients,
         // From the informer's cache: the capacity check must not list every node on every reconcile.
         listNodes: async () => nodes.list().map((n) => nodeInfo(n as V1Node)),
+        analysis: (mdep) => analysisFor(mdep, analysis),
         settings: options.settings,
-        now: () => conditionTime(),
+        clock: () => Date.now(),
       }, namespace, name);
       metrics.reconciled('success', (performance.now() - started) / 1000, result.writes);
-      return result.found ? { requeueAfterMs: options.resyncMs } : undefined;
+      return result.found ? { requeueAfterMs: Math.min(options.resyncMs, result.requeueAfterMs ?? Infinity) } : undefined;
     } catch (error) {
       metrics.reconciled('error', (performance.now() - started) / 1000, 0);
       throw error;

@@ -1,8 +1,10 @@
 // The Kubernetes API as the reconciler uses it, built from a kubeconfig: generic objects (server-side
 // apply) and the ModelDeployment status subresource (also server-side apply, same field manager).
-import { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/types.ts';
-import type { NodeInfo } from '../render/gpu-capacity.ts';
+import type { NodeInfo, NodeUsage } from '../render/gpu-capacity.ts';
+import { routerName } from '../render/router.ts';
+import { SERVER_PORT } from '../render/workload.ts';
 import type { EventRecord } from './status.ts';
 import { GROUP, KIND, PLURAL, VERSION } from '../../api/v1alpha1/schema.ts';
 import { FIELD_MANAGER } from './apply.ts';
@@ -11,6 +13,9 @@ export interface KubeClients {
   objects: KubernetesObjectApi;
   patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
   listNodes(): Promise<NodeInfo[]>;
+  nodeUsage(): Promise<NodeUsage>;
+  /** The /metrics URLs of a ModelDeployment's ready router pods (from its Service's EndpointSlices). */
+  routerMetricsUrls(mdep: ModelDeployment): Promise<string[]>;
   recordEvent(mdep: ModelDeployment, event: EventRecord): Promise<void>;
 }
 
@@ -22,10 +27,34 @@ export function kubeClients(config: KubeConfig): KubeClients {
   const objects = KubernetesObjectApi.makeApiClient(config);
   const custom = config.makeApiClient(CustomObjectsApi);
   const core = config.makeApiClient(CoreV1Api);
+  const discovery = config.makeApiClient(DiscoveryV1Api);
   return {
     objects,
     async listNodes() {
       return (await core.listNode()).items.map(nodeInfo);
+    },
+    async nodeUsage() {
+      // Only asked before a rollout step that needs GPUs: a list of the running pods is affordable then.
+      const pods = await core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' });
+      const usage: NodeUsage = new Map();
+      for (const pod of pods.items) {
+        const node = pod.spec?.nodeName;
+        if (!node) continue;
+        const used = usage.get(node) ?? {};
+        for (const container of pod.spec?.containers ?? []) {
+          for (const [resource, amount] of Object.entries(container.resources?.limits ?? {})) {
+            if (resource.includes('/')) used[resource] = (used[resource] ?? 0) + Number(amount);
+          }
+        }
+        usage.set(node, used);
+      }
+      return usage;
+    },
+    async routerMetricsUrls(mdep) {
+      const slices = await discovery.listNamespacedEndpointSlice({ namespace: mdep.metadata.namespace ?? 'default', labelSelector: `kubernetes.io/service-name=${routerName(mdep)}` });
+      return slices.items.flatMap((slice) => slice.endpoints
+        .filter((e) => e.conditions?.ready !== false)
+        .flatMap((e) => e.addresses.map((ip) => `http://${slice.addressType === 'IPv6' ? `[${ip}]` : ip}:${SERVER_PORT}/metrics`)));
     },
     async recordEvent(mdep, event) {
       const namespace = mdep.metadata.namespace ?? 'default';

@@ -1,7 +1,8 @@
-// Removes the objects of model versions that no longer serve: once the version in spec is rolled out, the
-// Deployment, Service, PDB and autoscaler of every other version of the same ModelDeployment go. Until
-// then the old version keeps serving, so an update never leaves the model without ready pods.
-import type { KubernetesObjectApi } from '@kubernetes/client-node';
+// Removes the objects of model versions that no longer run: the Deployment, Service, PDB and autoscaler of
+// every version of the ModelDeployment that the rollout no longer lists (a promoted version's predecessor
+// once it drained, a rolled back candidate). The stable version is always listed, so the model is never
+// left without pods.
+import type { KubernetesObjectApi, V1Deployment } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/types.ts';
 import { MANAGER, labelValue } from '../render/names.ts';
 import { isNotFound } from './api-errors.ts';
@@ -14,14 +15,21 @@ const PER_VERSION_KINDS: Array<[string, string]> = [
   ['apps/v1', 'Deployment'],
 ];
 
-/** Deletes the superseded versions' objects; returns the names of the versions removed. */
-export async function pruneSupersededVersions(objects: KubernetesObjectApi, mdep: ModelDeployment): Promise<string[]> {
+/** The Deployments of a ModelDeployment's model versions (one list call; the reconciler reads their readiness too). */
+export async function listVersionDeployments(objects: KubernetesObjectApi, mdep: ModelDeployment): Promise<V1Deployment[]> {
   const namespace = mdep.metadata.namespace ?? 'default';
-  const selector = `app.kubernetes.io/instance=${mdep.metadata.name},app.kubernetes.io/managed-by=${MANAGER}`;
-  const current = labelValue(mdep.spec.model.version);
-  const deployments = await objects.list('apps/v1', 'Deployment', namespace, undefined, undefined, undefined, undefined, selector);
-  const superseded = deployments.items.filter((d) => d.metadata?.labels?.['serving.modelship.dev/version'] !== current
-    && d.metadata?.ownerReferences?.some((o) => o.uid === mdep.metadata.uid));
+  const selector = `app.kubernetes.io/instance=${mdep.metadata.name},app.kubernetes.io/managed-by=${MANAGER},app.kubernetes.io/component=model-server`;
+  const deployments = await objects.list<V1Deployment>('apps/v1', 'Deployment', namespace, undefined, undefined, undefined, undefined, selector);
+  return deployments.items.filter((d) => d.metadata?.ownerReferences?.some((o) => o.uid === mdep.metadata.uid));
+}
+
+export const versionOf = (d: V1Deployment) => d.metadata?.labels?.['serving.modelship.dev/version'] ?? '';
+
+/** Deletes the objects of versions not in `keep`; returns the names of the versions removed. */
+export async function pruneVersions(objects: KubernetesObjectApi, mdep: ModelDeployment, deployments: V1Deployment[], keep: string[]): Promise<string[]> {
+  const namespace = mdep.metadata.namespace ?? 'default';
+  const kept = new Set(keep.map(labelValue));
+  const superseded = deployments.filter((d) => !kept.has(versionOf(d)));
   for (const deployment of superseded) {
     for (const [apiVersion, kind] of PER_VERSION_KINDS) {
       try {
@@ -32,5 +40,5 @@ export async function pruneSupersededVersions(objects: KubernetesObjectApi, mdep
       }
     }
   }
-  return superseded.map((d) => d.metadata!.labels!['serving.modelship.dev/version']);
+  return superseded.map(versionOf);
 }

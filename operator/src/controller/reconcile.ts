@@ -1,46 +1,66 @@
-// One reconcile of one ModelDeployment: read it, validate, render the desired state, apply what changed,
-// then write status from what is observed. Level-triggered and idempotent: run it any number of times.
-import type { KubernetesObjectApi } from '@kubernetes/client-node';
+// One reconcile of one ModelDeployment: read it, validate, advance its rollout (a pure state machine fed
+// with what is observed: candidate readiness, the verdict of a due check, GPU headroom), render the
+// desired state for the versions that run, apply what changed, remove versions that no longer run, and
+// write status and Events. Level-triggered and idempotent: run it any number of times.
+import type { KubernetesObjectApi, V1Deployment } from '@kubernetes/client-node';
 import { GROUP, KIND, VERSION } from '../../api/v1alpha1/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { validateModelDeployment } from '../api/validate.ts';
-import { renderDesiredState } from '../render/desired-state.ts';
-import { selectorLabels } from '../render/names.ts';
+import { renderDesiredState, versionView } from '../render/desired-state.ts';
+import { labelValue, selectorLabels, versionedName } from '../render/names.ts';
 import type { OperatorSettings } from '../render/settings.ts';
+import { routerUrl } from '../render/router.ts';
 import { servingUrl } from '../render/workload.ts';
 import { applyIfChanged } from './apply.ts';
 import { isNotFound } from './api-errors.ts';
-import { pruneSupersededVersions } from './prune.ts';
+import { listVersionDeployments, pruneVersions, versionOf } from './prune.ts';
 import { computeStatus, statusChanged, transitionEvents, type Condition, type EventRecord } from './status.ts';
 import { gpuPlacement } from '../render/gpu.ts';
-import { gpuCapacityProblem, type NodeInfo } from '../render/gpu-capacity.ts';
+import { gpuCapacityProblem, gpuHeadroomProblem, type NodeInfo, type NodeUsage } from '../render/gpu-capacity.ts';
+import { advanceRollout, checkDue, msUntilDecision } from '../rollout/state-machine.ts';
+import { replicaRange, versionShares, type VersionShare } from '../rollout/traffic.ts';
+import type { ModelRef, RolloutStatus } from '../rollout/types.ts';
+import type { AnalysisSource } from '../rollout/analysis.ts';
 
 export interface ReconcileResult {
   /** Objects written (applies and the status update); 0 when nothing changed. */
   writes: number;
   found: boolean;
+  /** When the rollout next needs a look (a check, a version to retire), if sooner than the resync. */
+  requeueAfterMs?: number;
 }
 
 export interface Reconciler {
   objects: KubernetesObjectApi;
   /** Nodes as the GPU capacity check sees them (the controller serves these from its informer cache). */
   listNodes(): Promise<NodeInfo[]>;
+  /** Extended resources requested by the pods on each node, for the headroom check before a GPU step. */
+  nodeUsage(): Promise<NodeUsage>;
   recordEvent(mdep: ModelDeployment, event: EventRecord): Promise<void>;
   /** For the status subresource (which KubernetesObjectApi does not reach). */
   patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
+  /** Where the rollout's checks read their numbers, by spec.rollout.analysis.provider. */
+  analysis(mdep: ModelDeployment): AnalysisSource;
   settings: OperatorSettings;
-  now(): string;
+  /** Milliseconds since the epoch. */
+  clock(): number;
 }
 
-/** What every status computation needs beside the observation. */
-function statusBasics(mdep: ModelDeployment, r: Reconciler) {
-  return {
-    mdep,
-    desiredReplicas: mdep.spec.scaling?.minReplicas ?? 1,
-    selector: Object.entries(selectorLabels(mdep)).map(([k, v]) => `${k}=${v}`).join(','),
-    url: servingUrl(mdep),
-    now: r.now(),
-  };
+export const PAUSE_ANNOTATION = 'serving.modelship.dev/paused';
+export const ABORT_ANNOTATION = 'serving.modelship.dev/abort';
+
+const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+const modelRef = (mdep: ModelDeployment): ModelRef => {
+  const { version, uri, sha256 } = mdep.spec.model;
+  return { version, uri, ...(sha256 ? { sha256 } : {}) };
+};
+
+/** Ready pods of a version against the low end of its replica range. */
+function versionReady(mdep: ModelDeployment, deployments: V1Deployment[], share: VersionShare | undefined, full = false): boolean {
+  if (!share) return false;
+  const deployment = deployments.find((d) => versionOf(d) === labelValue(share.model.version));
+  const wanted = Math.max(1, full ? mdep.spec.scaling?.minReplicas ?? 1 : replicaRange(mdep.spec.scaling ?? {}, share).min);
+  return (deployment?.status?.readyReplicas ?? 0) >= wanted && (deployment?.status?.updatedReplicas ?? 0) >= wanted;
 }
 
 export async function reconcile(r: Reconciler, namespace: string, name: string): Promise<ReconcileResult> {
@@ -52,48 +72,104 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
     if (isNotFound(error)) return { writes: 0, found: false };
     throw error;
   }
+  const now = r.clock();
   const { object: defaulted, errors } = validateModelDeployment(mdep);
-  let writes = 0;
-  let workload;
-  let gpuProblem: string | undefined;
-  const applied: string[] = [];
-  if (errors.length === 0) {
-    try {
-      for (const desired of renderDesiredState(defaulted, r.settings)) {
-        const { object, written } = await applyIfChanged(r.objects, desired);
-        if (written) {
-          writes++;
-          applied.push(`${object.kind}/${object.metadata.name}`);
-        }
-        if (object.kind === 'Deployment') workload = object.status ?? {};
-      }
-    } catch (error) {
-      // Say so in status (kstatus: Degraded), then fail the reconcile so the queue retries with backoff.
-      const failed = computeStatus({ ...statusBasics(defaulted, r), invalid: [], applyFailure: (error as Error).message.slice(0, 1000) });
-      if (statusChanged(mdep.status, failed)) await r.patchStatus(namespace, name, failed).catch(() => undefined);
-      throw error;
-    }
-    gpuProblem = gpuCapacityProblem(gpuPlacement(defaulted.spec.gpu, r.settings), await r.listNodes());
+  const statusBasics = {
+    mdep: defaulted,
+    selector: Object.entries(selectorLabels(defaulted)).map(([k, v]) => `${k}=${v}`).join(','),
+    url: defaulted.spec.rollout?.routing?.provider === 'gateway-api' ? servingUrl(defaulted) : routerUrl(defaulted),
+    now: rfc3339(now),
+  };
+  if (errors.length > 0) {
+    const status = computeStatus({ ...statusBasics, invalid: errors, desiredReplicas: 0 });
+    return finish(r, mdep, defaulted, status, [], 0);
   }
-  const status = computeStatus({
-    ...statusBasics(defaulted, r),
-    invalid: errors,
-    workload: workload && { replicas: workload.replicas ?? 0, readyReplicas: workload.readyReplicas ?? 0, updatedReplicas: workload.updatedReplicas ?? 0 },
-    gpuProblem,
+
+  // The rollout: observe, then decide.
+  const previous = mdep.status?.rollout as RolloutStatus | undefined;
+  const rollout = defaulted.spec.rollout;
+  const deployments = await listVersionDeployments(r.objects, defaulted);
+  const sharesBefore = previous ? versionShares(previous) : [];
+  const analysisSource = r.analysis(defaulted);
+  const annotations = (mdep.metadata as { annotations?: Record<string, string> }).annotations ?? {};
+  const abortValue = annotations[ABORT_ANNOTATION];
+  const placement = gpuPlacement(defaulted.spec.gpu, r.settings);
+  const due = checkDue(previous, rollout, now);
+  const mayStep = due || (previous?.phase === 'Progressing' && (previous.step ?? -1) < 0);
+  let capacityProblem: ((weight: number) => string | undefined) | undefined;
+  if (mayStep && Object.keys(placement.resources).length > 0) {
+    const [nodes, usage] = await Promise.all([r.listNodes(), r.nodeUsage()]);
+    const candidateNow = deployments.find((d) => previous?.candidate && versionOf(d) === labelValue(previous.candidate.version));
+    capacityProblem = (weight) => {
+      const pods = replicaRange(defaulted.spec.scaling ?? {}, { model: previous!.candidate!, role: 'candidate', weight, shadowPercent: 0 }).min;
+      return gpuHeadroomProblem(placement, pods - (candidateNow?.spec?.replicas ?? 0), nodes, usage);
+    };
+  }
+  const decision = advanceRollout({
+    model: modelRef(defaulted),
+    rollout,
+    previous,
+    paused: annotations[PAUSE_ANNOTATION] === 'true',
+    abort: abortValue === 'true' || (abortValue !== undefined && abortValue === previous?.candidate?.version),
+    candidateReady: versionReady(defaulted, deployments, sharesBefore.find((s) => s.role === 'candidate')),
+    stableFullyReady: versionReady(defaulted, deployments, sharesBefore.find((s) => s.role === 'stable'), true),
+    analysis: due && previous ? await analysisSource.measure(defaulted, previous, now) : undefined,
+    capacityProblem,
+    now,
   });
+  const state = decision.status;
+  if (state.windowStartedAt && state.windowStartedAt !== previous?.windowStartedAt) await analysisSource.startWindow(defaulted, state);
+  if (!state.windowStartedAt) analysisSource.forget(defaulted);
+
+  // Apply the desired state of the versions that run.
+  let writes = 0;
+  let stableWorkload;
+  const applied: string[] = [];
+  const stableName = versionedName(defaulted, state.stable.version);
+  try {
+    for (const desired of renderDesiredState(defaulted, r.settings, state)) {
+      const { object, written } = await applyIfChanged(r.objects, desired);
+      if (written) {
+        writes++;
+        applied.push(`${object.kind}/${object.metadata.name}`);
+      }
+      if (object.kind === 'Deployment' && object.metadata.name === stableName) stableWorkload = object.status ?? {};
+    }
+  } catch (error) {
+    // Say so in status (kstatus: Degraded), then fail the reconcile so the queue retries with backoff.
+    const failed = computeStatus({ ...statusBasics, invalid: [], desiredReplicas: 0, applyFailure: (error as Error).message.slice(0, 1000) });
+    if (statusChanged(mdep.status, failed)) await r.patchStatus(namespace, name, failed).catch(() => undefined);
+    throw error;
+  }
+
+  const shares = versionShares(state);
+  const stableShare = shares.find((s) => s.role === 'stable')!;
+  const status = computeStatus({
+    ...statusBasics,
+    invalid: [],
+    rollout: state,
+    desiredReplicas: versionView(defaulted, stableShare).spec.scaling?.minReplicas ?? 1,
+    workload: stableWorkload && { replicas: stableWorkload.replicas ?? 0, readyReplicas: stableWorkload.readyReplicas ?? 0, updatedReplicas: stableWorkload.updatedReplicas ?? 0 },
+    gpuProblem: gpuCapacityProblem(placement, await r.listNodes()),
+  });
+
+  // Versions that no longer run go once the routes no longer send them anything.
+  const removed = await pruneVersions(r.objects, defaulted, deployments, shares.map((s) => s.model.version));
+  writes += removed.length;
+  const events: EventRecord[] = [...decision.events];
+  for (const version of removed) events.push({ type: 'Normal', reason: 'VersionRemoved', message: `removed version ${version}: no longer stable or candidate` });
+  if (applied.length > 0) events.unshift({ type: 'Normal', reason: 'Applied', message: `applied ${applied.join(', ')}` });
+  const next = msUntilDecision(state, rollout, now);
+  return finish(r, mdep, defaulted, status, events, writes, next === undefined ? undefined : Math.max(250, next));
+}
+
+async function finish(r: Reconciler, mdep: ModelDeployment, defaulted: ModelDeployment, status: Record<string, unknown>, events: EventRecord[], writes: number, requeueAfterMs?: number): Promise<ReconcileResult> {
   if (statusChanged(mdep.status, status)) {
-    await r.patchStatus(namespace, name, status);
+    await r.patchStatus(defaulted.metadata.namespace ?? 'default', defaulted.metadata.name, status);
     writes++;
   }
-  if (status.phase === 'Ready') {
-    const removed = await pruneSupersededVersions(r.objects, defaulted);
-    writes += removed.length;
-    for (const version of removed) {
-      await r.recordEvent(defaulted, { type: 'Normal', reason: 'Superseded', message: `removed version ${version}: ${defaulted.spec.model.version} is rolled out` });
-    }
+  for (const event of [...events, ...transitionEvents(mdep.status?.conditions as Condition[] | undefined, status.conditions as Condition[])]) {
+    await r.recordEvent(defaulted, event);
   }
-  const events = transitionEvents(mdep.status?.conditions as Condition[] | undefined, status.conditions as Condition[]);
-  if (applied.length > 0) events.unshift({ type: 'Normal', reason: 'Applied', message: `applied ${applied.join(', ')}` });
-  for (const event of events) await r.recordEvent(defaulted, event);
-  return { writes, found: true };
+  return { writes, found: true, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
 }

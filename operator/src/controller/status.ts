@@ -2,6 +2,8 @@
 // shape kstatus, Argo CD, Flux and `kubectl wait` understand. Pure.
 import { isDeepStrictEqual } from 'node:util';
 import type { ModelDeployment } from '../api/types.ts';
+import { isActive } from '../rollout/state-machine.ts';
+import type { RolloutStatus } from '../rollout/types.ts';
 
 /** Now, as Kubernetes writes times in conditions: RFC 3339 to the second. */
 export const conditionTime = (date = new Date()) => date.toISOString().replace(/\.\d+Z$/, 'Z');
@@ -34,6 +36,8 @@ export interface StatusInput {
   selector: string;
   url: string;
   now: string;
+  /** The rollout's state; workload and desiredReplicas then describe its stable version. */
+  rollout?: RolloutStatus;
 }
 
 /** Keeps a condition's lastTransitionTime when its status did not change. */
@@ -69,7 +73,18 @@ export function computeStatus(input: StatusInput): Record<string, unknown> {
   const ready = workload?.readyReplicas ?? 0;
   const wanted = Math.max(1, input.desiredReplicas);
   const rolledOut = workload !== undefined && workload.updatedReplicas >= wanted && ready >= wanted;
-  const phase = rolledOut ? 'Ready' : input.gpuProblem ? 'Pending' : 'Progressing';
+  const rollout = input.rollout;
+  const stable = rollout?.stable.version ?? mdep.spec.model.version;
+  const rollingOut = rollout !== undefined && (isActive(rollout) || rollout.phase === 'Promoting');
+  const rejected = rollout !== undefined && (rollout.phase === 'RolledBack' || rollout.phase === 'Aborted') ? rollout : undefined;
+  const phase = rejected?.phase === 'RolledBack' ? 'Degraded' : rolledOut && !rollingOut ? 'Ready' : input.gpuProblem ? 'Pending' : 'Progressing';
+  const progressing = rollingOut
+    ? c('Progressing', 'True', rollout!.phase === 'Progressing' ? ((rollout!.step ?? -1) < 0 ? 'CandidateStarting' : 'Canary') : rollout!.phase, rollout!.message)
+    : rejected
+      ? c('Progressing', 'False', rejected.phase, `candidate ${rejected.candidate?.version} ${rejected.message}`)
+      : rolledOut
+        ? c('Progressing', 'False', 'RolledOut', `version ${stable} is rolled out`)
+        : c('Progressing', 'True', 'RollingOut', `rolling out version ${stable}`);
   return {
     observedGeneration: generation,
     phase,
@@ -77,16 +92,17 @@ export function computeStatus(input: StatusInput): Record<string, unknown> {
     readyReplicas: ready,
     selector: input.selector,
     url: input.url,
-    stableVersion: rolledOut ? mdep.spec.model.version : (mdep.status?.stableVersion as string | undefined),
+    stableVersion: rollout ? stable : rolledOut ? stable : (mdep.status?.stableVersion as string | undefined),
     gpuMode: mdep.spec.gpu?.mode ?? 'none',
+    ...(rollout ? { rollout: JSON.parse(JSON.stringify(rollout)) } : {}),
     conditions: [
       rolledOut
-        ? c('Ready', 'True', 'Available', `${ready} of ${wanted} pods ready`)
-        : c('Ready', 'False', 'PodsNotReady', `${ready} of ${wanted} pods ready`),
-      rolledOut
-        ? c('Progressing', 'False', 'RolledOut', `version ${mdep.spec.model.version} is rolled out`)
-        : c('Progressing', 'True', 'RollingOut', `rolling out version ${mdep.spec.model.version}`),
-      c('Degraded', 'False', 'AsExpected', 'no problem found'),
+        ? c('Ready', 'True', 'Available', `${ready} of ${wanted} pods of version ${stable} ready`)
+        : c('Ready', 'False', 'PodsNotReady', `${ready} of ${wanted} pods of version ${stable} ready`),
+      progressing,
+      rejected?.phase === 'RolledBack'
+        ? c('Degraded', 'True', 'RolledBack', `candidate ${rejected.candidate?.version} ${rejected.message}`)
+        : c('Degraded', 'False', 'AsExpected', 'no problem found'),
       input.gpuProblem
         ? c('GPUCapacityMissing', 'True', 'NoNodeFits', input.gpuProblem)
         : c('GPUCapacityMissing', 'False', 'CapacityAvailable', 'a node advertises the GPU resources and labels the pods need'),

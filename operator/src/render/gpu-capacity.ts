@@ -25,3 +25,26 @@ export function gpuCapacityProblem(placement: GpuPlacement, nodes: NodeInfo[]): 
   }
   return `no node${labels ? ` labelled ${labels}` : ''} advertises ${need} (${labelled.length} of ${nodes.length} nodes checked)`;
 }
+
+/** Extended resources already requested by the pods bound to each node (node name → resource → amount). */
+export type NodeUsage = Map<string, Record<string, number>>;
+
+/**
+ * Whether `pods` more pods with this placement fit in what the nodes have free now (allocatable minus
+ * what bound pods request). Undefined when they fit; otherwise how many fit and what they need, so a
+ * rollout step waits with a reason instead of leaving pods Pending.
+ */
+export function gpuHeadroomProblem(placement: GpuPlacement, pods: number, nodes: NodeInfo[], usage: NodeUsage): string | undefined {
+  const resources = Object.entries(placement.resources).map(([r, count]) => [r, Number(count)] as const);
+  if (resources.length === 0 || pods <= 0) return undefined;
+  const selector = Object.entries(placement.nodeSelector);
+  let room = 0;
+  for (const node of nodes) {
+    if (!selector.every(([k, v]) => node.labels[k] === v)) continue;
+    const used = usage.get(node.name) ?? {};
+    room += Math.min(...resources.map(([r, count]) => Math.floor(Math.max(0, Number(node.allocatable[r] ?? 0) - (used[r] ?? 0)) / count)));
+  }
+  if (room >= pods) return undefined;
+  const need = resources.map(([r, count]) => `${count} ${r}`).join(' and ');
+  return `${pods} more pod${pods === 1 ? '' : 's'} with ${need} each needed, the nodes have room for ${room}`;
+}

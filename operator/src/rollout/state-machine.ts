@@ -50,7 +50,20 @@ export function checkDue(status: RolloutStatus | undefined, rollout: RolloutSpec
 /** Time until the next check (0: due now), or undefined when no check is scheduled. */
 export function msUntilCheck(status: RolloutStatus | undefined, rollout: RolloutSpec | undefined, now: number): number | undefined {
   if (!status || !isActive(status) || status.paused || !status.windowStartedAt || (status.step ?? -1) < 0 && status.phase === 'Progressing') return undefined;
-  return Math.max(0, Date.parse(status.windowStartedAt) + stepInterval(rollout) - now);
+  const since = Math.max(Date.parse(status.windowStartedAt), status.lastCheckAt ? Date.parse(status.lastCheckAt) : 0);
+  return Math.max(0, since + stepInterval(rollout) - now);
+}
+
+/**
+ * How long the retiring version stays after it stopped getting traffic: every router must have read the
+ * new routes and finished its requests to it before its Service and pods go.
+ */
+export const RETIRE_AFTER_MS = 10_000;
+
+/** When the machine next wants to be asked (a check, or a retiring version to remove), or undefined. */
+export function msUntilDecision(status: RolloutStatus | undefined, rollout: RolloutSpec | undefined, now: number): number | undefined {
+  if (status?.phase === 'Promoting') return Math.max(0, Date.parse(status.phaseStartedAt ?? '') + RETIRE_AFTER_MS - now);
+  return msUntilCheck(status, rollout, now);
 }
 
 /** The candidate weight the rollout would enter if the current check passes (for the GPU headroom check). */
@@ -80,6 +93,7 @@ export function advanceRollout(input: RolloutInput): RolloutDecision {
   if (sameModel(model, prev.stable)) {
     if (prev.phase === 'Promoting') {
       if (!input.stableFullyReady) return done({ ...prev, message: `promoting ${model.version}: waiting for its full size before ${prev.retiring?.version} retires` });
+      if (now < Date.parse(prev.phaseStartedAt ?? '') + RETIRE_AFTER_MS) return done({ ...prev, message: `promoting ${model.version}: ${prev.retiring?.version} drains before it retires` });
       tell('Normal', 'Promoted', `version ${model.version} is stable and serves all traffic; ${prev.retiring?.version} retired`);
       return done({ phase: 'Succeeded', stable: model, canaryWeight: 0, failedChecks: 0, lastAnalysis: prev.lastAnalysis, message: `version ${model.version} promoted` });
     }
@@ -116,7 +130,7 @@ export function advanceRollout(input: RolloutInput): RolloutDecision {
   if (prev.paused) {
     // Evidence from before the pause is stale: the step's window starts again.
     tell('Normal', 'RolloutResumed', `rollout of ${candidate.version} resumed at weight ${prev.canaryWeight}%`);
-    return done({ ...prev, paused: undefined, windowStartedAt: at, message: `resumed at weight ${prev.canaryWeight}%` });
+    return done({ ...prev, paused: undefined, windowStartedAt: at, lastCheckAt: undefined, message: `resumed at weight ${prev.canaryWeight}%` });
   }
 
   const base = (next: Partial<RolloutStatus>): RolloutStatus => ({ ...prev, holding: undefined, ...next });
@@ -127,11 +141,11 @@ export function advanceRollout(input: RolloutInput): RolloutDecision {
     const problem = input.capacityProblem?.(weight);
     if (problem) {
       if (from.holding !== problem) tell('Warning', 'StepHeld', `holding before weight ${weight}%: ${problem}`);
-      return done({ ...from, holding: problem, windowStartedAt: at, message: `holding before weight ${weight}%: ${problem}` });
+      return done({ ...from, holding: problem, windowStartedAt: at, lastCheckAt: undefined, message: `holding before weight ${weight}%: ${problem}` });
     }
     tell('Normal', 'StepAdvanced', `candidate ${candidate.version} at weight ${weight}% (step ${i + 1} of ${steps(rollout).length})`);
     return done(base({
-      ...from, holding: undefined, phase: 'Progressing', step: i, canaryWeight: weight, shadowPercent: undefined, windowStartedAt: at,
+      ...from, holding: undefined, phase: 'Progressing', step: i, canaryWeight: weight, shadowPercent: undefined, windowStartedAt: at, lastCheckAt: undefined,
       message: `weight ${weight}%: judging for ${formatDuration(stepInterval(rollout))}`,
     }));
   };
@@ -150,12 +164,12 @@ export function advanceRollout(input: RolloutInput): RolloutDecision {
     if (rollout.strategy === 'abTest') {
       const weight = rollout.abTest?.weight ?? 50;
       tell('Normal', 'ABTestStarted', `A/B test: ${candidate.version} gets ${weight}%, ${prev.stable.version} ${100 - weight}%`);
-      return done(base({ phase: 'ABTesting', canaryWeight: weight, windowStartedAt: at, phaseStartedAt: at, message: `A/B test at ${weight}% (never promoted: change spec.model to end it)` }));
+      return done(base({ phase: 'ABTesting', canaryWeight: weight, windowStartedAt: at, lastCheckAt: undefined, phaseStartedAt: at, message: `A/B test at ${weight}% (never promoted: change spec.model to end it)` }));
     }
     if (rollout.shadow) {
       const percent = rollout.shadow.percent ?? 10;
       tell('Normal', 'ShadowStarted', `copying ${percent}% of requests to ${candidate.version} for ${formatDuration(shadowDuration(rollout))}; clients get ${prev.stable.version}'s answers`);
-      return done(base({ phase: 'Shadowing', shadowPercent: percent, phaseStartedAt: at, windowStartedAt: at, message: `shadowing ${percent}% of requests` }));
+      return done(base({ phase: 'Shadowing', shadowPercent: percent, phaseStartedAt: at, windowStartedAt: at, lastCheckAt: undefined, message: `shadowing ${percent}% of requests` }));
     }
     return enterStep(0, prev);
   }
@@ -167,14 +181,14 @@ export function advanceRollout(input: RolloutInput): RolloutDecision {
   const result = input.analysis;
   if (result === undefined) return done(prev);
   if (result === 'no-baseline') {
-    return done({ ...prev, windowStartedAt: at, message: 'analysis window restarted: no measurement of its start (the operator restarted)' });
+    return done({ ...prev, windowStartedAt: at, lastCheckAt: undefined, message: 'analysis window restarted: no measurement of its start (the operator restarted)' });
   }
   if (prev.phase === 'ABTesting' || result.verdict === 'observed') {
-    return done({ ...prev, lastAnalysis: result, windowStartedAt: at });
+    return done({ ...prev, lastAnalysis: result, windowStartedAt: at, lastCheckAt: undefined });
   }
   if (result.verdict === 'insufficient') {
     // Not enough traffic to judge: the window goes on growing until there is.
-    return done({ ...prev, lastAnalysis: result, message: `holding: ${result.message}` });
+    return done({ ...prev, lastAnalysis: result, lastCheckAt: at, message: `holding: ${result.message}` });
   }
   if (result.verdict === 'failed') {
     const failedChecks = prev.failedChecks + 1;
@@ -184,13 +198,13 @@ export function advanceRollout(input: RolloutInput): RolloutDecision {
       tell('Warning', 'RolledBack', `candidate ${candidate.version} rolled back to ${prev.stable.version}: ${result.failedGates.join('; ')}`);
       return done({ ...rest(prev), phase: 'RolledBack', canaryWeight: 0, failedChecks, lastAnalysis: result, message: `rolled back: ${result.failedGates.join('; ')}` });
     }
-    return done({ ...prev, failedChecks, lastAnalysis: result, windowStartedAt: at, message: `check failed (${failedChecks} of ${threshold}): ${result.failedGates.join('; ')}` });
+    return done({ ...prev, failedChecks, lastAnalysis: result, windowStartedAt: at, lastCheckAt: undefined, message: `check failed (${failedChecks} of ${threshold}): ${result.failedGates.join('; ')}` });
   }
   // Passed.
   const judged = { ...prev, lastAnalysis: result };
   if (prev.phase === 'Shadowing') {
     const left = Date.parse(prev.phaseStartedAt ?? at) + shadowDuration(rollout) - now;
-    if (left > 0) return done({ ...judged, windowStartedAt: at, message: `shadow check passed; ${formatDuration(left)} of shadowing left` });
+    if (left > 0) return done({ ...judged, windowStartedAt: at, lastCheckAt: undefined, message: `shadow check passed; ${formatDuration(left)} of shadowing left` });
     tell('Normal', 'ShadowPassed', `shadow of ${candidate.version} passed: ${result.message}`);
     return enterStep(0, judged);
   }

@@ -67,6 +67,8 @@ export interface RolloutStatus {
   phaseStartedAt?: string;
   /** Start of the window the next check judges. */
   windowStartedAt?: string;
+  /** The last check of this window that could not judge (too little traffic); the next one is an interval later. */
+  lastCheckAt?: string;
   failedChecks: number;
   paused?: boolean;
   /** Why the next step waits (GPU capacity), when it does. */

@@ -1,0 +1,114 @@
+// The router of a ModelDeployment (`modelship-server route`, the server image's other program): the
+// stable in-cluster endpoint of the model, splitting traffic between its versions as the routes
+// ConfigMap says. The operator writes only the ConfigMap when weights change; the routers watch it and
+// swap their table within a second, without a restart or a dropped request. Pure renderers.
+import type { ModelDeployment } from '../api/types.ts';
+import type { VersionShare } from '../rollout/traffic.ts';
+import { dnsLabel, MANAGER, ownerReference, versionedName } from './names.ts';
+import type { OperatorSettings } from './settings.ts';
+import { SERVER_PORT } from './workload.ts';
+
+export const ROUTES_KEY = 'routes.json';
+
+/** The router's objects are named after the ModelDeployment: its Service is the model's address. */
+export const routerName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name);
+export const routesConfigMapName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name, 'routes');
+const serviceAccountName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name, 'router');
+
+export function routerSelector(mdep: ModelDeployment): Record<string, string> {
+  return { 'app.kubernetes.io/name': 'modelship-router', 'app.kubernetes.io/instance': mdep.metadata.name };
+}
+
+function meta(mdep: ModelDeployment, name: string): Record<string, unknown> {
+  return {
+    name,
+    namespace: mdep.metadata.namespace ?? 'default',
+    labels: { ...routerSelector(mdep), 'app.kubernetes.io/managed-by': MANAGER, 'app.kubernetes.io/component': 'router' },
+    ownerReferences: [ownerReference(mdep)],
+  };
+}
+
+/** The routes table the router reads (the contract with server-image/src/router). */
+export function routeTable(mdep: ModelDeployment, shares: VersionShare[]): Record<string, unknown> {
+  const namespace = mdep.metadata.namespace ?? 'default';
+  const shadow = shares.find((s) => s.shadowPercent > 0);
+  const stickyHeader = mdep.spec.rollout?.routing?.stickyHeader;
+  return {
+    versions: shares.map((s) => ({ name: s.model.version, url: `http://${versionedName(mdep, s.model.version)}.${namespace}.svc`, weight: s.weight })),
+    ...(shadow ? { shadow: { version: shadow.model.version, percent: shadow.shadowPercent } } : {}),
+    ...(stickyHeader ? { stickyHeader } : {}),
+  };
+}
+
+export function renderRoutesConfigMap(mdep: ModelDeployment, shares: VersionShare[]): Record<string, unknown> {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(mdep, routesConfigMapName(mdep)), data: { [ROUTES_KEY]: `${JSON.stringify(routeTable(mdep, shares), null, 2)}\n` } };
+}
+
+export function renderRouterDeployment(mdep: ModelDeployment, settings: OperatorSettings): Record<string, unknown> {
+  const namespace = mdep.metadata.namespace ?? 'default';
+  const probe = (path: string) => ({ httpGet: { path, port: 'http' }, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 2 });
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(mdep, routerName(mdep)),
+    spec: {
+      replicas: mdep.spec.rollout?.routing?.replicas ?? 2,
+      selector: { matchLabels: routerSelector(mdep) },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: {
+          labels: routerSelector(mdep),
+          // The analysis scrapes every router pod; Prometheus may too (analysis.provider: prometheus).
+          annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(SERVER_PORT), 'prometheus.io/path': '/metrics' },
+        },
+        spec: {
+          serviceAccountName: serviceAccountName(mdep),
+          containers: [{
+            name: 'router',
+            image: settings.serverImage.cpu,
+            args: ['route', '--routes-configmap', `${namespace}/${routesConfigMapName(mdep)}`, '--port', String(SERVER_PORT)],
+            ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
+            resources: { requests: { cpu: '100m', memory: '128Mi' } },
+            readinessProbe: probe('/v2/health/ready'),
+            livenessProbe: probe('/v2/health/live'),
+            lifecycle: { preStop: { sleep: { seconds: 5 } } },
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+          }],
+          securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+          enableServiceLinks: false,
+        },
+      },
+    },
+  };
+}
+
+/** The model's address: `http://<name>.<namespace>.svc/v2/models/<name>/infer`, whatever version serves. */
+export function renderRouterService(mdep: ModelDeployment): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(mdep, routerName(mdep)),
+    spec: { type: 'ClusterIP', selector: routerSelector(mdep), ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
+  };
+}
+
+/** The router may read its own routes ConfigMap, and nothing else. */
+export function renderRouterAccess(mdep: ModelDeployment): Array<Record<string, unknown>> {
+  const name = serviceAccountName(mdep);
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(mdep, name), automountServiceAccountToken: true },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(mdep, name),
+      rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [routesConfigMapName(mdep)], verbs: ['get', 'list', 'watch'] }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: meta(mdep, name),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: mdep.metadata.namespace ?? 'default' }],
+    },
+  ];
+}
+
+export function routerUrl(mdep: ModelDeployment): string {
+  return `http://${routerName(mdep)}.${mdep.metadata.namespace ?? 'default'}.svc.cluster.local/v2/models/${mdep.metadata.name}`;
+}

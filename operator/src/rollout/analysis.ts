@@ -1,0 +1,141 @@
+// Where a check's numbers come from. provider router: the router pods' own /metrics, scraped at the start
+// and the end of each window (the start is kept in memory: after an operator restart the window starts
+// again rather than judging evidence nobody measured). provider prometheus: the model servers' metrics
+// over the window, by query. Side effects live here; judging is gates.ts.
+import type { ModelDeployment } from '../api/types.ts';
+import { judgeWindow, type WindowNumbers } from './gates.ts';
+import { addExposition, windowBetween, type Snapshot } from './metric-samples.ts';
+import { ROUTER_METRIC_PREFIX, routerWindowNumbers } from './router-numbers.ts';
+import type { AnalysisResult, RolloutStatus, VersionNumbers } from './types.ts';
+
+export interface AnalysisSource {
+  /** The numbers of the window that ends now, judged; 'no-baseline' when the window's start was not measured. */
+  measure(mdep: ModelDeployment, status: RolloutStatus, now: number): Promise<AnalysisResult | 'no-baseline'>;
+  /** Measures the start of the window that status.windowStartedAt names. */
+  startWindow(mdep: ModelDeployment, status: RolloutStatus): Promise<void>;
+  /** Forgets a ModelDeployment's measurements (deleted, or its rollout ended). */
+  forget(mdep: ModelDeployment): void;
+}
+
+const key = (mdep: ModelDeployment) => `${mdep.metadata.namespace ?? 'default'}/${mdep.metadata.name}`;
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+const phaseOf = (status: RolloutStatus) => (status.phase === 'Shadowing' || status.phase === 'ABTesting' ? status.phase : 'Progressing');
+
+function unmeasurable(status: RolloutStatus, now: number, why: string): AnalysisResult {
+  const none: VersionNumbers = { requests: 0, errors: 0, errorRate: null, p99Ms: null };
+  return { time: iso(now), phase: phaseOf(status), windowSeconds: 0, candidate: none, stable: none, verdict: 'insufficient', failedGates: [], message: why };
+}
+
+/** Reads the router pods' metrics: the URLs of every router pod's /metrics. */
+export type RouterEndpoints = (mdep: ModelDeployment) => Promise<string[]>;
+
+export class RouterAnalysis implements AnalysisSource {
+  private readonly endpoints: RouterEndpoints;
+  private readonly baselines = new Map<string, { windowStartedAt: string; snapshot: Snapshot }>();
+  private readonly timeoutMs: number;
+
+  constructor(endpoints: RouterEndpoints, timeoutMs = 3000) {
+    this.endpoints = endpoints;
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** Every router pod's metrics, summed; a pod that cannot be read makes the measurement fail. */
+  private async snapshot(mdep: ModelDeployment): Promise<Snapshot> {
+    const urls = await this.endpoints(mdep);
+    if (urls.length === 0) throw new Error('no router pod to read metrics from');
+    const snapshot: Snapshot = new Map();
+    const texts = await Promise.all(urls.map(async (url) => {
+      const response = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
+      if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+      return response.text();
+    }));
+    for (const text of texts) addExposition(snapshot, text, (name) => name.startsWith(ROUTER_METRIC_PREFIX));
+    return snapshot;
+  }
+
+  async startWindow(mdep: ModelDeployment, status: RolloutStatus): Promise<void> {
+    if (!status.windowStartedAt) return;
+    try {
+      this.baselines.set(key(mdep), { windowStartedAt: status.windowStartedAt, snapshot: await this.snapshot(mdep) });
+    } catch {
+      // Unreadable now: the check finds no baseline and starts the window again.
+      this.baselines.delete(key(mdep));
+    }
+  }
+
+  async measure(mdep: ModelDeployment, status: RolloutStatus, now: number): Promise<AnalysisResult | 'no-baseline'> {
+    const baseline = this.baselines.get(key(mdep));
+    if (!baseline || baseline.windowStartedAt !== status.windowStartedAt || !status.candidate) return 'no-baseline';
+    let end: Snapshot;
+    try {
+      end = await this.snapshot(mdep);
+    } catch (error) {
+      return unmeasurable(status, now, `cannot read the routers' metrics: ${(error as Error).message}`);
+    }
+    const numbers: WindowNumbers = routerWindowNumbers(windowBetween(baseline.snapshot, end), status.stable.version, status.candidate.version);
+    if (status.phase !== 'Shadowing') delete numbers.shadow;
+    return judgeWindow(numbers, mdep.spec.rollout, phaseOf(status), (now - Date.parse(status.windowStartedAt!)) / 1000, iso(now));
+  }
+
+  forget(mdep: ModelDeployment): void {
+    this.baselines.delete(key(mdep));
+  }
+}
+
+/**
+ * provider prometheus: the model servers' own metrics (every version's pods carry model and version
+ * labels), so it works behind any router or gateway. Shadow agreement is the router's alone; with this
+ * provider a shadow is judged on the candidate's errors and latency.
+ */
+export class PrometheusAnalysis implements AnalysisSource {
+  async startWindow(): Promise<void> {}
+  forget(): void {}
+
+  async measure(mdep: ModelDeployment, status: RolloutStatus, now: number): Promise<AnalysisResult | 'no-baseline'> {
+    const url = mdep.spec.rollout?.analysis?.prometheusUrl;
+    if (!url || !status.candidate || !status.windowStartedAt) return 'no-baseline';
+    const seconds = Math.max(1, Math.round((now - Date.parse(status.windowStartedAt)) / 1000));
+    try {
+      const version = async (v: string): Promise<VersionNumbers> => {
+        const queries = prometheusQueries(mdep, v, seconds);
+        const [requests, errors, p99] = await Promise.all([queries.requests, queries.errors, queries.p99].map((q) => queryScalar(url, q, now)));
+        return { requests: requests ?? 0, errors: errors ?? 0, errorRate: requests ? (errors ?? 0) / requests : null, p99Ms: p99 === null ? null : p99 * 1000 };
+      };
+      const [candidate, stable] = await Promise.all([version(status.candidate.version), version(status.stable.version)]);
+      const numbers: WindowNumbers = { candidate, stable };
+      if (status.phase === 'Shadowing') {
+        numbers.shadow = { comparisons: candidate.requests, mismatches: 0, top1Rows: 0, top1Agreement: null, divergenceP99: null, requests: candidate.requests, errors: candidate.errors, p99Ms: candidate.p99Ms };
+      }
+      return judgeWindow(numbers, mdep.spec.rollout, phaseOf(status), seconds, iso(now));
+    } catch (error) {
+      return unmeasurable(status, now, `cannot query Prometheus at ${url}: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** PromQL over the model servers' metrics of one version, for a window of `seconds` ending now. */
+export function prometheusQueries(mdep: ModelDeployment, version: string, seconds: number) {
+  const selector = `namespace="${mdep.metadata.namespace ?? 'default'}",model="${mdep.metadata.name}",version="${version}"`;
+  return {
+    requests: `sum(increase(modelship_inference_requests_total{${selector}}[${seconds}s]))`,
+    errors: `sum(increase(modelship_inference_requests_total{${selector},outcome=~"error|unavailable|timeout|rejected"}[${seconds}s]))`,
+    p99: `histogram_quantile(0.99, sum by (le) (increase(modelship_request_duration_seconds_bucket{${selector}}[${seconds}s])))`,
+  };
+}
+
+async function queryScalar(base: string, query: string, now: number): Promise<number | null> {
+  const url = new URL('/api/v1/query', base);
+  url.searchParams.set('query', query);
+  url.searchParams.set('time', String(now / 1000));
+  const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  const body = await response.json() as { status: string; error?: string; data?: { result: Array<{ value: [number, string] }> } };
+  if (body.status !== 'success') throw new Error(body.error ?? `HTTP ${response.status}`);
+  const value = body.data?.result[0]?.value[1];
+  const n = value === undefined ? NaN : Number(value);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** The source for a ModelDeployment's analysis provider. */
+export function analysisFor(mdep: ModelDeployment, sources: { router: AnalysisSource; prometheus: AnalysisSource }): AnalysisSource {
+  return mdep.spec.rollout?.analysis?.provider === 'prometheus' ? sources.prometheus : sources.router;
+}
