@@ -1,4 +1,4 @@
-// Rendered HTTPRoutes on a real API server with the Gateway API's own standard-channel CRDs (the pinned
+// Rendered HTTPRoutes, applied as the operator's ServiceAccount with its shipped RBAC, on a real API server with the Gateway API's own standard-channel CRDs (the pinned
 // release, from the Go module proxy): a canary split, a shadow mirror with percent and a full promotion are
 // accepted and read back as rendered, a route moves between them by server-side apply under one field
 // manager (a dropped mirror disappears), and renders outside the CRD's bounds are refused by its schema and
@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+import { operatorKubeconfig } from './operator-identity.ts';
 import { renderHttpRoute, type GatewayRouting, type TrafficPlan } from '../../operator/src/render/http-route.ts';
 import type { ModelDeployment } from '../../operator/src/api/types.ts';
 
@@ -22,13 +23,17 @@ const CANARY: TrafficPlan = { backends: [backend('v1', 80), backend('v2', 20)] }
 const PROMOTED: TrafficPlan = { backends: [backend('v1', 0), backend('v2', 100)] };
 
 let cluster: LocalCluster;
+/** The operator's ServiceAccount with the RBAC it ships with: writing its routes needs no more than that. */
+let asOperator: string;
 /** Server-side apply under the operator's field manager, as the reconciler applies what it renders. */
-const apply = (object: Record<string, unknown>) => cluster.kubectl(['apply', '--server-side', '--field-manager', 'modelship', '-f', '-'], JSON.stringify(object));
-const getRoute = async (name: string) => JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'httproute', name, '-o', 'json']));
+const apply = (object: Record<string, unknown>) =>
+  cluster.kubectl(['--kubeconfig', asOperator, 'apply', '--server-side', '--field-manager', 'modelship', '-f', '-'], JSON.stringify(object));
+const getRoute = async (name: string) => JSON.parse(await cluster.kubectl(['--kubeconfig', asOperator, 'get', '-n', 'ml', 'httproute', name, '-o', 'json']));
 const weights = (route: any) => route.spec.rules[0].backendRefs.map((b: any) => [b.name, b.weight]);
 
 before(async () => {
   cluster = await startLocalCluster({ gatewayApi: true });
+  asOperator = await operatorKubeconfig(cluster);
   await cluster.kubectl(['create', 'namespace', 'ml']);
   await cluster.kubectl(['create', 'namespace', 'gateways']);
   // The Gateway the routes attach to (no controller runs here, so nothing programs it; the reference is real).
@@ -45,6 +50,15 @@ before(async () => {
 after(() => cluster?.stop());
 
 describe('rendered HTTPRoutes are accepted and read back as rendered', () => {
+  test("the operator's RBAC grants every verb on HTTPRoutes, and not Gateways", async () => {
+    const canI = (verb: string, resource: string) =>
+      cluster.kubectl(['--kubeconfig', asOperator, 'auth', 'can-i', verb, resource, '-n', 'ml']).then((out) => out.trim(), () => 'no');
+    assert.equal(await cluster.kubectl(['--kubeconfig', asOperator, 'auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']),
+      'system:serviceaccount:modelship-system:modelship-operator');
+    for (const verb of ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete']) assert.equal(await canI(verb, 'httproutes.gateway.networking.k8s.io'), 'yes', verb);
+    assert.equal(await canI('create', 'gateways.gateway.networking.k8s.io'), 'no');
+  });
+
   test('a shadow phase: all traffic to the stable version, 10 percent mirrored to the candidate', async () => {
     await apply(renderHttpRoute(mdep('ranker'), SHADOW, gateway));
     const route = await getRoute('ranker');
