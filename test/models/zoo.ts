@@ -189,3 +189,18 @@ export const SLOW = {
     return g.node('Identity', [current], ['output']).output('output', 'FP32', ['batch', n]).toBytes();
   },
 };
+
+/**
+ * The MLP classifier retrained: the same inputs and outputs, other weights (another seed), so its answers
+ * disagree with MLP's on most rows. A rollout candidate that a shadow comparison must catch.
+ */
+export const MLP_RETRAINED = {
+  ...MLP,
+  layers: denseLayers([16, 32, 4], 1001),
+  build(): Uint8Array {
+    return buildMlp('mlp', this.layers, 'probabilities', true);
+  },
+  reference(row: ArrayLike<number>): number[] {
+    return mlpReference(this.layers, row, true);
+  },
+};
