@@ -19,7 +19,7 @@ let reconciler: Reconciler;
 const writes: string[] = [];
 
 before(async () => {
-  cluster = await startLocalCluster();
+  cluster = await startLocalCluster({ gatewayApi: true });
   await cluster.kubectl(['apply', '--server-side', '-f', CRD]);
   await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
   await cluster.kubectl(['create', 'namespace', 'ml']);
@@ -122,6 +122,27 @@ test('a node that advertises the GPU clears GPUCapacityMissing', async () => {
   const mdep = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'ranker', '-o', 'json']));
   assert.equal(mdep.status.conditions.find((c: { type: string }) => c.type === 'GPUCapacityMissing').status, 'False');
   assert.equal(mdep.status.phase, 'Progressing');
+});
+
+test('moving to routing provider gateway-api applies an HTTPRoute and removes the router', async () => {
+  await cluster.kubectl(['-n', 'ml', 'patch', 'mdep', 'ranker', '--type', 'merge', '-p', JSON.stringify({ spec: { rollout: {
+    routing: { provider: 'gateway-api', gateway: { parentRefs: [{ name: 'web', namespace: 'gateways' }], hostnames: ['ranker.example.com'] } },
+    analysis: { provider: 'prometheus', prometheusUrl: 'http://prometheus.monitoring.svc:9090' },
+  } } })]);
+  writes.length = 0;
+  await reconcile(reconciler, 'ml', 'ranker');
+  assert.deepEqual(writes.filter((w) => w.startsWith('delete')).sort(), ['delete ConfigMap', 'delete Deployment', 'delete Role', 'delete RoleBinding', 'delete Service', 'delete ServiceAccount']);
+  const route = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'httproute', 'ranker', '-o', 'json']));
+  assert.deepEqual(route.spec.rules[0].backendRefs.map((b: { name: string; weight: number }) => [b.name, b.weight]), [['ranker-v7', 100]]);
+  assert.deepEqual(route.spec.hostnames, ['ranker.example.com']);
+  const left = await cluster.kubectl(['get', '-n', 'ml', 'deployment,service,configmap', '-l', 'app.kubernetes.io/component=router', '-o', 'name']);
+  assert.equal(left.trim(), '');
+  const mdep = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'ranker', '-o', 'json']));
+  assert.equal(mdep.status.url, 'http://ranker.example.com/v2/models/ranker');
+  assert.equal(mdep.status.routing, 'gateway-api');
+  writes.length = 0;
+  await reconcile(reconciler, 'ml', 'ranker');
+  assert.deepEqual(writes, [], 'steady again: no deletes, no writes');
 });
 
 test('a deleted ModelDeployment is not an error', async () => {

@@ -236,6 +236,7 @@ export const modelDeploymentSchema: Schema = {
       url: str('In-cluster URL of the Open Inference Protocol endpoint.'),
       stableVersion: str('The model version that serves traffic (spec.model.version once promoted).'),
       gpuMode: str('The GPU mode in effect, for printing.'),
+      routing: str('The routing provider in effect (router or gateway-api); a change removes the other one\'s objects.'),
       rollout: {
         type: 'object',
         description: 'The rollout as the operator runs it: phase (Shadowing, Progressing, Promoting, Succeeded, RolledBack, Aborted, ABTesting), the stable and candidate models, the current weight and step, and the last analysis.',

@@ -6,6 +6,8 @@ import type { KubernetesObjectApi, V1Deployment } from '@kubernetes/client-node'
 import type { ModelDeployment } from '../api/types.ts';
 import { MANAGER, labelValue } from '../render/names.ts';
 import { isNotFound } from './api-errors.ts';
+import { httpRouteName } from '../render/http-route.ts';
+import { routerName, routerServiceAccountName, routesConfigMapName } from '../render/router.ts';
 
 const PER_VERSION_KINDS: Array<[string, string]> = [
   ['autoscaling/v2', 'HorizontalPodAutoscaler'],
@@ -41,4 +43,28 @@ export async function pruneVersions(objects: KubernetesObjectApi, mdep: ModelDep
     }
   }
   return superseded.map(versionOf);
+}
+
+/**
+ * Removes the objects of the routing provider a ModelDeployment left (the router's when it moved to
+ * gateway-api, the HTTPRoute when it moved back). Called only when status says the provider changed, so a
+ * steady reconcile costs no deletes.
+ */
+export async function pruneRouting(objects: KubernetesObjectApi, mdep: ModelDeployment, left: string): Promise<number> {
+  const namespace = mdep.metadata.namespace ?? 'default';
+  const kinds: Array<[string, string, string]> = left === 'gateway-api'
+    ? [['gateway.networking.k8s.io/v1', 'HTTPRoute', httpRouteName(mdep)]]
+    : [['apps/v1', 'Deployment', routerName(mdep)], ['v1', 'Service', routerName(mdep)], ['v1', 'ConfigMap', routesConfigMapName(mdep)],
+      ['rbac.authorization.k8s.io/v1', 'RoleBinding', routerServiceAccountName(mdep)], ['rbac.authorization.k8s.io/v1', 'Role', routerServiceAccountName(mdep)],
+      ['v1', 'ServiceAccount', routerServiceAccountName(mdep)]];
+  let deleted = 0;
+  for (const [apiVersion, kind, name] of kinds) {
+    try {
+      await objects.delete({ apiVersion, kind, metadata: { name, namespace } }, undefined, undefined, undefined, undefined, 'Background');
+      deleted++;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+  return deleted;
 }

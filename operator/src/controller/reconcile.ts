@@ -10,10 +10,10 @@ import { renderDesiredState, versionView } from '../render/desired-state.ts';
 import { labelValue, selectorLabels, versionedName } from '../render/names.ts';
 import type { OperatorSettings } from '../render/settings.ts';
 import { routerUrl } from '../render/router.ts';
-import { servingUrl } from '../render/workload.ts';
+import { versionUrl } from '../render/workload.ts';
 import { applyIfChanged } from './apply.ts';
 import { isNotFound } from './api-errors.ts';
-import { listVersionDeployments, pruneVersions, versionOf } from './prune.ts';
+import { listVersionDeployments, pruneRouting, pruneVersions, versionOf } from './prune.ts';
 import { computeStatus, statusChanged, transitionEvents, type Condition, type EventRecord } from './status.ts';
 import { gpuPlacement } from '../render/gpu.ts';
 import { gpuCapacityProblem, gpuHeadroomProblem, type NodeInfo, type NodeUsage } from '../render/gpu-capacity.ts';
@@ -63,6 +63,14 @@ function versionReady(mdep: ModelDeployment, deployments: V1Deployment[], share:
   return (deployment?.status?.readyReplicas ?? 0) >= wanted && (deployment?.status?.updatedReplicas ?? 0) >= wanted;
 }
 
+/** The model's address: the router's Service, or with provider gateway-api the route's first host name (else the stable version's Service). */
+function modelAddress(mdep: ModelDeployment, stable = mdep.spec.model.version): string {
+  const routing = mdep.spec.rollout?.routing;
+  if (routing?.provider !== 'gateway-api') return routerUrl(mdep);
+  const host = routing.gateway?.hostnames?.[0];
+  return host ? `http://${host}/v2/models/${mdep.metadata.name}` : versionUrl(mdep, stable);
+}
+
 export async function reconcile(r: Reconciler, namespace: string, name: string): Promise<ReconcileResult> {
   let mdep: ModelDeployment;
   try {
@@ -77,7 +85,7 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
   const statusBasics = {
     mdep: defaulted,
     selector: Object.entries(selectorLabels(defaulted)).map(([k, v]) => `${k}=${v}`).join(','),
-    url: defaulted.spec.rollout?.routing?.provider === 'gateway-api' ? servingUrl(defaulted) : routerUrl(defaulted),
+    url: modelAddress(defaulted, (mdep.status?.rollout as RolloutStatus | undefined)?.stable.version),
     now: rfc3339(now),
   };
   if (errors.length > 0) {
@@ -156,6 +164,10 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
   // Versions that no longer run go once the routes no longer send them anything.
   const removed = await pruneVersions(r.objects, defaulted, deployments, shares.map((s) => s.model.version));
   writes += removed.length;
+  const provider = rollout?.routing?.provider ?? 'router';
+  status.routing = provider;
+  const before = mdep.status?.routing as string | undefined;
+  if (before !== undefined && before !== provider) writes += await pruneRouting(r.objects, defaulted, before);
   const events: EventRecord[] = [...decision.events];
   for (const version of removed) events.push({ type: 'Normal', reason: 'VersionRemoved', message: `removed version ${version}: no longer stable or candidate` });
   if (applied.length > 0) events.unshift({ type: 'Normal', reason: 'Applied', message: `applied ${applied.join(', ')}` });

@@ -13,7 +13,7 @@ export const ROUTES_KEY = 'routes.json';
 /** The router's objects are named after the ModelDeployment: its Service is the model's address. */
 export const routerName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name);
 export const routesConfigMapName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name, 'routes');
-const serviceAccountName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name, 'router');
+export const routerServiceAccountName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name, 'router');
 
 export function routerSelector(mdep: ModelDeployment): Record<string, string> {
   return { 'app.kubernetes.io/name': 'modelship-router', 'app.kubernetes.io/instance': mdep.metadata.name };
@@ -62,7 +62,7 @@ export function renderRouterDeployment(mdep: ModelDeployment, settings: Operator
           annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(SERVER_PORT), 'prometheus.io/path': '/metrics' },
         },
         spec: {
-          serviceAccountName: serviceAccountName(mdep),
+          serviceAccountName: routerServiceAccountName(mdep),
           containers: [{
             name: 'router',
             image: settings.serverImage.cpu,
@@ -94,7 +94,7 @@ export function renderRouterService(mdep: ModelDeployment): Record<string, unkno
 
 /** The router may read its own routes ConfigMap, and nothing else. */
 export function renderRouterAccess(mdep: ModelDeployment): Array<Record<string, unknown>> {
-  const name = serviceAccountName(mdep);
+  const name = routerServiceAccountName(mdep);
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(mdep, name), automountServiceAccountToken: true },
     {

@@ -117,7 +117,7 @@ export function renderPodDisruptionBudget(mdep: ModelDeployment): Record<string,
   };
 }
 
-/** Where clients inside the cluster reach the model over the Open Inference Protocol. */
-export function servingUrl(mdep: ModelDeployment): string {
-  return `http://${versionedName(mdep)}.${mdep.metadata.namespace ?? 'default'}.svc.cluster.local/v2/models/${mdep.metadata.name}`;
+/** Where one version's pods answer inside the cluster (the model's address is the router's: routerUrl). */
+export function versionUrl(mdep: ModelDeployment, version = mdep.spec.model.version): string {
+  return `http://${versionedName(mdep, version)}.${mdep.metadata.namespace ?? 'default'}.svc.cluster.local/v2/models/${mdep.metadata.name}`;
 }
