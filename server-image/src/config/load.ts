@@ -1,15 +1,13 @@
-// Resolves the server's settings from, in rising precedence: defaults, a YAML config file (`--config` or
+// Resolves a command's settings from, in rising precedence: defaults, a YAML config file (`--config` or
 // MODELSHIP_CONFIG), environment variables, flags. Each source is validated on its own so that an error
 // names the key exactly as the user wrote it: `--max-batch-size`, `MODELSHIP_MAX_BATCH_SIZE`, or
-// `serve.yaml: maxBatchSize`.
+// `serve.yaml: maxBatchSize`. The same loader serves every command; each brings its own table (spec.ts).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import {
-  SERVE_OPTIONS, REQUIRED_OPTIONS, envName, flagName, optionsSchema,
-  type OptionSpec, type ServeOptionKey, type ServeOptions,
-} from './options.ts';
+import { envName, flagName, optionsSchema, type OptionTable, type OptionValues } from './spec.ts';
+import { REQUIRED_OPTIONS, SERVE_OPTIONS, type ServeOptions } from './options.ts';
 
 export class ConfigError extends Error {
   constructor(problems: string[]) {
@@ -19,26 +17,21 @@ export class ConfigError extends Error {
 }
 
 const ajv = new Ajv({ allErrors: true, coerceTypes: true, strict: true });
-const validate = ajv.compile<Partial<ServeOptions>>(optionsSchema());
-const KEYS = Object.keys(SERVE_OPTIONS) as ServeOptionKey[];
 
-function describe(error: ErrorObject, label: (key: string) => string): string {
+function describe(table: OptionTable, error: ErrorObject, label: (key: string) => string): string {
   if (error.keyword === 'additionalProperties') {
     const key = (error.params as { additionalProperty: string }).additionalProperty;
     return `${label(key)}: unknown setting`;
   }
-  const key = error.instancePath.replace(/^\//, '');
-  return `${label(key)}: ${error.message}`;
+  // A list element's path is /key/3: the key names the setting, the index which of its values.
+  const [key, index] = error.instancePath.replace(/^\//, '').split('/');
+  const hint = error.keyword === 'pattern' ? table[key]?.patternHint : undefined;
+  return `${label(key)}${index === undefined ? '' : `[${index}]`}: ${hint ? `must be ${hint}` : error.message}`;
 }
 
-function checkSource(values: Record<string, unknown>, label: (key: string) => string): string[] {
-  if (validate(values)) return [];
-  return (validate.errors ?? []).map((e) => describe(e, label));
-}
-
-function fromFlags(argv: string[]): { values: Record<string, unknown>; config?: string } {
-  const flagOptions: Record<string, { type: 'string' }> = { config: { type: 'string' } };
-  for (const key of KEYS) flagOptions[flagName(key)] = { type: 'string' };
+function fromFlags(table: OptionTable, argv: string[]): { values: Record<string, unknown>; config?: string } {
+  const flagOptions: Record<string, { type: 'string'; multiple?: boolean }> = { config: { type: 'string' } };
+  for (const [key, spec] of Object.entries(table)) flagOptions[flagName(key)] = { type: 'string', ...(spec.kind === 'list' ? { multiple: true } : {}) };
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: flagOptions, strict: true, allowPositionals: false });
@@ -46,18 +39,20 @@ function fromFlags(argv: string[]): { values: Record<string, unknown>; config?: 
     throw new ConfigError([(error as Error).message.replace(/\s*To specify.*$/s, '')]);
   }
   const values: Record<string, unknown> = {};
-  for (const key of KEYS) {
+  for (const key of Object.keys(table)) {
     const v = parsed.values[flagName(key)];
     if (v !== undefined) values[key] = v;
   }
   return { values, config: parsed.values.config as string | undefined };
 }
 
-function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+function fromEnv(table: OptionTable, env: NodeJS.ProcessEnv): Record<string, unknown> {
   const values: Record<string, unknown> = {};
-  for (const key of KEYS) {
+  for (const [key, spec] of Object.entries(table)) {
     const v = env[envName(key)];
-    if (v !== undefined && v !== '') values[key] = v;
+    if (v === undefined || v === '') continue;
+    // A list in one variable is comma-separated: MODELSHIP_UPSTREAM=v1=http://a,v2=http://b.
+    values[key] = spec.kind === 'list' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
   }
   return values;
 }
@@ -80,45 +75,77 @@ function fromFile(path: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
-function defaults(): Record<string, unknown> {
+function defaults(table: OptionTable): Record<string, unknown> {
   const values: Record<string, unknown> = {};
-  for (const [key, spec] of Object.entries(SERVE_OPTIONS) as [string, OptionSpec][]) {
+  for (const [key, spec] of Object.entries(table)) {
     if (spec.default !== undefined) values[key] = spec.default;
   }
   return values;
 }
 
+export interface OptionsLoader<T extends OptionTable> {
+  /** Resolved settings; throws ConfigError listing every problem, each naming its source. */
+  load(argv: string[], env: NodeJS.ProcessEnv): OptionValues<T>;
+  help(): string;
+}
+
+/**
+ * A loader for one command's table. `required` keys must come from some source; `check` adds the rules
+ * that span settings (returning the problems found in the merged result).
+ */
+export function optionsLoader<T extends OptionTable>(table: T, command: { usage: string; required?: (keyof T & string)[]; check?: (merged: OptionValues<T>) => string[] }): OptionsLoader<T> {
+  const validate: ValidateFunction = ajv.compile(optionsSchema(table));
+  const checkSource = (values: Record<string, unknown>, label: (key: string) => string): string[] =>
+    (validate(values) ? [] : (validate.errors ?? []).map((e) => describe(table, e, label)));
+  return {
+    load(argv, env) {
+      const flags = fromFlags(table, argv);
+      const envValues = fromEnv(table, env);
+      const configPath = flags.config ?? env.MODELSHIP_CONFIG;
+      const fileValues = configPath ? fromFile(configPath) : {};
+
+      const problems = [
+        ...checkSource(fileValues, (k) => `config file ${configPath}: ${k}`),
+        ...checkSource(envValues, (k) => envName(k)),
+        ...checkSource(flags.values, (k) => `--${flagName(k)}`),
+      ];
+      if (problems.length > 0) throw new ConfigError(problems);
+
+      const merged = { ...defaults(table), ...fileValues, ...envValues, ...flags.values } as OptionValues<T>;
+      for (const key of command.required ?? []) {
+        if (merged[key] === undefined) problems.push(`--${flagName(key)} (or ${envName(key)}, or '${key}' in the config file) is required`);
+      }
+      if (problems.length === 0) problems.push(...(command.check?.(merged) ?? []));
+      if (problems.length > 0) throw new ConfigError(problems);
+      if (configPath) merged.config = configPath;
+      return merged;
+    },
+    help() {
+      const lines = [command.usage, '', 'Options (each also MODELSHIP_<NAME> in the environment, or a key in --config FILE.yaml):'];
+      lines.push(`  --config FILE  YAML file of settings (camelCase keys), env MODELSHIP_CONFIG`);
+      for (const [key, spec] of Object.entries(table)) {
+        const dflt = spec.default !== undefined ? ` (default ${spec.default})` : '';
+        const value = spec.placeholder ? ` ${spec.placeholder}` : '';
+        const repeat = spec.kind === 'list' ? ' (repeatable; comma-separated in the environment)' : '';
+        lines.push(`  --${flagName(key)}${value}  ${spec.description}${dflt}${repeat}  [${envName(key)}]`);
+      }
+      return lines.join('\n');
+    },
+  };
+}
+
+const serveLoader = optionsLoader(SERVE_OPTIONS, {
+  usage: 'Usage: modelship-server serve --model URI [options]',
+  required: REQUIRED_OPTIONS,
+  check: (o) => (o.defaultPriorityLevel > o.priorityLevels
+    ? [`defaultPriorityLevel ${o.defaultPriorityLevel} must not exceed priorityLevels ${o.priorityLevels}`]
+    : []),
+});
+
 export function loadServeOptions(argv: string[], env: NodeJS.ProcessEnv): ServeOptions {
-  const flags = fromFlags(argv);
-  const envValues = fromEnv(env);
-  const configPath = flags.config ?? env.MODELSHIP_CONFIG;
-  const fileValues = configPath ? fromFile(configPath) : {};
-
-  const problems = [
-    ...checkSource(fileValues, (k) => `config file ${configPath}: ${k}`),
-    ...checkSource(envValues, (k) => envName(k)),
-    ...checkSource(flags.values, (k) => `--${flagName(k)}`),
-  ];
-  if (problems.length > 0) throw new ConfigError(problems);
-
-  const merged = { ...defaults(), ...fileValues, ...envValues, ...flags.values } as ServeOptions;
-  for (const key of REQUIRED_OPTIONS) {
-    if (merged[key] === undefined) problems.push(`--${flagName(key)} (or ${envName(key)}, or '${key}' in the config file) is required`);
-  }
-  if (merged.defaultPriorityLevel > merged.priorityLevels) {
-    problems.push(`defaultPriorityLevel ${merged.defaultPriorityLevel} must not exceed priorityLevels ${merged.priorityLevels}`);
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-  if (configPath) merged.config = configPath;
-  return merged;
+  return serveLoader.load(argv, env);
 }
 
 export function serveHelp(): string {
-  const lines = ['Usage: modelship-server serve --model URI [options]', '', 'Options (each also MODELSHIP_<NAME> in the environment, or a key in --config FILE.yaml):'];
-  lines.push(`  --config FILE  YAML file of settings (camelCase keys), env MODELSHIP_CONFIG`);
-  for (const [key, spec] of Object.entries(SERVE_OPTIONS) as [string, OptionSpec][]) {
-    const dflt = spec.default !== undefined ? ` (default ${spec.default})` : '';
-    lines.push(`  --${flagName(key)}  ${spec.description}${dflt}  [${envName(key)}]`);
-  }
-  return lines.join('\n');
+  return serveLoader.help();
 }

@@ -1,17 +1,9 @@
 // Every setting of `modelship-server serve`, declared once. The flag, the environment variable, the YAML
-// config key, the JSON Schema that ajv validates with and the help text all come from this table.
+// config key, the JSON Schema that ajv validates with and the help text all come from this table (spec.ts).
 
-export type OptionKind = 'string' | 'integer' | 'number' | 'enum' | 'boolean';
+import type { OptionSpec, OptionValues } from './spec.ts';
 
-export interface OptionSpec {
-  kind: OptionKind;
-  description: string;
-  default?: string | number | boolean;
-  minimum?: number;
-  maximum?: number;
-  values?: readonly string[];
-  pattern?: string;
-}
+export { envName, flagName, type OptionSpec } from './spec.ts';
 
 export const SERVE_OPTIONS = {
   model: { kind: 'string', description: 'Model to serve: a path, a file:// URI or an http(s):// URL' },
@@ -39,34 +31,6 @@ export const SERVE_OPTIONS = {
 
 export type ServeOptionKey = keyof typeof SERVE_OPTIONS;
 
-type ValueOf<S extends OptionSpec> = S extends { kind: 'integer' | 'number' }
-  ? number
-  : S extends { kind: 'boolean' }
-    ? boolean
-    : S extends { values: readonly (infer V)[] }
-      ? V
-      : string;
-
-export type ServeOptions = { [K in ServeOptionKey]: ValueOf<(typeof SERVE_OPTIONS)[K]> } & { config?: string };
+export type ServeOptions = OptionValues<typeof SERVE_OPTIONS>;
 
 export const REQUIRED_OPTIONS: ServeOptionKey[] = ['model'];
-
-export const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-export const envName = (key: string) => `MODELSHIP_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-
-/** JSON Schema of a settings object (the YAML config file, and each source after coercion). */
-export function optionsSchema(): object {
-  const properties: Record<string, object> = {};
-  for (const [key, spec] of Object.entries(SERVE_OPTIONS) as [string, OptionSpec][]) {
-    const type = spec.kind === 'enum' ? 'string' : spec.kind;
-    properties[key] = {
-      type,
-      description: spec.description,
-      ...(spec.values ? { enum: spec.values } : {}),
-      ...(spec.minimum !== undefined ? { minimum: spec.minimum } : {}),
-      ...(spec.maximum !== undefined ? { maximum: spec.maximum } : {}),
-      ...(spec.pattern ? { pattern: spec.pattern } : {}),
-    };
-  }
-  return { type: 'object', additionalProperties: false, properties };
-}
