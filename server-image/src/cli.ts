@@ -1,15 +1,19 @@
-// `modelship-server`: the server image's single program. `serve` runs a model; `route` (the traffic
-// splitter in front of a ModelDeployment's versions) arrives with the rollout work.
+// `modelship-server`: the server image's single program. `serve` runs a model; `route` is the traffic
+// splitter in front of a ModelDeployment's versions.
 import { ConfigError, loadServeOptions, serveHelp } from './config/load.ts';
+import { loadRouteOptions, routeHelp } from './config/route-options.ts';
 import { createLogger } from './observability/logger.ts';
+import { RouteTableError } from './router/routes.ts';
+import { startRouter } from './router/router.ts';
 import { startServer } from './server.ts';
 
 const USAGE = `Usage: modelship-server <command> [options]
 
 Commands:
   serve   Serve one ONNX model over the Open Inference Protocol (KServe V2) with dynamic batching
+  route   Split traffic between the versions of one model by weight (sticky A/B, shadow copies compared)
 
-Run 'modelship-server serve --help' for the serve options.`;
+Run 'modelship-server <command> --help' for its options.`;
 
 async function serve(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -49,11 +53,50 @@ async function serve(argv: string[]): Promise<number> {
   });
 }
 
+async function route(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(routeHelp());
+    return 0;
+  }
+  let options;
+  try {
+    options = loadRouteOptions(argv, process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`modelship-server route: invalid settings:\n${error.message.replace(/^/gm, '  ')}`);
+    return 2;
+  }
+  const logger = createLogger(options.logLevel, { component: 'modelship-router' });
+  let router;
+  try {
+    router = await startRouter(options, logger);
+  } catch (error) {
+    // A bad first table is a configuration error like a bad flag: say which key, exit 2, serve nothing.
+    if (error instanceof RouteTableError) {
+      console.error(`modelship-server route: invalid route table:\n${(error as Error).message.replace(/^/gm, '  ')}`);
+      return 2;
+    }
+    logger.error('cannot start', { error: (error as Error).message });
+    return 1;
+  }
+  const running = router;
+  return new Promise<number>((resolve) => {
+    const onSignal = (signal: string) => {
+      logger.info('signal received', { signal });
+      void running.shutdown().then(resolve);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':
       return serve(rest);
+    case 'route':
+      return route(rest);
     case undefined:
     case '--help':
     case '-h':

@@ -1,0 +1,106 @@
+// Composition of the router (`modelship-server route`): load the first route table, serve, swap tables as
+// the source changes, drain on shutdown. Side effects live here; the parts are plain modules.
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { upstreamOverrides, type RouteOptions } from '../config/route-options.ts';
+import type { Logger } from '../observability/logger.ts';
+import { createRouterHandler } from './handler.ts';
+import { RouterMetrics } from './metrics.ts';
+import { withUpstreams, type RouteTable } from './routes.ts';
+import { RoutingState } from './routing-state.ts';
+import { ShadowMirror } from './shadow.ts';
+import { configMapSource, fileSource, type RouteSource } from './sources.ts';
+
+export interface RunningRouter {
+  port: number;
+  /** Stops accepting, answers what was received (bounded by drainTimeoutMs), closes; resolves to the exit code. */
+  shutdown(): Promise<number>;
+}
+
+const summary = (table: RouteTable) => ({
+  versions: table.versions.map((v) => `${v.name}=${v.weight}`).join(' ') || 'none',
+  ...(table.shadow ? { shadow: `${table.shadow.version} ${table.shadow.percent}%` } : {}),
+  ...(table.stickyHeader ? { stickyHeader: table.stickyHeader } : {}),
+});
+
+export function routeSource(options: RouteOptions): RouteSource {
+  return options.routesFile ? fileSource(options.routesFile) : configMapSource(options.routesConfigmap);
+}
+
+/** Starts the router. Rejects (RouteTableError) when the source's first table is bad: nothing is served then. */
+export async function startRouter(options: RouteOptions, logger: Logger, source: RouteSource = routeSource(options)): Promise<RunningRouter> {
+  const overrides = upstreamOverrides(options);
+  const first = await source.initial();
+  if (first.table === undefined) logger.warn('no route table yet; no version is ready until one arrives', { source: source.description, why: first.why });
+
+  const metrics = new RouterMetrics();
+  const state = new RoutingState();
+  let rejected: { at: string; error: string } | undefined;
+  const install = (table: RouteTable) => {
+    const effective = withUpstreams(table, overrides);
+    state.swap(effective);
+    metrics.tableChanged(effective);
+    rejected = undefined;
+    logger.info('routes updated', { source: source.description, ...summary(effective) });
+  };
+  if (first.table) install(first.table);
+  else metrics.tableChanged(state.current.table);
+
+  const shadow = new ShadowMirror({
+    queueSize: options.shadowQueueSize,
+    concurrency: options.shadowConcurrency,
+    timeoutMs: options.upstreamTimeoutMs,
+    maxBodyBytes: options.maxBodyBytes,
+    metrics,
+    logger,
+  });
+  const handler = createRouterHandler({
+    state, shadow, metrics, logger,
+    maxBodyBytes: options.maxBodyBytes,
+    upstreamTimeoutMs: options.upstreamTimeoutMs,
+    describeSource: () => ({ source: source.description, ...(rejected ? { rejected } : {}) }),
+  });
+  const server = createServer({ keepAliveTimeout: 65_000 }, handler.handle);
+  server.listen(options.port, options.host);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  logger.info('listening', { port, source: source.description });
+
+  source.watch({
+    table: install,
+    rejected(error) {
+      rejected = { at: new Date().toISOString(), error: error.message };
+      logger.error('route table refused; keeping the current one', { source: source.description, error: error.message });
+    },
+    trouble(message) {
+      logger.warn('route source trouble; keeping the current table', { source: source.description, error: message });
+    },
+  });
+
+  const drain = async (): Promise<number> => {
+    source.stop();
+    logger.info('draining', { inflight: handler.inflight });
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), options.drainTimeoutMs);
+    });
+    const answered = handler.drain().then(() => 'drained' as const);
+    const result = await Promise.race([answered, deadline]);
+    clearTimeout(timer);
+    // Every answer is out (or the deadline passed): connections left are idle keep-alives, or stuck.
+    server.closeAllConnections();
+    await closed;
+    // Shadow copies are best effort: a second for those in flight, not a reason to hold the exit.
+    await Promise.race([shadow.stop(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    state.close();
+    const code = result === 'drained' ? 0 : 1;
+    if (code !== 0) logger.error('drain deadline passed; connections cut', { inflight: handler.inflight });
+    logger.info('stopped', { exitCode: code });
+    return code;
+  };
+  let stopping: Promise<number> | undefined;
+  return { port, shutdown: () => (stopping ??= drain()) };
+}
