@@ -40,6 +40,7 @@ models: setup
 demo: setup models kube-binaries
 	node examples/demo.ts
 	node examples/operator-demo.ts
+	node examples/rollout-demo.ts
 
 typecheck: setup
 	npx tsc -p tsconfig.json

@@ -180,7 +180,10 @@ async function finish(r: Reconciler, mdep: ModelDeployment, defaulted: ModelDepl
     await r.patchStatus(defaulted.metadata.namespace ?? 'default', defaulted.metadata.name, status);
     writes++;
   }
-  for (const event of [...events, ...transitionEvents(mdep.status?.conditions as Condition[] | undefined, status.conditions as Condition[])]) {
+  // A condition that changed because of a rollout decision was already told by the rollout's own Event.
+  const told = new Set(events.map((e) => e.reason));
+  const transitions = transitionEvents(mdep.status?.conditions as Condition[] | undefined, status.conditions as Condition[]).filter((e) => !told.has(e.reason));
+  for (const event of [...events, ...transitions]) {
     await r.recordEvent(defaulted, event);
   }
   return { writes, found: true, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };

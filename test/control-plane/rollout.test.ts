@@ -1,0 +1,179 @@
+// Rollouts end to end: the operator on a simulated cluster (real kube-apiserver, controller-manager,
+// scheduler, kwok pods) runs each rollout; the traffic is real: a real router process (the one the
+// operator's Deployment would run) watches the routes ConfigMap the operator writes, with the router's own
+// ServiceAccount token, and splits real inference requests between real model servers on loopback. The
+// operator reads the router's /metrics for its checks (--router-metrics, as an operator outside the
+// cluster does). In a cluster the same flow runs with the router pods and per-version Services instead of
+// the loopback processes.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+import { eventually as poll } from '../support/eventually.ts';
+import { operatorKubeconfig } from './operator-identity.ts';
+import { addGpuNodes } from './gpu-nodes.ts';
+import { startServer, type ServerProcess } from '../support/server-process.ts';
+import { startClientLoad, startLocalRouter, type LocalRouter } from './local-traffic.ts';
+import { freePort } from '../support/free-port.ts';
+import { modelDir } from '../support/model-files.ts';
+import { MLP, MLP_RETRAINED, randomRows, writeModel } from '../models/zoo.ts';
+
+const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
+const OPERATOR = fileURLToPath(new URL('../../operator/bin/modelship.js', import.meta.url));
+
+let cluster: LocalCluster;
+let operatorConfig: string;
+let operator: ChildProcess | undefined;
+let router: LocalRouter | undefined;
+let routerUrl: string;
+const servers: ServerProcess[] = [];
+const logs: string[] = [];
+const rows = randomRows(64, MLP.features, 5);
+
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000) =>
+  poll(what, probe, { timeoutMs, intervalMs: 200, context: () => logs.slice(-15).join('') });
+const getJson = async (...args: string[]) => JSON.parse(await cluster.kubectl([...args, '-o', 'json']));
+const mdep = () => getJson('get', '-n', 'ml', 'mdep', 'iris');
+const patchSpec = (spec: Record<string, unknown>) => cluster.kubectl(['-n', 'ml', 'patch', 'mdep', 'iris', '--type', 'merge', '-p', JSON.stringify({ spec })]);
+const model = (version: string) => ({ uri: `https://models.example.com/iris/${version}.onnx`, version });
+
+function startOperator(routerMetrics: string): ChildProcess {
+  const child = spawn(process.execPath, [OPERATOR, 'operator', '--kubeconfig', operatorConfig, '--health-port', '0', '--workers', '2',
+    '--lease-namespace', 'modelship-system', '--lease-duration-ms', '3000', '--resync-ms', '5000',
+    '--router-metrics', `ml/iris=${routerMetrics}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d) => logs.push(String(d)));
+  child.stderr!.on('data', (d) => logs.push(String(d)));
+  return child;
+}
+
+let load: ReturnType<typeof startClientLoad>;
+const answers = () => load.answers;
+
+/** The rollout's phase and weight as they change, sampled from status. */
+async function watchRollout(until: (status: any) => boolean, timeoutMs = 90_000): Promise<Array<{ phase: string; weight: number }>> {
+  const seen: Array<{ phase: string; weight: number }> = [];
+  await eventually('the rollout to finish', async () => {
+    const rollout = (await mdep()).status?.rollout;
+    if (!rollout) return undefined;
+    const last = seen.at(-1);
+    if (!last || last.phase !== rollout.phase || last.weight !== rollout.canaryWeight) seen.push({ phase: rollout.phase, weight: rollout.canaryWeight });
+    return until(rollout) ? true : undefined;
+  }, timeoutMs);
+  return seen;
+}
+
+before(async () => {
+  cluster = await startLocalCluster({ simulated: true, crds: [CRD] });
+  await addGpuNodes(cluster);
+  await cluster.kubectl(['create', 'namespace', 'ml']);
+  operatorConfig = await operatorKubeconfig(cluster);
+  // v1 and v2 are the same classifier (they agree); v3 is retrained (it disagrees).
+  const [same, retrained] = [writeModel(modelDir, 'iris.onnx', MLP.build()), writeModel(modelDir, 'iris-retrained.onnx', MLP_RETRAINED.build())];
+  for (const [version, path] of [['v1', same], ['v2', same], ['v3', retrained]]) {
+    servers.push(await startServer(['--model', path, '--name', 'iris', '--version', version]));
+  }
+  const deadPort = await freePort();
+  // The operator must know where the router's metrics will be before the router can start.
+  const routerPort = await freePort();
+  routerUrl = `http://127.0.0.1:${routerPort}`;
+  operator = startOperator(`${routerUrl}/metrics`);
+  await cluster.kubectl(['apply', '-n', 'ml', '-f', '-'], JSON.stringify({
+    apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'iris', namespace: 'ml' },
+    spec: { model: model('v1'), rollout: { steps: [20, 60, 100], stepInterval: '2s', analysis: { minRequests: 10, maxErrorRate: 0.02, failureThreshold: 2 } } },
+  }));
+  const upstreams = { v1: servers[0].url, v2: servers[1].url, v3: servers[2].url, v4: `http://127.0.0.1:${deadPort}`, v5: servers[1].url, v6: servers[0].url };
+  router = await startLocalRouter(cluster, 'ml', 'iris', upstreams, (line) => logs.push(line), routerPort);
+  load = startClientLoad(routerUrl, 'iris', rows);
+  await eventually('iris Ready on v1', async () => ((await mdep()).status?.phase === 'Ready' ? true : undefined));
+}, { timeout: 60 * 60_000 });
+
+after(async () => {
+  await load?.stop();
+  await router?.stop();
+  if (operator && operator.exitCode === null) operator.kill('SIGKILL');
+  await Promise.all(servers.map((s) => s.stop()));
+  await cluster?.stop();
+});
+
+const since = (t: number) => answers().filter((a) => a.at >= t);
+
+test('a canary that passes its checks climbs the steps and is promoted; clients never see an error', async () => {
+  const started = Date.now();
+  await patchSpec({ model: model('v2') });
+  const seen = await watchRollout((r) => r.phase === 'Succeeded' && r.stable.version === 'v2');
+  const weights = seen.filter((s) => s.phase === 'Progressing' && s.weight > 0).map((s) => s.weight);
+  assert.deepEqual(weights, [20, 60, 100], `phases seen: ${JSON.stringify(seen)}`);
+  assert.ok(seen.some((s) => s.phase === 'Promoting'));
+  const status = (await mdep()).status;
+  assert.equal(status.stableVersion, 'v2');
+  assert.equal(status.rollout.lastAnalysis.verdict, 'passed');
+  assert.ok(status.rollout.lastAnalysis.candidate.requests >= 10);
+  const during = since(started);
+  assert.deepEqual(during.filter((a) => a.status !== 200), [], 'no client request failed during the rollout');
+  assert.ok(during.some((a) => a.version === 'v2') && during.some((a) => a.version === 'v1'), 'both versions answered during the canary');
+  const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=iris', '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}']);
+  for (const step of ['20%', '60%', '100%']) assert.match(events, new RegExp(`StepAdvanced: candidate v2 at weight ${step}`));
+  assert.match(events, /Promoted: version v2 is stable/);
+  await eventually('v1 removed', async () => ((await cluster.kubectl(['get', '-n', 'ml', 'deployment', '-l', 'serving.modelship.dev/version=v1', '-o', 'name'])).trim() === '' ? true : undefined));
+});
+
+test('a shadowed candidate that disagrees is rolled back before any client gets its answer', async () => {
+  const started = Date.now();
+  await patchSpec({
+    model: model('v3'),
+    rollout: { shadow: { percent: 50, duration: '6s', minComparisons: 20, minAgreement: 0.9 } },
+  });
+  const seen = await watchRollout((r) => r.phase === 'RolledBack' && r.candidate?.version === 'v3');
+  assert.ok(seen.some((s) => s.phase === 'Shadowing'), JSON.stringify(seen));
+  assert.ok(seen.every((s) => s.weight === 0), 'no real traffic reached the candidate');
+  const status = (await mdep()).status;
+  assert.equal(status.stableVersion, 'v2');
+  assert.match(status.rollout.message, /top-1 agreement 0\.\d+ < 0\.9/);
+  assert.ok(status.rollout.lastAnalysis.shadow.comparisons >= 1);
+  assert.equal(status.conditions.find((c: any) => c.type === 'Degraded').reason, 'RolledBack');
+  assert.equal(since(started).filter((a) => a.version === 'v3').length, 0, 'clients only got the stable answers');
+  assert.deepEqual(since(started).filter((a) => a.status !== 200), []);
+  await eventually('the candidate removed', async () => ((await cluster.kubectl(['get', '-n', 'ml', 'deployment', '-l', 'serving.modelship.dev/version=v3', '-o', 'name'])).trim() === '' ? true : undefined));
+});
+
+test('a canary that returns errors fails its checks and is rolled back automatically', async () => {
+  await patchSpec({ model: model('v4'), rollout: { shadow: null } });
+  const seen = await watchRollout((r) => r.phase === 'RolledBack' && r.candidate?.version === 'v4');
+  assert.ok(seen.some((s) => s.phase === 'Progressing' && s.weight === 20), JSON.stringify(seen));
+  const status = (await mdep()).status;
+  assert.match(status.rollout.message, /candidate error rate [0-9.]+ > 0\.02/);
+  assert.equal(status.rollout.failedChecks, 2);
+  const routes = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'configmap', 'iris-routes', '-o', 'jsonpath={.data.routes\\.json}']));
+  assert.deepEqual(routes.versions.map((v: any) => [v.name, v.weight]), [['v2', 100]]);
+  const after = Date.now() + 1500;
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.deepEqual(since(after).filter((a) => a.status !== 200), [], 'once rolled back, every request succeeds again');
+});
+
+test('an abort by annotation sends all traffic back to the stable version at once', async () => {
+  await patchSpec({ model: model('v5'), rollout: { stepInterval: '1h' } });
+  await watchRollout((r) => r.phase === 'Progressing' && r.canaryWeight === 20 && r.candidate?.version === 'v5');
+  await cluster.kubectl(['-n', 'ml', 'annotate', 'mdep', 'iris', 'serving.modelship.dev/abort=true']);
+  await watchRollout((r) => r.phase === 'Aborted' && r.candidate?.version === 'v5');
+  const routes = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'configmap', 'iris-routes', '-o', 'jsonpath={.data.routes\\.json}']));
+  assert.deepEqual(routes.versions.map((v: any) => [v.name, v.weight]), [['v2', 100]]);
+  const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=iris,reason=RolloutAborted', '-o', 'jsonpath={.items[*].message}']);
+  assert.match(events, /rollout of v5 aborted by annotation/);
+  await cluster.kubectl(['-n', 'ml', 'annotate', 'mdep', 'iris', 'serving.modelship.dev/abort-']);
+});
+
+test('an operator restarted mid-rollout resumes at the step it reached', async () => {
+  await patchSpec({ model: model('v6'), rollout: { stepInterval: '3s' } });
+  await watchRollout((r) => r.phase === 'Progressing' && r.canaryWeight === 60 && r.candidate?.version === 'v6');
+  operator!.kill('SIGKILL');
+  await once(operator!, 'exit');
+  const during = (await mdep()).status.rollout;
+  assert.equal(during.canaryWeight, 60);
+  operator = startOperator(`${routerUrl}/metrics`);
+  const seen = await watchRollout((r) => r.phase === 'Succeeded' && r.stable.version === 'v6');
+  const weights = seen.filter((s) => s.phase === 'Progressing').map((s) => s.weight);
+  assert.ok(weights.every((w) => w >= 60), `never back to an earlier step: ${JSON.stringify(seen)}`);
+  assert.ok(weights.includes(100), JSON.stringify(seen));
+});
