@@ -1,0 +1,169 @@
+// The router as a child process on a loopback port (`modelship-server route`, as its Deployment runs it),
+// the model servers behind it, the route files it watches, and a small keep-alive client for the tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { GraphBuilder } from '../models/onnx-builder.ts';
+import { MLP, type DenseLayer } from '../models/zoo.ts';
+import { randomFloats } from '../models/onnx-builder.ts';
+
+const SERVER_BIN = fileURLToPath(new URL('../../server-image/bin/modelship-server.js', import.meta.url));
+
+export const routesDir = mkdtempSync(join(tmpdir(), 'modelship-router-test-'));
+
+export interface RouterProcess {
+  url: string;
+  child: ChildProcess;
+  logs: Array<Record<string, unknown>>;
+  exited: Promise<number | null>;
+  stop(): Promise<number | null>;
+}
+
+/** Starts `modelship-server route ...args` on a free loopback port; resolves once it listens. */
+export async function startRouter(args: string[], env: Record<string, string> = {}): Promise<RouterProcess> {
+  const child = spawn(process.execPath, [SERVER_BIN, 'route', '--port', '0', '--host', '127.0.0.1', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line);
+        logs.push(entry);
+        if (entry.message === 'listening') resolve(entry.port as number);
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => reject(new Error(`router exited with ${code} before listening: ${stderr}${JSON.stringify(logs)}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    logs,
+    exited,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+let fileCounter = 0;
+
+/** Writes a route table as a new file (or replaces `path` atomically, as a ConfigMap volume or an editor does). */
+export function writeRoutes(table: unknown, path = join(routesDir, `routes-${++fileCounter}.json`)): string {
+  const temporary = `${path}.${++fileCounter}.tmp`;
+  writeFileSync(temporary, typeof table === 'string' ? table : JSON.stringify(table));
+  renameSync(temporary, path);
+  return path;
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** A keep-alive client: the way services call a model, and the way connection reuse gets exercised. */
+export function client(maxSockets = 16) {
+  const agent = new Agent({ keepAlive: true, maxSockets });
+  const send = (url: string, options: { method?: string; headers?: Record<string, string | number>; body?: Buffer | string } = {}): Promise<Answer> =>
+    new Promise((resolve, reject) => {
+      const req = request(url, { method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), headers: options.headers, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(options.body);
+    });
+  return {
+    send,
+    /** POSTs a JSON body; answers with the parsed JSON (or the text when it is not JSON). */
+    async postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Answer['headers'] }> {
+      const answer = await send(url, { body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+      const text = answer.body.toString('utf8');
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // keep the text
+      }
+      return { status: answer.status, body: parsed, headers: answer.headers };
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+/** An infer request of the given rows of FP32 input 'input'. */
+export const inferBody = (rows: number[][], features = rows[0].length) => ({
+  inputs: [{ name: 'input', datatype: 'FP32', shape: [rows.length, features], data: rows.flat() }],
+});
+
+/** Prometheus text: the sum of every sample of `name` whose labels include `labels`. */
+export function sampleSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+export async function scrape(url: string): Promise<string> {
+  return (await fetch(`${url}/metrics`)).text();
+}
+
+/** Successful inferences a model server has answered (its own count, independent of the router's). */
+export async function upstreamSuccesses(serverUrl: string): Promise<number> {
+  return sampleSum(await scrape(serverUrl), 'modelship_inference_requests_total', { outcome: 'success' });
+}
+
+// ---- Models that differ from each other in known ways ----
+
+/** `y = x + offset` over FP32 [batch, 4] named 'input' -> 'scores': with offset 0 an identity. */
+export function offsetModel(offset: number): Uint8Array {
+  return new GraphBuilder('offset')
+    .input('input', 'FP32', ['batch', 4])
+    .constant('offset', [], new Float32Array([offset]))
+    .node('Add', ['input', 'offset'], ['scores'])
+    .output('scores', 'FP32', ['batch', 4])
+    .toBytes();
+}
+
+/** The zoo's MLP layers with the last layer's weights moved by seeded noise of the given scale. */
+export function perturbedMlpLayers(scale: number, seed: number): DenseLayer[] {
+  return MLP.layers.map((layer, i) => {
+    if (i < MLP.layers.length - 1) return layer;
+    const noise = randomFloats(layer.weights.length, seed, scale);
+    return { ...layer, weights: layer.weights.map((w, k) => w + noise[k]) };
+  });
+}
+
+/** An MLP classifier graph (Gemm, Relu between layers, Softmax at the end) of the given layers, named 'mlp'. */
+export function mlpModel(layers: DenseLayer[]): Uint8Array {
+  const g = new GraphBuilder('mlp').input('input', 'FP32', ['batch', layers[0].inputs]);
+  let current = 'input';
+  layers.forEach((layer, i) => {
+    g.constant(`W${i}`, [layer.inputs, layer.outputs], layer.weights).constant(`b${i}`, [layer.outputs], layer.bias);
+    g.node('Gemm', [current, `W${i}`, `b${i}`], [`dense${i}`]);
+    current = `dense${i}`;
+    if (layer.relu) {
+      g.node('Relu', [current], [`relu${i}`]);
+      current = `relu${i}`;
+    }
+  });
+  g.node('Softmax', [current], ['probabilities'], { axis: -1 });
+  return g.output('probabilities', 'FP32', ['batch', layers.at(-1)!.outputs]).toBytes();
+}
