@@ -12,8 +12,10 @@ export const GPU_NODES = [
   { name: 'shared-node', labels: { 'nvidia.com/gpu.product': 'Tesla-T4', 'nvidia.com/gpu.sharing-strategy': 'time-slicing' }, taints: GPU_TAINT, resources: { 'nvidia.com/gpu.shared': '4' } },
 ];
 
-export async function addGpuNodes(cluster: LocalCluster): Promise<void> {
-  for (const node of GPU_NODES) {
+export type FakeNode = (typeof GPU_NODES)[number];
+
+export async function addGpuNodes(cluster: LocalCluster, nodes: readonly FakeNode[] = GPU_NODES): Promise<void> {
+  for (const node of nodes) {
     await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({
       apiVersion: 'v1', kind: 'Node',
       metadata: { name: node.name, annotations: { 'kwok.x-k8s.io/node': 'fake' }, labels: { 'kubernetes.io/hostname': node.name, ...node.labels } },

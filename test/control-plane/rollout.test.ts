@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { eventually as poll } from '../support/eventually.ts';
 import { operatorKubeconfig } from './operator-identity.ts';
-import { addGpuNodes } from './gpu-nodes.ts';
+import { addGpuNodes, GPU_NODES } from './gpu-nodes.ts';
 import { startServer, type ServerProcess } from '../support/server-process.ts';
 import { startClientLoad, startLocalRouter, type LocalRouter } from './local-traffic.ts';
 import { freePort } from '../support/free-port.ts';
@@ -83,7 +83,7 @@ before(async () => {
     apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'iris', namespace: 'ml' },
     spec: { model: model('v1'), rollout: { steps: [20, 60, 100], stepInterval: '2s', analysis: { minRequests: 10, maxErrorRate: 0.02, failureThreshold: 2 } } },
   }));
-  const upstreams = { v1: servers[0].url, v2: servers[1].url, v3: servers[2].url, v4: `http://127.0.0.1:${deadPort}`, v5: servers[1].url, v6: servers[0].url };
+  const upstreams = { v1: servers[0].url, v2: servers[1].url, v3: servers[2].url, v4: `http://127.0.0.1:${deadPort}`, v5: servers[1].url, v6: servers[0].url, v7: servers[1].url };
   router = await startLocalRouter(cluster, 'ml', 'iris', upstreams, (line) => logs.push(line), routerPort);
   load = startClientLoad(routerUrl, 'iris', rows);
   await eventually('iris Ready on v1', async () => ((await mdep()).status?.phase === 'Ready' ? true : undefined));
@@ -176,4 +176,24 @@ test('an operator restarted mid-rollout resumes at the step it reached', async (
   const weights = seen.filter((s) => s.phase === 'Progressing').map((s) => s.weight);
   assert.ok(weights.every((w) => w >= 60), `never back to an earlier step: ${JSON.stringify(seen)}`);
   assert.ok(weights.includes(100), JSON.stringify(seen));
+});
+
+test('a step whose pods would not fit on the GPUs waits, says why, and goes on when capacity appears', async () => {
+  // Time-sliced shares: the node has 4. The stable version takes 3, the candidate's first pod the 4th;
+  // the 100% step needs 2 more candidate pods, which cannot be scheduled until a node is added.
+  await patchSpec({ model: model('v7'), gpu: { mode: 'timeSliced' }, scaling: { minReplicas: 3, maxReplicas: 3 }, rollout: { steps: [20, 100], stepInterval: '2s' } });
+  const held = await eventually('the 100% step held', async () => {
+    const rollout = (await mdep()).status?.rollout;
+    return rollout?.candidate?.version === 'v7' && rollout.holding ? rollout : undefined;
+  });
+  assert.equal(held.canaryWeight, 20);
+  assert.match(held.holding, /^2 more pods with 1 nvidia.com\/gpu.shared each needed, the nodes have room for 0$/);
+  assert.match(held.message, /holding before weight 100%/);
+  const pending = JSON.parse(await cluster.kubectl(['get', 'pods', '-n', 'ml', '--field-selector', 'status.phase=Pending', '-o', 'json']));
+  assert.equal(pending.items.length, 0, 'no Pending pods: the step waits instead');
+  const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=iris,reason=StepHeld', '-o', 'jsonpath={.items[*].message}']);
+  assert.match(events, /holding before weight 100%: 2 more pods/);
+  await addGpuNodes(cluster, [{ ...GPU_NODES.find((n) => n.name === 'shared-node')!, name: 'shared-node-2' }]);
+  const done = await watchRollout((r) => r.phase === 'Succeeded' && r.stable.version === 'v7');
+  assert.ok(done.some((s) => s.phase === 'Progressing' && s.weight === 100), JSON.stringify(done));
 });
