@@ -61,3 +61,11 @@ test('durations as Flagger users write them', () => {
   assert.equal(formatDuration(90_000), '1m30s');
   assert.equal(formatDuration(3_600_000), '1h');
 });
+
+test('analysis provider prometheus: PromQL over the model servers\' own metrics of one version and window', async () => {
+  const { prometheusQueries } = await import('../../operator/src/rollout/analysis.ts');
+  const q = prometheusQueries({ apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'iris', namespace: 'ml' }, spec: { model: { uri: 'x', version: 'v2' } } }, 'v2', 120);
+  assert.equal(q.requests, 'sum(increase(modelship_inference_requests_total{namespace="ml",model="iris",version="v2"}[120s]))');
+  assert.equal(q.errors, 'sum(increase(modelship_inference_requests_total{namespace="ml",model="iris",version="v2",outcome=~"error|unavailable|timeout|rejected"}[120s]))');
+  assert.equal(q.p99, 'histogram_quantile(0.99, sum by (le) (increase(modelship_request_duration_seconds_bucket{namespace="ml",model="iris",version="v2"}[120s])))');
+});
