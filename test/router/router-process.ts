@@ -121,6 +121,11 @@ export function sampleSum(text: string, name: string, labels: Record<string, str
   return sum;
 }
 
+/** The router's own view of its table (GET /v2/router/routes). */
+export async function routesOf(router: { url: string }): Promise<any> {
+  return (await fetch(`${router.url}/v2/router/routes`)).json();
+}
+
 export async function scrape(url: string): Promise<string> {
   return (await fetch(`${url}/metrics`)).text();
 }
@@ -132,13 +137,13 @@ export async function upstreamSuccesses(serverUrl: string): Promise<number> {
 
 // ---- Models that differ from each other in known ways ----
 
-/** `y = x + offset` over FP32 [batch, 4] named 'input' -> 'scores': with offset 0 an identity. */
-export function offsetModel(offset: number): Uint8Array {
+/** `y = x + offset` over FP32 [batch, 4], 'input' -> `output`: with offset 0 an identity. */
+export function offsetModel(offset: number, output = 'scores'): Uint8Array {
   return new GraphBuilder('offset')
     .input('input', 'FP32', ['batch', 4])
     .constant('offset', [], new Float32Array([offset]))
-    .node('Add', ['input', 'offset'], ['scores'])
-    .output('scores', 'FP32', ['batch', 4])
+    .node('Add', ['input', 'offset'], [output])
+    .output(output, 'FP32', ['batch', 4])
     .toBytes();
 }
 

@@ -6,7 +6,7 @@ import { startServer, type ServerProcess } from '../support/server-process.ts';
 import { modelPath } from '../support/model-files.ts';
 import { MLP, randomRows } from '../models/zoo.ts';
 import { waitFor } from '../support/eventually.ts';
-import { client, inferBody, sampleSum, scrape, startRouter, upstreamSuccesses, writeRoutes, type RouterProcess } from './router-process.ts';
+import { client, inferBody, routesOf, sampleSum, scrape, startRouter, upstreamSuccesses, writeRoutes, type RouterProcess } from './router-process.ts';
 
 const rows = randomRows(32, MLP.features, 41);
 /** Four standard deviations of a binomial count: the band a correct split stays in but for 1 run in 15,000. */
@@ -29,8 +29,7 @@ describe('splitting traffic between two versions', () => {
   const setCandidateWeight = async (weight: number) => {
     writeRoutes(table(weight), routesFile);
     await waitFor(`the router to take weight ${weight}`, async () => {
-      const routes = await (await fetch(`${router.url}/v2/router/routes`)).json();
-      return routes.versions[0].weight === weight;
+      return (await routesOf(router)).versions[0].weight === weight;
     }, { timeoutMs: 10_000, intervalMs: 20 });
   };
   const infer = (i: number, headers: Record<string, string> = {}) => http.postJson(`${router.url}/v2/models/mlp/infer`, inferBody([rows[i % rows.length]]), headers);

@@ -44,8 +44,9 @@ function elementCount(shape: number[]): number {
 
 /** Raw little-endian elements (the byte order of every platform Node runs on) copied into numbers. */
 function numbersFromBytes(datatype: Datatype, bytes: Uint8Array): Float64Array {
-  // A copy, because the region's offset inside the body need not be aligned for the typed array.
-  const buffer = bytes.slice().buffer;
+  // A copy of just the region (a Buffer's slice() would share its pool), whose offset inside the body need
+  // not be aligned for the typed array.
+  const buffer = new Uint8Array(bytes).buffer;
   const typed = datatype === 'FP16' ? new Float16Array(buffer) : new DATATYPES[datatype].array!(buffer);
   const out = new Float64Array(typed.length);
   for (let i = 0; i < typed.length; i++) out[i] = Number(typed[i]);

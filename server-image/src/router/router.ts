@@ -10,7 +10,7 @@ import { RouterMetrics } from './metrics.ts';
 import { withUpstreams, type RouteTable } from './routes.ts';
 import { RoutingState } from './routing-state.ts';
 import { ShadowMirror } from './shadow.ts';
-import { configMapSource, fileSource, type RouteSource } from './sources.ts';
+import { fileSource, type RouteSource } from './sources.ts';
 
 export interface RunningRouter {
   port: number;
@@ -24,12 +24,15 @@ const summary = (table: RouteTable) => ({
   ...(table.stickyHeader ? { stickyHeader: table.stickyHeader } : {}),
 });
 
-export function routeSource(options: RouteOptions): RouteSource {
-  return options.routesFile ? fileSource(options.routesFile) : configMapSource(options.routesConfigmap);
+export async function routeSource(options: RouteOptions): Promise<RouteSource> {
+  if (options.routesFile) return fileSource(options.routesFile);
+  const { configMapSource } = await import('./configmap-source.ts');
+  return configMapSource(options.routesConfigmap);
 }
 
 /** Starts the router. Rejects (RouteTableError) when the source's first table is bad: nothing is served then. */
-export async function startRouter(options: RouteOptions, logger: Logger, source: RouteSource = routeSource(options)): Promise<RunningRouter> {
+export async function startRouter(options: RouteOptions, logger: Logger, given?: RouteSource): Promise<RunningRouter> {
+  const source = given ?? await routeSource(options);
   const overrides = upstreamOverrides(options);
   const first = await source.initial();
   if (first.table === undefined) logger.warn('no route table yet; no version is ready until one arrives', { source: source.description, why: first.why });
