@@ -19,10 +19,10 @@ function metric(text: string, name: string): number {
 console.log(`starting the simulated cluster; ${count} ModelDeployments`);
 const cluster = await startLocalCluster({ simulated: true, crds: [path('../crds/modeldeployment.yaml')] });
 try {
-  // Two kwok CPU nodes with room for every pod.
+  // Two kwok CPU nodes with room for every pod (each ModelDeployment has a model pod and two router pods).
   for (const name of ['bench-node-1', 'bench-node-2']) {
     await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name, annotations: { 'kwok.x-k8s.io/node': 'fake' } } }));
-    const allocatable = { cpu: '1000', memory: '4Ti', pods: String(count) };
+    const allocatable = { cpu: '1000', memory: '4Ti', pods: String(count * 4) };
     await cluster.kubectl(['patch', 'node', name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { capacity: allocatable, allocatable } })]);
   }
   await cluster.kubectl(['create', 'namespace', 'bench']);
