@@ -58,59 +58,72 @@ export function clientHeaders(headers: IncomingMessage['headers']): OutgoingHttp
   return out;
 }
 
-export class Forwarding {
-  /** The upstream's response (status and headers); rejects with UpstreamError. */
-  readonly response: Promise<IncomingMessage>;
-  private current: ClientRequest | undefined;
-  private aborted = false;
-  /** Attempts made: 1, or 2 after a retry. */
-  attempts = 0;
+export interface Forwarding {
+  /** The client went away: stop the upstream request too (no retry follows). */
+  abort(): void;
+}
 
-  constructor(upstream: Upstream, call: OutgoingCall, timeoutMs: number) {
-    this.response = this.attempt(upstream, call, timeoutMs).catch((error: Error & { code?: string; retry?: boolean }) => {
-      if (!error.retry || this.aborted) throw error;
-      return this.attempt(upstream, call, timeoutMs);
-    }).catch((error: Error & { code?: string }) => {
-      if (error instanceof UpstreamError) throw error;
-      throw new UpstreamError(503, `version '${upstream.name}' is unreachable at ${upstream.url}: ${error.code ?? error.message}${this.attempts > 1 ? ' (after a retry)' : ''}`);
+/**
+ * Sends `call` to `upstream`; `onResponse` gets the response once its status and headers are in, or
+ * `onError` an UpstreamError (once, after the one retry that is safe). Callbacks rather than promises: this
+ * runs once per request on the hot path.
+ */
+export function forward(
+  upstream: Upstream,
+  call: OutgoingCall,
+  timeoutMs: number,
+  onResponse: (res: IncomingMessage) => void,
+  onError: (error: UpstreamError) => void,
+): Forwarding {
+  let current: ClientRequest | undefined;
+  let aborted = false;
+  const attempt = (retry: boolean) => {
+    const req = (upstream.secure ? httpsRequest : httpRequest)({
+      host: upstream.hostname,
+      port: upstream.port,
+      method: call.method,
+      path: upstream.prefix + call.path,
+      headers: call.headers,
+      agent: upstream.agent,
     });
-  }
-
-  /** The client went away: stop the upstream request too. */
-  abort(): void {
-    this.aborted = true;
-    this.current?.destroy();
-  }
-
-  private attempt(upstream: Upstream, call: OutgoingCall, timeoutMs: number): Promise<IncomingMessage> {
-    this.attempts++;
-    return new Promise((resolve, reject) => {
-      const send = upstream.secure ? httpsRequest : httpRequest;
-      const req = send({
-        host: upstream.hostname,
-        port: upstream.port,
-        method: call.method,
-        path: upstream.prefix + call.path,
-        headers: call.headers,
-        agent: upstream.agent,
-      });
-      this.current = req;
-      let responded = false;
-      req.setTimeout(timeoutMs, () => {
-        if (!responded) reject(new UpstreamError(504, `version '${upstream.name}' did not answer within ${timeoutMs} ms`));
-        req.destroy();
-      });
-      req.once('response', (res) => {
-        responded = true;
-        resolve(res);
-      });
-      req.on('error', (error: Error & { code?: string; retry?: boolean }) => {
-        if (responded) return; // the response stream reports its own failure
-        const code = error.code ?? '';
-        error.retry = NOT_CONNECTED.has(code) || (req.reusedSocket && STALE_SOCKET.has(code));
-        reject(error);
-      });
-      req.end(call.body);
+    current = req;
+    let settled = false;
+    req.setTimeout(timeoutMs, () => {
+      if (!settled) {
+        settled = true;
+        onError(new UpstreamError(504, `version '${upstream.name}' did not answer within ${timeoutMs} ms`));
+      }
+      req.destroy();
     });
-  }
+    req.once('response', (res) => {
+      settled = true;
+      onResponse(res);
+    });
+    req.on('error', (error: Error & { code?: string }) => {
+      if (settled) return; // after a response, its stream reports the failure
+      settled = true;
+      if (aborted) return;
+      const code = error.code ?? '';
+      if (!retry && (NOT_CONNECTED.has(code) || (req.reusedSocket && STALE_SOCKET.has(code)))) {
+        attempt(true);
+        return;
+      }
+      onError(new UpstreamError(503, `version '${upstream.name}' is unreachable at ${upstream.url}: ${code || error.message}${retry ? ' (after a retry)' : ''}`));
+    });
+    req.end(call.body);
+  };
+  attempt(false);
+  return {
+    abort() {
+      aborted = true;
+      current?.destroy();
+    },
+  };
+}
+
+/** forward() as a promise, for the shadow copies (off the client's path). */
+export function forwardAsync(upstream: Upstream, call: OutgoingCall, timeoutMs: number): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    forward(upstream, call, timeoutMs, resolve, reject);
+  });
 }

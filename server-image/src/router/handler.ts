@@ -8,10 +8,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../http/body.ts';
 import { InferenceError } from '../protocol/errors.ts';
-import { Forwarding, UpstreamError, clientHeaders, upstreamHeaders, type OutgoingCall } from './forward.ts';
+import { clientHeaders, forward, upstreamHeaders, type OutgoingCall } from './forward.ts';
 import { NO_VERSION, type RouterMetrics } from './metrics.ts';
 import { chooseVersion, type RoutingState, type Snapshot } from './routing-state.ts';
-import { collectBody, type CapturedResponse, type ShadowMirror } from './shadow.ts';
+import type { CapturedResponse, ShadowMirror } from './shadow.ts';
 import type { Upstream } from './upstreams.ts';
 import type { Logger } from '../observability/logger.ts';
 
@@ -52,33 +52,34 @@ function decodeSegment(segment: string): string {
   }
 }
 
+const OWN_PATHS = new Set(['/v2/health/live', '/v2/health/ready', '/metrics', '/v2/router/routes']);
+
 export function createRouterHandler(options: HandlerOptions) {
   const { state, shadow, metrics, logger, maxBodyBytes, upstreamTimeoutMs } = options;
   let draining = false;
   let inflight = 0;
   let idle: (() => void) | undefined;
 
-  const own = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const own = async (res: ServerResponse, path: string): Promise<void> => {
     switch (path) {
       case '/v2/health/live':
         sendJson(res, 200, { live: true });
-        return true;
+        return;
       case '/v2/health/ready': {
         // Ready means "has a table that sends traffic somewhere", not "every upstream answers": each version
         // has its own readiness probe and Service endpoints, and a router that went unready whenever an
         // upstream did would turn a clear 503 naming the version into connection refused for every client.
         const ready = state.current.ready && !draining;
         sendJson(res, ready ? 200 : 503, { ready });
-        return true;
+        return;
       }
       case '/metrics': {
         const text = await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
         res.end(text);
-        return true;
+        return;
       }
-      case '/v2/router/routes': {
+      default: {
         const s = state.current;
         sendJson(res, 200, {
           ...s.table,
@@ -87,64 +88,68 @@ export function createRouterHandler(options: HandlerOptions) {
           inflight: Object.fromEntries([...s.upstreams].map(([name, u]) => [name, u.requestsInFlight])),
           ...options.describeSource(),
         });
-        return true;
       }
-      default:
-        return false;
     }
   };
 
-  /** Sends the buffered request to `upstream` and streams its answer back; resolves when the exchange is over. */
-  const proxy = (res: ServerResponse, upstream: Upstream, call: OutgoingCall, started: number, capture: boolean): Promise<CapturedResponse | undefined> => {
+  /**
+   * Sends the buffered request to `upstream` and streams its answer back. The exchange ends at the client
+   * response's 'close' (sent in full, or cut): counted and timed there, once. With `capture` the answer's
+   * body is also kept (up to the body limit) for the shadow comparison.
+   */
+  const proxy = (res: ServerResponse, upstream: Upstream, call: OutgoingCall, started: number, capture?: (answer: CapturedResponse | undefined) => void): void => {
     const release = upstream.acquire();
-    const forwarding = new Forwarding(upstream, call, upstreamTimeoutMs);
-    return new Promise((resolve) => {
-      let upstreamFailed = false;
-      let finished = false;
-      const done = (captured: CapturedResponse | undefined) => {
-        if (finished) return;
-        finished = true;
-        release();
-        const code = res.writableFinished ? res.statusCode : upstreamFailed ? 502 : 499;
-        metrics.requestAnswered(upstream.name, code, (performance.now() - started) / 1000);
-        resolve(captured);
-      };
+    let upstreamFailed = false;
+    let upRes: IncomingMessage | undefined;
+    let kept: Buffer[] | undefined;
+    let keptBytes = 0;
+    const forwarding = forward(upstream, call, upstreamTimeoutMs, (response) => {
+      upRes = response;
+      // An unheard 'error' would end the process; a broken-off answer is handled at 'close'.
+      response.on('error', () => undefined);
+      if (res.destroyed) {
+        response.destroy();
+        return;
+      }
+      res.writeHead(response.statusCode ?? 502, clientHeaders(response.headers));
+      if (capture) kept = [];
+      // The last chunk of a body of known length goes out with end(): one write to the client instead of two.
+      let left = Number(response.headers['content-length'] ?? -1);
+      response.on('data', (chunk: Buffer) => {
+        if (kept && (keptBytes += chunk.length) <= maxBodyBytes) kept.push(chunk);
+        if ((left -= chunk.length) === 0) {
+          res.end(chunk);
+        } else if (!res.write(chunk)) {
+          response.pause();
+          res.once('drain', () => response.resume());
+        }
+      });
+      response.on('end', () => {
+        if (!res.writableEnded) res.end();
+      });
+      response.on('close', () => {
+        if (response.complete) return;
+        // The upstream broke off midway: the status is sent, so all we can do is cut the client's response.
+        upstreamFailed = true;
+        res.destroy();
+      });
+    }, (error) => {
+      if (error.status === 503) logger.warn('upstream unreachable', { version: upstream.name, error: error.message });
+      if (!res.destroyed && !res.headersSent) sendJson(res, error.status, { error: error.message });
+    });
+    res.once('close', () => {
+      const sent = res.writableFinished;
       // The client went away: stop the upstream request, and with it the model's work.
-      res.once('close', () => {
-        if (!res.writableFinished) forwarding.abort();
-      });
-      forwarding.response.then((upRes) => {
-        if (res.destroyed) {
-          upRes.destroy();
-          done(undefined);
-          return;
-        }
-        const status = upRes.statusCode ?? 502;
-        res.writeHead(status, clientHeaders(upRes.headers));
-        const body = capture ? collectBody(upRes, maxBodyBytes) : undefined;
-        upRes.pipe(res);
-        upRes.on('error', () => undefined); // reported by 'close' below; an unheard 'error' would end the process
-        upRes.once('close', () => {
-          if (upRes.complete) return;
-          // The upstream broke off midway: the status is sent, so all we can do is cut the client's response.
-          upstreamFailed = true;
-          res.destroy();
-        });
-        res.once('close', () => {
-          if (!res.writableFinished) upRes.destroy();
-          if (!body) return done(undefined);
-          void body.then((b) => done(res.writableFinished ? { status, body: b, headers: upRes.headers } : undefined));
-        });
-      }, (error: Error) => {
-        const status = error instanceof UpstreamError ? error.status : 503;
-        if (status === 503) logger.warn('upstream unreachable', { version: upstream.name, error: error.message });
-        if (!res.destroyed && !res.headersSent) {
-          res.once('close', () => done(undefined));
-          sendJson(res, status, { error: error.message });
-        } else {
-          done(undefined);
-        }
-      });
+      if (!sent) {
+        forwarding.abort();
+        upRes?.destroy();
+      }
+      release();
+      metrics.requestAnswered(upstream.name, sent ? res.statusCode : upstreamFailed ? 502 : 499, (performance.now() - started) / 1000);
+      if (capture) {
+        const complete = sent && upRes !== undefined && upRes.complete && kept !== undefined && keptBytes <= maxBodyBytes;
+        capture(complete ? { status: upRes!.statusCode ?? 0, body: Buffer.concat(kept!, keptBytes), headers: upRes!.headers } : sent ? { status: res.statusCode } : undefined);
+      }
     });
   };
 
@@ -153,7 +158,7 @@ export function createRouterHandler(options: HandlerOptions) {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    if (await own(req, res, path)) return;
+    if ((req.method === 'GET' || req.method === 'HEAD') && OWN_PATHS.has(path)) return own(res, path);
 
     const snapshot: Snapshot = state.current;
     const explicit = EXPLICIT_VERSION.exec(path);
@@ -195,32 +200,35 @@ export function createRouterHandler(options: HandlerOptions) {
       return;
     }
     if (draining) res.setHeader('connection', 'close');
-    const call: OutgoingCall = { method: req.method ?? 'GET', path: url, headers: upstreamHeaders(req.headers, body.length, `${upstream.hostname}:${upstream.port}`), body };
+    const call: OutgoingCall = { method: req.method ?? 'GET', path: url, headers: upstreamHeaders(req.headers, body.length, upstream.hostHeader), body };
 
+    // Shadow copies: inference routed by weight only (an explicit version is a deliberate choice), never to
+    // the version that answers, and sent right after the primary so they cannot delay it.
     const mirror = inference && !explicit ? snapshot.shadow : undefined;
-    const copy = mirror !== undefined && mirror.upstream !== upstream && Math.random() * 100 < mirror.percent;
-    const answer = proxy(res, upstream, call, started, copy);
-    if (copy) {
-      const shadowCall = { ...call, headers: { ...call.headers, host: `${mirror.upstream.hostname}:${mirror.upstream.port}` } };
-      shadow.offer({ primary: upstream.name, upstream: mirror.upstream, call: shadowCall, primaryAnswer: answer });
+    if (mirror === undefined || mirror.upstream === upstream || Math.random() * 100 >= mirror.percent) {
+      proxy(res, upstream, call, started);
+      return;
     }
-    await answer;
+    let answered!: (answer: CapturedResponse | undefined) => void;
+    const primaryAnswer = new Promise<CapturedResponse | undefined>((resolve) => (answered = resolve));
+    proxy(res, upstream, call, started, answered);
+    shadow.offer({ primary: upstream.name, upstream: mirror.upstream, call: { ...call, headers: { ...call.headers, host: mirror.upstream.hostHeader } }, primaryAnswer });
   };
 
   return {
     handle(req: IncomingMessage, res: ServerResponse): void {
+      // Every response ends in 'close' (sent or cut): the one place a request stops being in flight.
       inflight++;
-      route(req, res)
-        .catch((error: Error) => {
-          // A fault of the router itself: answer 500 if still possible, never crash.
-          logger.error('request failed', { url: req.url, error: error.message });
-          if (!res.headersSent && !res.destroyed) sendJson(res, 500, { error: `router fault: ${error.message}` });
-          else res.destroy();
-        })
-        .finally(() => {
-          inflight--;
-          if (inflight === 0 && idle) idle();
-        });
+      res.once('close', () => {
+        inflight--;
+        if (inflight === 0 && idle) idle();
+      });
+      route(req, res).catch((error: Error) => {
+        // A fault of the router itself: answer 500 if still possible, never crash.
+        logger.error('request failed', { url: req.url, error: error.message });
+        if (!res.headersSent && !res.destroyed) sendJson(res, 500, { error: `router fault: ${error.message}` });
+        else res.destroy();
+      });
     },
     /** Answers the requests already received (readiness turns false); resolves when none are left. */
     drain(): Promise<void> {

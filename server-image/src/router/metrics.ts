@@ -64,9 +64,18 @@ export class RouterMetrics {
     this.shadowPercent = new client.Gauge({ name: 'modelship_router_shadow_percent', help: 'Percent of requests copied to the shadow version', labelNames: ['version'], registers });
   }
 
+  /** Label children of the per-request series, looked up once per version and code: the hot path skips label hashing. */
+  private readonly answered = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
+
   requestAnswered(version: string, code: number, seconds: number): void {
-    this.requests.inc({ version, code: String(code) });
-    this.requestSeconds.observe({ version }, seconds);
+    const key = `${version}\u0000${code}`;
+    let series = this.answered.get(key);
+    if (!series) {
+      series = { count: this.requests.labels({ version, code: String(code) }), time: this.requestSeconds.labels({ version }) };
+      this.answered.set(key, series);
+    }
+    series.count.inc();
+    series.time.observe(seconds);
   }
 
   /** A request the router answered itself (404, 413, 503 with no version): counted, not timed as a version's latency. */

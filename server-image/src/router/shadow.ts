@@ -4,7 +4,7 @@
 // counted, so a slow shadow version can never push back on the clients.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { compareResponses } from './compare.ts';
-import { Forwarding, UpstreamError, type OutgoingCall } from './forward.ts';
+import { UpstreamError, forwardAsync, type OutgoingCall } from './forward.ts';
 import type { RouterMetrics } from './metrics.ts';
 import type { Upstream } from './upstreams.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -105,7 +105,7 @@ export class ShadowMirror {
     const started = performance.now();
     let shadow: CapturedResponse;
     try {
-      const res = await new Forwarding(copy.upstream, copy.call, timeoutMs).response;
+      const res = await forwardAsync(copy.upstream, copy.call, timeoutMs);
       const body = await collectBody(res, maxBodyBytes);
       shadow = { status: res.statusCode ?? 0, body, headers: res.headers };
       metrics.shadowAnswered(version, shadow.status, (performance.now() - started) / 1000);

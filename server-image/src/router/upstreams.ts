@@ -18,6 +18,8 @@ export class Upstream {
   readonly port: number;
   /** Path prefix of the URL, prepended to every request path ('' for none). */
   readonly prefix: string;
+  /** The Host header requests to it carry (the upstream's own, as nginx's proxy_pass sets by default). */
+  readonly hostHeader: string;
   readonly agent: HttpAgent;
   private inflight = 0;
   private retired = false;
@@ -30,6 +32,7 @@ export class Upstream {
     this.hostname = url.hostname.replace(/^\[|\]$/g, '');
     this.port = Number(url.port) || (this.secure ? 443 : 80);
     this.prefix = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
+    this.hostHeader = url.host;
     const options = { keepAlive: true, maxFreeSockets: MAX_FREE_SOCKETS, timeout: FREE_SOCKET_TIMEOUT_MS, scheduling: 'lifo' as const };
     this.agent = this.secure ? new HttpsAgent(options) : new HttpAgent(options);
   }
