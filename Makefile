@@ -12,7 +12,7 @@ NODE_BIN := $(LOCAL_NODE_DIR)/node
 export PATH := $(LOCAL_NODE_DIR):$(PATH)
 endif
 
-.PHONY: setup demo test typecheck bench bench-server bench-operator models crds generate kube-binaries clean
+.PHONY: setup demo test typecheck bench bench-server bench-router bench-operator models crds generate kube-binaries clean
 
 setup: node_modules/.installed
 
@@ -53,10 +53,14 @@ kube-binaries: setup
 test: setup typecheck kube-binaries
 	node --test --test-reporter=spec "test/**/*.test.ts"
 
-bench: bench-server bench-operator
+bench: bench-server bench-router bench-operator
 
 bench-server: setup
 	node bench/server-bench.ts
+
+# The router against direct calls and nginx (Debian's package, fetched into ~/.cache/modelship by the bench).
+bench-router: setup
+	node bench/router-bench.ts
 
 bench-operator: setup kube-binaries
 	node bench/operator-bench.ts
