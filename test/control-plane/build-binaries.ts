@@ -1,9 +1,10 @@
 // `make kube-binaries`: builds (once, cached outside the repo) the upstream programs the control-plane
-// tests run, and fetches the Gateway API CRDs they install, printing progress, so `make test` does not sit
-// silent inside a test hook on a cold machine.
+// tests run, Prometheus included, and fetches the Gateway API CRDs they install, printing progress, so
+// `make test` does not sit silent inside a test hook on a cold machine.
 import { dirname } from 'node:path';
-import { ensureKubeBinaries, GATEWAY_API_VERSION } from './kube-binaries.ts';
+import { ensureKubeBinaries, ensurePrometheus, GATEWAY_API_VERSION, prometheusRelease } from './kube-binaries.ts';
 
 const binaries = ensureKubeBinaries();
 console.log(`Kubernetes programs ready in ${binaries.kubectl.replace(/\/kubectl$/, '')}`);
 console.log(`Gateway API ${GATEWAY_API_VERSION} CRDs (standard channel) in ${dirname(binaries.gatewayApiCrds[0])}`);
+console.log(`Prometheus ${prometheusRelease()} ready: ${ensurePrometheus()}`);

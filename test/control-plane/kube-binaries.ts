@@ -4,12 +4,13 @@
 //   etcd                                                               (go.etcd.io/etcd/server/v3)
 //   kwok                                                               (sigs.k8s.io/kwok)
 //   helm                                                               (helm.sh/helm/v3, its own module)
+//   prometheus                                                         (github.com/prometheus/prometheus)
 // and fetches (not builds) the Gateway API's standard-channel CRDs          (sigs.k8s.io/gateway-api)
 // k8s.io/kubernetes replaces its staging modules (k8s.io/api, client-go, ...) with local paths, so it
 // cannot be `go install`ed; a small tools module requires it and replaces each staging module with its
 // published v0.X.Y instead (as kubernetes-sigs/scheduler-plugins does).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,6 +19,11 @@ export const KUBERNETES_VERSION = 'v1.37.2';
 export const ETCD_VERSION = 'v3.7.0';
 export const KWOK_VERSION = 'v0.8.0';
 export const HELM_VERSION = 'v3.22.0';
+/**
+ * Prometheus 3.16.0: its Go module tags release 3.X.Y as v0.3XX.Y. The newest release the Go toolchain here
+ * builds (its go.mod declares go 1.26.7).
+ */
+export const PROMETHEUS_VERSION = 'v0.316.0';
 /**
  * The newest Gateway API release whose module the Go toolchain here extracts (v1.7.0 declares go 1.27, so
  * `go mod download` refuses it with go 1.26). Its standard channel has HTTPRoute's RequestMirror `percent`
@@ -163,4 +169,41 @@ export function ensureKubeBinaries(log: (line: string) => void = (l) => console.
     log(`built ${programs[key]} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
   return binaries();
+}
+
+/** The release a Prometheus module version stands for: v0.316.0 is 3.16.0. */
+export function prometheusRelease(moduleVersion = PROMETHEUS_VERSION): string {
+  const match = /^v0\.(\d+)(\d\d)\.(\d+)$/.exec(moduleVersion);
+  if (!match) throw new Error(`${moduleVersion} is not a Prometheus 3.x module version`);
+  return `${match[1]}.${Number(match[2])}.${match[3]}`;
+}
+
+/**
+ * The prometheus server, built (once) from its module with `go install`; its go.mod has no replace
+ * directives, so it installs by version like helm. Tag remove_all_sd leaves out every service discovery
+ * but static, file and http (the tests scrape static targets), which keeps the cloud SDKs out of the build.
+ * Without tag builtinassets the web UI is not compiled in (it would be read from web/ui/static under the
+ * working directory, which the module zip does not ship); the HTTP API and /-/ready do not need it.
+ */
+export function ensurePrometheus(log: (line: string) => void = (l) => console.log(l)): string {
+  const dir = join(cacheRoot(), 'prometheus', PROMETHEUS_VERSION);
+  const binary = join(dir, 'bin', 'prometheus');
+  if (existsSync(binary)) return binary;
+  // Installed into a folder of its own, then moved: a binary at the final path is always a whole one.
+  const staging = join(dir, `bin.${process.pid}`);
+  mkdirSync(staging, { recursive: true });
+  const started = performance.now();
+  log(`building github.com/prometheus/prometheus/cmd/prometheus@${PROMETHEUS_VERSION} (Prometheus ${prometheusRelease()}; first run only, about 2 minutes on 2 cores)`);
+  const stamp = `-X github.com/prometheus/common/version.Version=${prometheusRelease()} -X github.com/prometheus/common/version.Revision=${PROMETHEUS_VERSION}`;
+  try {
+    execFileSync('go', ['install', '-trimpath', '-tags=remove_all_sd', `-ldflags=-s -w ${stamp}`, `github.com/prometheus/prometheus/cmd/prometheus@${PROMETHEUS_VERSION}`], {
+      cwd: dir, env: { ...process.env, GOBIN: staging, CGO_ENABLED: '0', GOFLAGS: '', GOWORK: 'off' }, stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    mkdirSync(join(dir, 'bin'), { recursive: true });
+    renameSync(join(staging, 'prometheus'), binary);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  log(`built ${binary} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  return binary;
 }
