@@ -98,8 +98,12 @@ export class PrometheusAnalysis implements AnalysisSource {
     try {
       const version = async (v: string): Promise<VersionNumbers> => {
         const queries = prometheusQueries(mdep, v, seconds);
-        const [requests, errors, p99] = await Promise.all([queries.requests, queries.errors, queries.p99].map((q) => queryScalar(url, q, now)));
-        return { requests: requests ?? 0, errors: errors ?? 0, errorRate: requests ? (errors ?? 0) / requests : null, p99Ms: p99 === null ? null : p99 * 1000 };
+        const [rawRequests, rawErrors, p99] = await Promise.all([queries.requests, queries.errors, queries.p99].map((q) => queryScalar(url, q, now)));
+        // increase() extrapolates to the window's ends in floating point (30 errors come back as
+        // 30.000000000000004): counts are whole requests, before minRequests and the messages see them.
+        const requests = Math.round(rawRequests ?? 0);
+        const errors = Math.round(rawErrors ?? 0);
+        return { requests, errors, errorRate: requests ? errors / requests : null, p99Ms: p99 === null ? null : p99 * 1000 };
       };
       const [candidate, stable] = await Promise.all([version(status.candidate.version), version(status.stable.version)]);
       const numbers: WindowNumbers = { candidate, stable };
