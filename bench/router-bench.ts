@@ -28,7 +28,7 @@ const THROUGHPUT_CLIENTS = 64;
 const TARGET_ADDED_P50_MS = 1;
 const TARGET_THROUGHPUT_COST = 0.15;
 
-const { values: flags } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string', default: '2' } } });
+const { values: flags } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string', default: '3' } } });
 const timing = flags.quick ? { warmupMs: 500, durationMs: 1500 } : { warmupMs: 1000, durationMs: 3000 };
 /** Each cell is measured this many times, the paths interleaved, and the median kept: drift hits all alike. */
 const rounds = Math.max(1, Number(flags.rounds));
