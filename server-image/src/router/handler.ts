@@ -52,6 +52,7 @@ function decodeSegment(segment: string): string {
   }
 }
 
+const WARN_INTERVAL_MS = 10_000;
 const OWN_PATHS = new Set(['/v2/health/live', '/v2/health/ready', '/metrics', '/v2/router/routes']);
 
 export function createRouterHandler(options: HandlerOptions) {
@@ -59,6 +60,20 @@ export function createRouterHandler(options: HandlerOptions) {
   let draining = false;
   let inflight = 0;
   let idle: (() => void) | undefined;
+
+  // An upstream that is down fails every request sent to it: say so in the log once per version per interval,
+  // with how many failed meanwhile, rather than once per request.
+  const lastWarned = new Map<string, { at: number; suppressed: number }>();
+  const warnThrottled = (version: string, message: string) => {
+    const now = Date.now();
+    const last = lastWarned.get(version);
+    if (last && now - last.at < WARN_INTERVAL_MS) {
+      last.suppressed++;
+      return;
+    }
+    logger.warn('upstream failed', { version, error: message, ...(last?.suppressed ? { similarSinceLast: last.suppressed } : {}) });
+    lastWarned.set(version, { at: now, suppressed: 0 });
+  };
 
   const own = async (res: ServerResponse, path: string): Promise<void> => {
     switch (path) {
@@ -134,7 +149,7 @@ export function createRouterHandler(options: HandlerOptions) {
         res.destroy();
       });
     }, (error) => {
-      if (error.status === 503) logger.warn('upstream unreachable', { version: upstream.name, error: error.message });
+      warnThrottled(upstream.name, error.message);
       if (!res.destroyed && !res.headersSent) sendJson(res, error.status, { error: error.message });
     });
     res.once('close', () => {
