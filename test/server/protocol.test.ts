@@ -113,6 +113,8 @@ describe('MLP classifier over the protocol', () => {
     const text = await (await fetch(`${server.url}/metrics`)).text();
     for (const series of [
       'modelship_inference_requests_total{outcome="success",model="mlp",version="3"}',
+      // Outcomes that never happened are there at 0, so Prometheus' increase() sees the first one.
+      'modelship_inference_requests_total{outcome="error",model="mlp",version="3"} 0',
       'modelship_queue_depth{model="mlp",version="3"} 0',
       'modelship_inflight_requests{model="mlp",version="3"} 0',
       'modelship_model_ready{model="mlp",version="3"} 1',

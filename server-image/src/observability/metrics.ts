@@ -7,7 +7,8 @@ import type { BatcherObserver, DropReason } from '../batching/dynamic-batcher.ts
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
-export type Outcome = 'success' | 'bad_request' | 'not_found' | 'rejected' | 'timeout' | 'cancelled' | 'unavailable' | 'error';
+export const OUTCOMES = ['success', 'bad_request', 'not_found', 'rejected', 'timeout', 'cancelled', 'unavailable', 'error'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
 
 interface Duration {
   count: number;
@@ -54,6 +55,9 @@ export class ServerMetrics implements BatcherObserver {
     this.requests = new client.Counter({
       name: 'modelship_inference_requests_total', help: 'Inference requests answered, by outcome', labelNames: ['outcome'], registers,
     });
+    // Every outcome exists from the start at 0: Prometheus' increase() needs a sample before the first
+    // request of an outcome, or a new pod's first requests (and errors) are lost to rollout analysis.
+    for (const outcome of OUTCOMES) this.requests.inc({ outcome }, 0);
     this.queueDepth = new client.Gauge({
       name: 'modelship_queue_depth', help: 'Requests waiting in the batching queue (the autoscaling signal)', registers,
     });
