@@ -26,7 +26,8 @@ function denseLayers(widths: number[], seed: number): DenseLayer[] {
   });
 }
 
-function buildMlp(name: string, layers: DenseLayer[], outputName: string, softmax: boolean): Uint8Array {
+/** An MLP graph (Gemm, Relu between layers, Softmax or Identity at the end) of the given layers. */
+export function buildMlp(name: string, layers: DenseLayer[], outputName: string, softmax: boolean): Uint8Array {
   const g = new GraphBuilder(name).input('input', 'FP32', ['batch', layers[0].inputs]);
   let current = 'input';
   layers.forEach((layer, i) => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { GraphBuilder } from '../models/onnx-builder.ts';
-import { MLP, type DenseLayer } from '../models/zoo.ts';
+import { MLP, buildMlp, type DenseLayer } from '../models/zoo.ts';
 import { randomFloats } from '../models/onnx-builder.ts';
 
 const SERVER_BIN = fileURLToPath(new URL('../../server-image/bin/modelship-server.js', import.meta.url));
@@ -156,19 +156,7 @@ export function perturbedMlpLayers(scale: number, seed: number): DenseLayer[] {
   });
 }
 
-/** An MLP classifier graph (Gemm, Relu between layers, Softmax at the end) of the given layers, named 'mlp'. */
+/** An MLP classifier of the given layers, named 'mlp', with the zoo MLP's input and output. */
 export function mlpModel(layers: DenseLayer[]): Uint8Array {
-  const g = new GraphBuilder('mlp').input('input', 'FP32', ['batch', layers[0].inputs]);
-  let current = 'input';
-  layers.forEach((layer, i) => {
-    g.constant(`W${i}`, [layer.inputs, layer.outputs], layer.weights).constant(`b${i}`, [layer.outputs], layer.bias);
-    g.node('Gemm', [current, `W${i}`, `b${i}`], [`dense${i}`]);
-    current = `dense${i}`;
-    if (layer.relu) {
-      g.node('Relu', [current], [`relu${i}`]);
-      current = `relu${i}`;
-    }
-  });
-  g.node('Softmax', [current], ['probabilities'], { axis: -1 });
-  return g.output('probabilities', 'FP32', ['batch', layers.at(-1)!.outputs]).toBytes();
+  return buildMlp('mlp', layers, 'probabilities', true);
 }

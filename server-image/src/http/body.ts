@@ -1,4 +1,5 @@
-// Reads a request body into one Buffer, refusing (413) anything over the limit before buffering it all.
+// Reads a request body into one Buffer, refusing (413) anything over the limit before buffering it all;
+// after a 413, lingers so the client reads the answer. Shared by the model server and the router.
 import type { IncomingMessage } from 'node:http';
 import { InferenceError, badRequest } from '../protocol/errors.ts';
 
@@ -25,4 +26,17 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('error', (error) => reject(badRequest(`cannot read request body: ${error.message}`)));
     req.on('aborted', () => reject(new InferenceError(499, 'client closed the request', 'cancelled')));
   });
+}
+
+/**
+ * After a 413 the rest of the oversized body is still arriving. Closing at once would make the client's
+ * next write fail (EPIPE/RST) before it reads our answer, so, like a web server's lingering close, keep
+ * discarding what comes for a while and cut the connection only if the body does not end.
+ */
+const LINGER_MS = 5000;
+export function lingerThenClose(req: IncomingMessage): void {
+  if (req.readableEnded) return;
+  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
+  req.once('end', () => clearTimeout(timer));
+  req.resume();
 }

@@ -3,7 +3,7 @@
 // of CPU per request and served 19-22k req/s; on this bare route 36-45 us and 22-27k req/s. Everything else
 // (metadata, health, metrics) goes through express, where its routing costs nothing that matters.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody } from './body.ts';
+import { lingerThenClose, readBody } from './body.ts';
 import { InferenceError, errorBody, errorStatus, notFound, unavailable } from '../protocol/errors.ts';
 import { decodeInferRequest, parseJsonHeader, splitBody } from '../protocol/request.ts';
 import { encodeInferResponse } from '../protocol/response.ts';
@@ -33,19 +33,6 @@ function outcomeOf(error: unknown): Outcome {
   if (status === 404) return 'not_found';
   if (status === 503) return 'unavailable';
   return 'error';
-}
-
-/**
- * After a 413 the rest of the oversized body is still arriving. Closing at once would make the client's
- * next write fail (EPIPE/RST) before it reads our answer, so, like a web server's lingering close, keep
- * discarding what comes for a while and cut the connection only if the body does not end.
- */
-const LINGER_MS = 5000;
-function lingerThenClose(req: IncomingMessage): void {
-  if (req.readableEnded) return;
-  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
-  req.once('end', () => clearTimeout(timer));
-  req.resume();
 }
 
 export interface InferHandlerOptions {

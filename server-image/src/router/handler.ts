@@ -6,7 +6,7 @@
 //   *    /v2/models/{m}/versions/{v}[/...]     version v, if listed (else 404)
 //   *    anything else (metadata, config, ...)  the version with the most traffic
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody } from '../http/body.ts';
+import { lingerThenClose, readBody } from '../http/body.ts';
 import { InferenceError } from '../protocol/errors.ts';
 import { clientHeaders, forward, upstreamHeaders, type OutgoingCall } from './forward.ts';
 import { NO_VERSION, type RouterMetrics } from './metrics.ts';
@@ -33,15 +33,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
-}
-
-/** After an early 413 keep reading (and discarding) the body for a while, so the client reads our answer. */
-const LINGER_MS = 5000;
-function lingerThenClose(req: IncomingMessage): void {
-  if (req.readableEnded) return;
-  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
-  req.once('end', () => clearTimeout(timer));
-  req.resume();
 }
 
 function decodeSegment(segment: string): string {
