@@ -1,61 +1,21 @@
 // The router as a child process on a loopback port (`modelship-server route`, as its Deployment runs it),
 // the model servers behind it, the route files it watches, and a small keep-alive client for the tests.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { startProgram, type ServerProcess } from '../support/server-process.ts';
 import { GraphBuilder } from '../models/onnx-builder.ts';
 import { MLP, buildMlp, type DenseLayer } from '../models/zoo.ts';
 import { randomFloats } from '../models/onnx-builder.ts';
 
-const SERVER_BIN = fileURLToPath(new URL('../../server-image/bin/modelship-server.js', import.meta.url));
-
 export const routesDir = mkdtempSync(join(tmpdir(), 'modelship-router-test-'));
 
-export interface RouterProcess {
-  url: string;
-  child: ChildProcess;
-  logs: Array<Record<string, unknown>>;
-  exited: Promise<number | null>;
-  stop(): Promise<number | null>;
-}
+export type RouterProcess = ServerProcess;
 
 /** Starts `modelship-server route ...args` on a free loopback port; resolves once it listens. */
-export async function startRouter(args: string[], env: Record<string, string> = {}): Promise<RouterProcess> {
-  const child = spawn(process.execPath, [SERVER_BIN, 'route', '--port', '0', '--host', '127.0.0.1', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line);
-        logs.push(entry);
-        if (entry.message === 'listening') resolve(entry.port as number);
-      } catch {
-        // not a log line
-      }
-    });
-    void exited.then((code) => reject(new Error(`router exited with ${code} before listening: ${stderr}${JSON.stringify(logs)}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    child,
-    logs,
-    exited,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+export function startRouter(args: string[], env: Record<string, string> = {}): Promise<RouterProcess> {
+  return startProgram('route', args, { env, waitReady: false });
 }
 
 let fileCounter = 0;

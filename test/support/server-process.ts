@@ -30,7 +30,12 @@ export function runServerCli(args: string[], env: Record<string, string> = {}): 
 }
 
 export async function startServer(args: string[], options: { waitReady?: boolean; env?: Record<string, string> } = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [SERVER_BIN, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
+  return startProgram('serve', args, options);
+}
+
+/** Starts `modelship-server <command> ...args` on a free loopback port; resolves once it listens (and, unless told not to, is ready). */
+export async function startProgram(command: 'serve' | 'route', args: string[], options: { waitReady?: boolean; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [SERVER_BIN, command, '--port', '0', '--host', '127.0.0.1', ...args], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -50,7 +55,7 @@ export async function startServer(args: string[], options: { waitReady?: boolean
       logs.push(entry);
       if (entry.message === 'listening') resolve(entry.port as number);
     });
-    void exited.then((code) => reject(new Error(`server exited with ${code} before listening: ${stderr}${JSON.stringify(logs)}`)));
+    void exited.then((code) => reject(new Error(`modelship-server ${command} exited with ${code} before listening: ${stderr}${JSON.stringify(logs)}`)));
   });
   const url = `http://127.0.0.1:${port}`;
   const server: ServerProcess = {
