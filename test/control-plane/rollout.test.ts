@@ -83,7 +83,7 @@ before(async () => {
     apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'iris', namespace: 'ml' },
     spec: { model: model('v1'), rollout: { steps: [20, 60, 100], stepInterval: '2s', analysis: { minRequests: 10, maxErrorRate: 0.02, failureThreshold: 2 } } },
   }));
-  const upstreams = { v1: servers[0].url, v2: servers[1].url, v3: servers[2].url, v4: `http://127.0.0.1:${deadPort}`, v5: servers[1].url, v6: servers[0].url, v7: servers[1].url };
+  const upstreams = { v1: servers[0].url, v2: servers[1].url, v3: servers[2].url, v4: `http://127.0.0.1:${deadPort}`, v5: servers[1].url, v6: servers[0].url, v7: servers[1].url, v8: servers[0].url };
   router = await startLocalRouter(cluster, 'ml', 'iris', upstreams, (line) => logs.push(line), routerPort);
   load = startClientLoad(routerUrl, 'iris', rows);
   await eventually('iris Ready on v1', async () => ((await mdep()).status?.phase === 'Ready' ? true : undefined));
@@ -152,15 +152,34 @@ test('a canary that returns errors fails its checks and is rolled back automatic
   assert.deepEqual(since(after).filter((a) => a.status !== 200), [], 'once rolled back, every request succeeds again');
 });
 
-test('an abort by annotation sends all traffic back to the stable version at once', async () => {
-  await patchSpec({ model: model('v5'), rollout: { stepInterval: '1h' } });
+test('a pause by annotation holds the weight; resuming goes on from there', async () => {
+  await patchSpec({ model: model('v5'), rollout: { stepInterval: '2s' } });
   await watchRollout((r) => r.phase === 'Progressing' && r.canaryWeight === 20 && r.candidate?.version === 'v5');
+  await cluster.kubectl(['-n', 'ml', 'annotate', 'mdep', 'iris', 'serving.modelship.dev/paused=true']);
+  await watchRollout((r) => r.paused === true);
+  const pausedAt = (await mdep()).status.rollout.canaryWeight;
+  // Three step intervals: unpaused, the rollout would have moved on.
+  await new Promise((r) => setTimeout(r, 6000));
+  const still = (await mdep()).status.rollout;
+  assert.equal(still.canaryWeight, pausedAt, 'no step while paused');
+  assert.match(still.message, /paused at weight/);
+  await cluster.kubectl(['-n', 'ml', 'annotate', 'mdep', 'iris', 'serving.modelship.dev/paused-']);
+  const seen = await watchRollout((r) => r.phase === 'Succeeded' && r.stable.version === 'v5');
+  assert.ok(seen.some((s) => s.phase === 'Progressing' && s.weight > pausedAt), JSON.stringify(seen));
+  const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=iris', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}']);
+  assert.match(events, /RolloutPaused/);
+  assert.match(events, /RolloutResumed/);
+});
+
+test('an abort by annotation sends all traffic back to the stable version at once', async () => {
+  await patchSpec({ model: model('v8'), rollout: { stepInterval: '1h' } });
+  await watchRollout((r) => r.phase === 'Progressing' && r.canaryWeight === 20 && r.candidate?.version === 'v8');
   await cluster.kubectl(['-n', 'ml', 'annotate', 'mdep', 'iris', 'serving.modelship.dev/abort=true']);
-  await watchRollout((r) => r.phase === 'Aborted' && r.candidate?.version === 'v5');
+  await watchRollout((r) => r.phase === 'Aborted' && r.candidate?.version === 'v8');
   const routes = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'configmap', 'iris-routes', '-o', 'jsonpath={.data.routes\\.json}']));
-  assert.deepEqual(routes.versions.map((v: any) => [v.name, v.weight]), [['v2', 100]]);
+  assert.deepEqual(routes.versions.map((v: any) => [v.name, v.weight]), [['v5', 100]]);
   const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=iris,reason=RolloutAborted', '-o', 'jsonpath={.items[*].message}']);
-  assert.match(events, /rollout of v5 aborted by annotation/);
+  assert.match(events, /rollout of v8 aborted by annotation/);
   await cluster.kubectl(['-n', 'ml', 'annotate', 'mdep', 'iris', 'serving.modelship.dev/abort-']);
 });
 

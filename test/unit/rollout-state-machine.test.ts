@@ -72,6 +72,7 @@ test('ready candidate pods enter the first step; passed checks climb the steps, 
   assert.equal(promoting.status.phase, 'Promoting');
   assert.deepEqual(promoting.status.stable, V2);
   assert.deepEqual(promoting.status.retiring, V1);
+  assert.equal(promoting.status.canaryWeight, 100, 'the promoted version takes all traffic');
   assert.equal(promoting.events[0].reason, 'Promoting');
   const waiting = advanceRollout(input({ previous: promoting.status, stableFullyReady: false, now: now + 1000 }));
   assert.equal(waiting.status.phase, 'Promoting', 'the old version retires only once the new one is fully sized');

@@ -152,7 +152,8 @@ export function advanceRollout(input: RolloutInput): RolloutDecision {
   const promote = (): RolloutDecision => {
     tell('Normal', 'Promoting', `candidate ${candidate.version} becomes stable; ${prev.stable.version} retires once ${candidate.version} is fully sized`);
     return done({
-      phase: 'Promoting', stable: candidate, retiring: prev.stable, canaryWeight: 0, failedChecks: prev.failedChecks,
+      // The promoted version takes all traffic: shown as weight 100 until the old one has retired.
+      phase: 'Promoting', stable: candidate, retiring: prev.stable, canaryWeight: 100, failedChecks: prev.failedChecks,
       lastAnalysis: prev.lastAnalysis, phaseStartedAt: at, message: `promoting ${candidate.version}`,
     });
   };
