@@ -5,14 +5,20 @@ import type { LocalCluster } from './local-cluster.ts';
 
 const GPU_TAINT = [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }];
 
-export const GPU_NODES = [
+/** A fake node: its labels, taints and the extended resources it advertises. */
+export interface FakeNode {
+  name: string;
+  labels: Record<string, string>;
+  taints: Array<{ key: string; value: string; effect: string }>;
+  resources: Record<string, string>;
+}
+
+export const GPU_NODES: FakeNode[] = [
   { name: 'cpu-node', labels: {}, taints: [], resources: {} },
   { name: 'h100-node', labels: { 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3', 'nvidia.com/gpu.count': '8' }, taints: GPU_TAINT, resources: { 'nvidia.com/gpu': '8' } },
   { name: 'mig-node', labels: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB', 'nvidia.com/mig.strategy': 'mixed' }, taints: GPU_TAINT, resources: { 'nvidia.com/mig-1g.10gb': '7' } },
   { name: 'shared-node', labels: { 'nvidia.com/gpu.product': 'Tesla-T4', 'nvidia.com/gpu.sharing-strategy': 'time-slicing' }, taints: GPU_TAINT, resources: { 'nvidia.com/gpu.shared': '4' } },
 ];
-
-export type FakeNode = (typeof GPU_NODES)[number];
 
 export async function addGpuNodes(cluster: LocalCluster, nodes: readonly FakeNode[] = GPU_NODES): Promise<void> {
   for (const node of nodes) {

@@ -46,6 +46,7 @@ before(async () => {
     },
     listNodes: () => clients.listNodes(),
     nodeUsage: () => clients.nodeUsage(),
+    scheduledPods: (mdep, version) => clients.scheduledPods(mdep, version),
     analysis: () => new RouterAnalysis(clients.routerMetricsUrls),
     recordEvent: async (mdep, event) => {
       writes.push(`event ${event.reason}`);

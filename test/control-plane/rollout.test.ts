@@ -197,22 +197,39 @@ test('an operator restarted mid-rollout resumes at the step it reached', async (
   assert.ok(weights.includes(100), JSON.stringify(seen));
 });
 
-test('a step whose pods would not fit on the GPUs waits, says why, and goes on when capacity appears', async () => {
-  // Time-sliced shares: the node has 4. The stable version takes 3, the candidate's first pod the 4th;
-  // the 100% step needs 2 more candidate pods, which cannot be scheduled until a node is added.
-  await patchSpec({ model: model('v7'), gpu: { mode: 'timeSliced' }, scaling: { minReplicas: 3, maxReplicas: 3 }, rollout: { steps: [20, 100], stepInterval: '2s' } });
-  const held = await eventually('the 100% step held', async () => {
+test('GPU room: a candidate whose first pod cannot fit gets none, a step that cannot fit waits, and both go on when nodes appear', async () => {
+  // Time-sliced shares (the node has 4). First the stable version moves onto them and takes all 4.
+  await patchSpec({ gpu: { mode: 'timeSliced' }, scaling: { minReplicas: 4, maxReplicas: 4 }, rollout: { steps: [20, 100], stepInterval: '2s' } });
+  await eventually('4 stable pods on the shared node', async () => {
+    const pods = JSON.parse(await cluster.kubectl(['get', 'pods', '-n', 'ml', '-l', 'serving.modelship.dev/version=v6', '-o', 'json'])).items;
+    const placed = pods.filter((p: any) => p.spec.nodeName === 'shared-node' && p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    return placed.length === 4 && pods.length === 4 ? true : undefined;
+  });
+  await patchSpec({ model: model('v7') });
+  const waiting = await eventually('the candidate held for GPU room', async () => {
     const rollout = (await mdep()).status?.rollout;
     return rollout?.candidate?.version === 'v7' && rollout.holding ? rollout : undefined;
   });
-  assert.equal(held.canaryWeight, 20);
-  assert.match(held.holding, /^2 more pods with 1 nvidia.com\/gpu.shared each needed, the nodes have room for 0$/);
+  assert.equal(waiting.holding, '1 more pod with 1 nvidia.com/gpu.shared each needed, the nodes have room for 0');
+  assert.equal(await cluster.kubectl(['get', 'deployment', '-n', 'ml', 'iris-v7', '-o', 'jsonpath={.spec.replicas}']), '0', 'no candidate pod, so none is Pending');
+  const pendingPods = async () => JSON.parse(await cluster.kubectl(['get', 'pods', '-n', 'ml', '--field-selector', 'status.phase=Pending', '-o', 'json'])).items.length;
+  assert.equal(await pendingPods(), 0);
+
+  // A node with 2 shares: room for the candidate's first pod (20% of 4 is 1 pod), not for the 100% step (3 more).
+  const shared = GPU_NODES.find((n) => n.name === 'shared-node')!;
+  await addGpuNodes(cluster, [{ ...shared, name: 'shared-node-2', resources: { 'nvidia.com/gpu.shared': '2' } }]);
+  const held = await eventually('the 100% step held', async () => {
+    const rollout = (await mdep()).status?.rollout;
+    return rollout?.candidate?.version === 'v7' && rollout.canaryWeight === 20 && rollout.holding ? rollout : undefined;
+  });
+  assert.equal(held.holding, '3 more pods with 1 nvidia.com/gpu.shared each needed, the nodes have room for 1');
   assert.match(held.message, /holding before weight 100%/);
-  const pending = JSON.parse(await cluster.kubectl(['get', 'pods', '-n', 'ml', '--field-selector', 'status.phase=Pending', '-o', 'json']));
-  assert.equal(pending.items.length, 0, 'no Pending pods: the step waits instead');
-  const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=iris,reason=StepHeld', '-o', 'jsonpath={.items[*].message}']);
-  assert.match(events, /holding before weight 100%: 2 more pods/);
-  await addGpuNodes(cluster, [{ ...GPU_NODES.find((n) => n.name === 'shared-node')!, name: 'shared-node-2' }]);
+  assert.equal(await pendingPods(), 0, 'no Pending pods: the step waits instead');
+  const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=iris', '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}']);
+  assert.match(events, /CandidateHeld: candidate v7 waits for GPU room: 1 more pod/);
+  assert.match(events, /StepHeld: holding before weight 100%: 3 more pods/);
+
+  await addGpuNodes(cluster, [{ ...shared, name: 'shared-node-3' }]);
   const done = await watchRollout((r) => r.phase === 'Succeeded' && r.stable.version === 'v7');
   assert.ok(done.some((s) => s.phase === 'Progressing' && s.weight === 100), JSON.stringify(done));
 });

@@ -277,3 +277,19 @@ test('a rolled back candidate is retried only when spec.model names another vers
   const reverted = advanceRollout(input({ model: V1, previous: rolledBack }));
   assert.equal(reverted.status.phase, 'Succeeded');
 });
+
+test('a candidate whose first pods would not fit on the GPUs gets none, waits with the reason, and starts when room appears', async () => {
+  const { versionShares, replicaRange } = await import('../../operator/src/rollout/traffic.ts');
+  const full = () => '1 more pod with 1 nvidia.com/gpu each needed, the nodes have room for 0';
+  const started = advanceRollout(input({ previous: { phase: 'Succeeded', stable: V1, canaryWeight: 0, failedChecks: 0, message: '' }, candidateReady: false, capacityProblem: full }));
+  assert.equal(started.status.holding, full());
+  assert.match(started.status.message, /waiting for GPU room for candidate v2/);
+  assert.deepEqual(started.events.map((e) => e.reason), ['RolloutStarted', 'CandidateHeld']);
+  const candidate = versionShares(started.status).find((s) => s.role === 'candidate')!;
+  assert.deepEqual(replicaRange({ minReplicas: 2, maxReplicas: 6 }, candidate), { min: 0, max: 0 }, 'no pod, so none is Pending');
+  const still = advanceRollout(input({ previous: started.status, candidateReady: false, capacityProblem: full, now: T0 + 5000 }));
+  assert.equal(still.events.length, 0, 'told once');
+  const room = advanceRollout(input({ previous: still.status, candidateReady: false, capacityProblem: () => undefined, now: T0 + 10_000 }));
+  assert.equal(room.status.holding, undefined);
+  assert.deepEqual(replicaRange({ minReplicas: 2, maxReplicas: 6 }, versionShares(room.status).find((s) => s.role === 'candidate')!), { min: 1, max: 1 });
+});

@@ -4,6 +4,7 @@ import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, KubernetesObje
 import type { ModelDeployment } from '../api/types.ts';
 import type { NodeInfo, NodeUsage } from '../render/gpu-capacity.ts';
 import { routerName } from '../render/router.ts';
+import { selectorLabels } from '../render/names.ts';
 import { SERVER_PORT } from '../render/workload.ts';
 import type { EventRecord } from './status.ts';
 import { GROUP, KIND, PLURAL, VERSION } from '../../api/v1alpha1/schema.ts';
@@ -14,6 +15,7 @@ export interface KubeClients {
   patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
   listNodes(): Promise<NodeInfo[]>;
   nodeUsage(): Promise<NodeUsage>;
+  scheduledPods(mdep: ModelDeployment, version: string): Promise<number>;
   /** The /metrics URLs of a ModelDeployment's ready router pods (from its Service's EndpointSlices). */
   routerMetricsUrls(mdep: ModelDeployment): Promise<string[]>;
   recordEvent(mdep: ModelDeployment, event: EventRecord): Promise<void>;
@@ -49,6 +51,11 @@ export function kubeClients(config: KubeConfig): KubeClients {
         usage.set(node, used);
       }
       return usage;
+    },
+    async scheduledPods(mdep, version) {
+      const selector = Object.entries(selectorLabels(mdep, version)).map(([k, v]) => `${k}=${v}`).join(',');
+      const pods = await core.listNamespacedPod({ namespace: mdep.metadata.namespace ?? 'default', labelSelector: selector, fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' });
+      return pods.items.filter((p) => p.spec?.nodeName && !p.metadata?.deletionTimestamp).length;
     },
     async routerMetricsUrls(mdep) {
       const slices = await discovery.listNamespacedEndpointSlice({ namespace: mdep.metadata.namespace ?? 'default', labelSelector: `kubernetes.io/service-name=${routerName(mdep)}` });

@@ -17,7 +17,7 @@ import { listVersionDeployments, pruneRouting, pruneVersions, versionOf } from '
 import { computeStatus, statusChanged, transitionEvents, type Condition, type EventRecord } from './status.ts';
 import { gpuPlacement } from '../render/gpu.ts';
 import { gpuCapacityProblem, gpuHeadroomProblem, type NodeInfo, type NodeUsage } from '../render/gpu-capacity.ts';
-import { advanceRollout, checkDue, msUntilDecision } from '../rollout/state-machine.ts';
+import { advanceRollout, checkDue, msUntilDecision, sameModel } from '../rollout/state-machine.ts';
 import { replicaRange, versionShares, type VersionShare } from '../rollout/traffic.ts';
 import type { ModelRef, RolloutStatus } from '../rollout/types.ts';
 import type { AnalysisSource } from '../rollout/analysis.ts';
@@ -36,6 +36,8 @@ export interface Reconciler {
   listNodes(): Promise<NodeInfo[]>;
   /** Extended resources requested by the pods on each node, for the headroom check before a GPU step. */
   nodeUsage(): Promise<NodeUsage>;
+  /** Pods of one version of a ModelDeployment that are bound to a node. */
+  scheduledPods(mdep: ModelDeployment, version: string): Promise<number>;
   recordEvent(mdep: ModelDeployment, event: EventRecord): Promise<void>;
   /** For the status subresource (which KubernetesObjectApi does not reach). */
   patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
@@ -103,18 +105,21 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
   const abortValue = annotations[ABORT_ANNOTATION];
   const placement = gpuPlacement(defaulted.spec.gpu, r.settings);
   const due = checkDue(previous, rollout, now);
-  const mayStep = due || (previous?.phase === 'Progressing' && (previous.step ?? -1) < 0);
+  const wanted = modelRef(defaulted);
+  const starting = previous !== undefined && !sameModel(wanted, previous.stable) && !sameModel(wanted, previous.candidate);
+  const waiting = previous?.phase === 'Progressing' && (previous.step ?? -1) < 0;
   let capacityProblem: ((weight: number) => string | undefined) | undefined;
-  if (mayStep && Object.keys(placement.resources).length > 0) {
-    const [nodes, usage] = await Promise.all([r.listNodes(), r.nodeUsage()]);
-    const candidateNow = deployments.find((d) => previous?.candidate && versionOf(d) === labelValue(previous.candidate.version));
+  if ((due || starting || waiting) && Object.keys(placement.resources).length > 0) {
+    // The candidate's pods already placed on a node count as room it has; the rest must fit in what is free.
+    const candidate = starting ? wanted : previous!.candidate!;
+    const [nodes, usage, placed] = await Promise.all([r.listNodes(), r.nodeUsage(), starting ? 0 : r.scheduledPods(defaulted, candidate.version)]);
     capacityProblem = (weight) => {
-      const pods = replicaRange(defaulted.spec.scaling ?? {}, { model: previous!.candidate!, role: 'candidate', weight, shadowPercent: 0 }).min;
-      return gpuHeadroomProblem(placement, pods - (candidateNow?.spec?.replicas ?? 0), nodes, usage);
+      const pods = replicaRange(defaulted.spec.scaling ?? {}, { model: candidate, role: 'candidate', weight, shadowPercent: 0 }).min;
+      return gpuHeadroomProblem(placement, pods - placed, nodes, usage);
     };
   }
   const decision = advanceRollout({
-    model: modelRef(defaulted),
+    model: wanted,
     rollout,
     previous,
     paused: annotations[PAUSE_ANNOTATION] === 'true',

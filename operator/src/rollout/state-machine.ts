@@ -109,10 +109,11 @@ export function advanceRollout(input: RolloutInput): RolloutDecision {
     const replaced = isActive(prev) ? ` (replacing candidate ${prev.candidate!.version})` : '';
     const how = !rollout ? 'cutover once ready' : rollout.strategy === 'abTest' ? 'A/B test' : rollout.shadow ? 'shadow, then canary' : 'canary';
     tell('Normal', 'RolloutStarted', `rolling out ${model.version} from stable ${prev.stable.version} (${how})${replaced}`);
-    return done({
+    const started: RolloutStatus = {
       phase: 'Progressing', stable: prev.stable, candidate: model, canaryWeight: 0, step: -1, failedChecks: 0,
       phaseStartedAt: at, message: `starting candidate ${model.version}`,
-    });
+    };
+    return done(holdFirstPods(started, input, tell));
   }
 
   // The current candidate.
@@ -160,7 +161,7 @@ export function advanceRollout(input: RolloutInput): RolloutDecision {
 
   // Waiting for the candidate's pods.
   if (prev.phase === 'Progressing' && (prev.step ?? -1) < 0) {
-    if (!input.candidateReady) return done({ ...prev, message: `waiting for the pods of candidate ${candidate.version}` });
+    if (!input.candidateReady) return done(holdFirstPods({ ...prev, message: `waiting for the pods of candidate ${candidate.version}` }, input, tell));
     if (!rollout) return promote();
     if (rollout.strategy === 'abTest') {
       const weight = rollout.abTest?.weight ?? 50;
@@ -212,6 +213,17 @@ export function advanceRollout(input: RolloutInput): RolloutDecision {
   const step = prev.step ?? 0;
   if (step >= steps(rollout).length - 1) return promote();
   return enterStep(step + 1, judged);
+}
+
+/**
+ * While the candidate's first pods would not fit on the GPUs the nodes have free, none are created (no
+ * Pending pods): the rollout waits with the reason in status, told once by Event, until room appears.
+ */
+function holdFirstPods(status: RolloutStatus, input: RolloutInput, tell: (type: EventRecord['type'], reason: string, message: string) => void): RolloutStatus {
+  const problem = input.capacityProblem?.(0);
+  if (!problem) return { ...status, holding: undefined };
+  if (status.holding !== problem) tell('Warning', 'CandidateHeld', `candidate ${status.candidate?.version} waits for GPU room: ${problem}`);
+  return { ...status, holding: problem, message: `waiting for GPU room for candidate ${status.candidate?.version}: ${problem}` };
 }
 
 /** The status of a finished rollout keeps the rejected candidate (so the same spec does not retry it) and drops the step state. */

@@ -9,6 +9,8 @@ export interface VersionShare {
   /** Percent of requests copied to it as shadow traffic. */
   shadowPercent: number;
   role: 'stable' | 'candidate' | 'retiring';
+  /** Its pods would not fit on the GPUs free now: it gets none until they do. */
+  held?: boolean;
 }
 
 /**
@@ -24,7 +26,10 @@ export function versionShares(status: RolloutStatus): VersionShare[] {
   if (!active) return [{ ...stable, weight: 100 }];
   const weight = status.canaryWeight;
   return [
-    { model: status.candidate!, role: 'candidate', weight, shadowPercent: status.phase === 'Shadowing' ? status.shadowPercent ?? 0 : 0 },
+    {
+      model: status.candidate!, role: 'candidate', weight, shadowPercent: status.phase === 'Shadowing' ? status.shadowPercent ?? 0 : 0,
+      ...(status.phase === 'Progressing' && (status.step ?? -1) < 0 && status.holding ? { held: true } : {}),
+    },
     { ...stable, weight: 100 - weight },
   ];
 }
@@ -41,6 +46,7 @@ export interface ReplicaRange {
  * it takes all traffic.
  */
 export function replicaRange(scaling: { minReplicas?: number; maxReplicas?: number }, share: VersionShare): ReplicaRange {
+  if (share.held) return { min: 0, max: 0 };
   const min = scaling.minReplicas ?? 1;
   const max = Math.max(min, scaling.maxReplicas ?? 1);
   const fraction = Math.min(1, (share.weight + share.shadowPercent) / 100);
