@@ -83,7 +83,7 @@ before(async () => {
     apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'iris', namespace: 'ml' },
     spec: { model: model('v1'), rollout: { steps: [20, 60, 100], stepInterval: '2s', analysis: { minRequests: 10, maxErrorRate: 0.02, failureThreshold: 2 } } },
   }));
-  const upstreams = { v1: servers[0].url, v2: servers[1].url, v3: servers[2].url, v4: `http://127.0.0.1:${deadPort}`, v5: servers[1].url, v6: servers[0].url, v7: servers[1].url, v8: servers[0].url };
+  const upstreams = { v1: servers[0].url, v2: servers[1].url, v3: servers[2].url, v4: `http://127.0.0.1:${deadPort}`, v5: servers[1].url, v6: servers[0].url, v7: servers[1].url, v8: servers[0].url, v9: servers[2].url };
   router = await startLocalRouter(cluster, 'ml', 'iris', upstreams, (line) => logs.push(line), routerPort);
   load = startClientLoad(routerUrl, 'iris', rows);
   await eventually('iris Ready on v1', async () => ((await mdep()).status?.phase === 'Ready' ? true : undefined));
@@ -195,6 +195,40 @@ test('an operator restarted mid-rollout resumes at the step it reached', async (
   const weights = seen.filter((s) => s.phase === 'Progressing').map((s) => s.weight);
   assert.ok(weights.every((w) => w >= 60), `never back to an earlier step: ${JSON.stringify(seen)}`);
   assert.ok(weights.includes(100), JSON.stringify(seen));
+});
+
+test('an A/B split: fixed weights, the same user always on the same version, never promoted', async () => {
+  await patchSpec({ model: model('v9'), rollout: { strategy: 'abTest', abTest: { weight: 30 }, stepInterval: '2s', routing: { stickyHeader: 'x-user-id' } } });
+  await watchRollout((r) => r.phase === 'ABTesting' && r.candidate?.version === 'v9');
+  const routes = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'configmap', 'iris-routes', '-o', 'jsonpath={.data.routes\\.json}']));
+  assert.deepEqual(routes.versions.map((v: any) => [v.name, v.weight]), [['v9', 30], ['v6', 70]]);
+  assert.equal(routes.stickyHeader, 'x-user-id');
+  await eventually('the router to read the sticky table', async () => {
+    const table = await (await fetch(`${routerUrl}/v2/router/routes`)).json() as { stickyHeader?: string };
+    return table.stickyHeader === 'x-user-id' ? true : undefined;
+  });
+  // v9 is served by the retrained model's server (answers say v3), v6 by the first one (answers say v1).
+  const served = async (user: string) => {
+    const response = await fetch(`${routerUrl}/v2/models/iris/infer`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-user-id': user },
+      body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, MLP.features], data: rows[0] }] }),
+    });
+    return ((await response.json()) as { model_version: string }).model_version;
+  };
+  const users = Array.from({ length: 200 }, (_, i) => `user-${i}`);
+  const first = await Promise.all(users.map(served));
+  const again = await Promise.all(users.map(served));
+  assert.deepEqual(again, first, 'each user stays on their version');
+  const onCandidate = first.filter((v) => v === 'v3').length;
+  assert.ok(onCandidate >= 200 * 0.3 - 4 * Math.sqrt(200 * 0.3 * 0.7) && onCandidate <= 200 * 0.3 + 4 * Math.sqrt(200 * 0.3 * 0.7), `${onCandidate} of 200 users on the candidate at 30%`);
+  await eventually('an observation recorded', async () => ((await mdep()).status.rollout.lastAnalysis?.verdict === 'observed' ? true : undefined));
+  await new Promise((r) => setTimeout(r, 4000));
+  const status = (await mdep()).status;
+  assert.equal(status.rollout.phase, 'ABTesting', 'never promoted');
+  assert.equal(status.stableVersion, 'v6');
+  // Ending the test is a commit: back to the stable version, and back to canary rollouts.
+  await patchSpec({ model: model('v6'), rollout: { strategy: 'canary', abTest: null, routing: { stickyHeader: null } } });
+  await watchRollout((r) => r.phase === 'Succeeded' && r.stable.version === 'v6' && !r.candidate);
 });
 
 test('GPU room: a candidate whose first pod cannot fit gets none, a step that cannot fit waits, and both go on when nodes appear', async () => {
