@@ -69,3 +69,13 @@ test('analysis provider prometheus: PromQL over the model servers\' own metrics 
   assert.equal(q.errors, 'sum(increase(modelship_inference_requests_total{namespace="ml",model="iris",version="v2",outcome=~"error|unavailable|timeout|rejected"}[120s]))');
   assert.equal(q.p99, 'histogram_quantile(0.99, sum by (le) (increase(modelship_request_duration_seconds_bucket{namespace="ml",model="iris",version="v2"}[120s])))');
 });
+
+test('with pods kept apart, one router pod\'s restart is its own reset, not a smaller total', () => {
+  const podA = (n: number) => `modelship_router_requests_total{version="v2",code="200"} ${n}\n`;
+  const start = addExposition(addExposition(new Map(), podA(100), undefined, 'a'), podA(100), undefined, 'b');
+  // Pod a restarted and served 10 since; pod b served 50 more.
+  const end = addExposition(addExposition(new Map(), podA(10), undefined, 'a'), podA(150), undefined, 'b');
+  assert.equal(sum(windowBetween(start, end), 'modelship_router_requests_total', { version: 'v2' }), 60);
+  const summed = windowBetween(addExposition(addExposition(new Map(), podA(100)), podA(100)), addExposition(addExposition(new Map(), podA(10)), podA(150)));
+  assert.equal(sum(summed, 'modelship_router_requests_total', { version: 'v2' }), 160, 'summed first, the drop reads as a reset of the total and counts pod b\'s old requests again');
+});

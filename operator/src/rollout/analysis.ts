@@ -49,7 +49,7 @@ export class RouterAnalysis implements AnalysisSource {
       if (!response.ok) throw new Error(`${url} answered ${response.status}`);
       return response.text();
     }));
-    for (const text of texts) addExposition(snapshot, text, (name) => name.startsWith(ROUTER_METRIC_PREFIX));
+    texts.forEach((text, i) => addExposition(snapshot, text, (name) => name.startsWith(ROUTER_METRIC_PREFIX), urls[i]));
     return snapshot;
   }
 

@@ -18,8 +18,12 @@ function parseLabels(text: string): Labels {
   return labels;
 }
 
-/** Adds one pod's exposition to a snapshot (several pods' samples of the same series add up). */
-export function addExposition(snapshot: Snapshot, text: string, only?: (name: string) => boolean): Snapshot {
+/**
+ * Adds one pod's exposition to a snapshot. With `source` (the pod), each pod's series stay apart, so a
+ * window sees one pod's restart as that pod's reset rather than as a smaller total; sum() and quantile()
+ * add the pods up. Without it, samples of the same series from several expositions add up at once.
+ */
+export function addExposition(snapshot: Snapshot, text: string, only?: (name: string) => boolean, source?: string): Snapshot {
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
     const match = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
@@ -29,6 +33,7 @@ export function addExposition(snapshot: Snapshot, text: string, only?: (name: st
     const value = Number(valueText);
     if (Number.isNaN(value)) continue;
     const labels = labelText ? parseLabels(labelText) : {};
+    if (source !== undefined) labels.__source = source;
     const key = seriesKey(name, labels);
     const existing = snapshot.get(key);
     if (existing) existing.value += value;
