@@ -1,10 +1,13 @@
-// Sends one buffered request to an upstream and hands back its response as soon as the status line and
-// headers arrive (the body is streamed by the caller). Retries once, and only when the request cannot have
-// reached the model: the connection was refused or never made, or a reused keep-alive socket turned out to
-// have been closed by the server before any response byte. Nothing is retried once a response has begun,
-// and a timeout is not retried either (the upstream may still be computing it).
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+// Sends one buffered request to an upstream over its undici connection pool and hands the answer to a
+// handler as it arrives: status and headers, then body chunks (with back-pressure), then the end. undici
+// rather than node:http's client: in the router's benchmark a proxy on undici's dispatch spent about 10 µs
+// less CPU per request than one on http.Agent (38-40 against 46-50 µs), on the path every request takes.
+// Retries once, and only when no answer has begun: the connection was refused or never made, or the
+// socket closed before a response byte (the keep-alive race); model inference has no side effects, so a
+// request that may have reached the model is at worst computed twice. Nothing is retried once an answer
+// has begun, and a timeout is not retried either (the upstream may still be computing it).
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Dispatcher } from 'undici';
 import type { Upstream } from './upstreams.ts';
 
 export interface OutgoingCall {
@@ -25,9 +28,10 @@ export class UpstreamError extends Error {
 }
 
 /** Failures of connecting: the request was never sent. */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
-/** Failures of a reused idle socket that the server had already closed (the keep-alive race). */
-const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+/** The socket closed before any response byte (typically an idle keep-alive socket the server had closed). */
+const CLOSED_EARLY = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const TIMED_OUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'host', 'content-length']);
 
@@ -49,7 +53,7 @@ export function upstreamHeaders(headers: Record<string, string | string[] | unde
 }
 
 /** The upstream's response headers as they go back to the client: without its hop-by-hop headers. */
-export function clientHeaders(headers: IncomingMessage['headers']): OutgoingHttpHeaders {
+export function clientHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const key in headers) {
     if (key === 'connection' || key === 'keep-alive' || key === 'transfer-encoding' || key === 'proxy-connection') continue;
@@ -63,67 +67,102 @@ export interface Forwarding {
   abort(): void;
 }
 
-/**
- * Sends `call` to `upstream`; `onResponse` gets the response once its status and headers are in, or
- * `onError` an UpstreamError (once, after the one retry that is safe). Callbacks rather than promises: this
- * runs once per request on the hot path.
- */
-export function forward(
-  upstream: Upstream,
-  call: OutgoingCall,
-  timeoutMs: number,
-  onResponse: (res: IncomingMessage) => void,
-  onError: (error: UpstreamError) => void,
-): Forwarding {
-  let current: ClientRequest | undefined;
+/** What forward() tells as the upstream's answer arrives. */
+export interface AnswerHandler {
+  /** Status and headers are in; `flow` pauses and resumes the body (back-pressure from the client). */
+  onStart(status: number, headers: IncomingHttpHeaders, flow: { pause(): void; resume(): void }): void;
+  onData(chunk: Buffer): void;
+  onEnd(): void;
+  /**
+   * Before onStart: the upstream could not be used (after the one safe retry). After it: the answer broke
+   * off midway (`started` true).
+   */
+  onError(error: UpstreamError, started: boolean): void;
+}
+
+/** Sends `call` to `upstream`; the handler hears the answer. Callbacks rather than promises: this runs once per request on the hot path. */
+export function forward(upstream: Upstream, call: OutgoingCall, timeoutMs: number, handler: AnswerHandler): Forwarding {
+  let controller: Dispatcher.DispatchController | undefined;
   let aborted = false;
   const attempt = (retry: boolean) => {
-    const req = (upstream.secure ? httpsRequest : httpRequest)({
-      host: upstream.hostname,
-      port: upstream.port,
-      method: call.method,
+    let started = false;
+    upstream.pool.dispatch({
       path: upstream.prefix + call.path,
-      headers: call.headers,
-      agent: upstream.agent,
+      method: call.method as Dispatcher.HttpMethod,
+      headers: call.headers as Record<string, string>,
+      body: call.body,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    }, {
+      onRequestStart(c) {
+        controller = c;
+        if (aborted) c.abort(new Error('the client went away'));
+      },
+      onResponseStart(c, status, headers) {
+        started = true;
+        handler.onStart(status, headers, c);
+      },
+      onResponseData(_c, chunk) {
+        handler.onData(chunk);
+      },
+      onResponseEnd() {
+        handler.onEnd();
+      },
+      onResponseError(_c, error: Error & { code?: string; cause?: { code?: string } }) {
+        if (aborted) return;
+        const code = error.cause?.code ?? error.code ?? '';
+        if (started) {
+          handler.onError(new UpstreamError(503, `version '${upstream.name}' broke off its answer: ${code || error.message}`), true);
+        } else if (TIMED_OUT.has(error.code ?? '')) {
+          handler.onError(new UpstreamError(504, `version '${upstream.name}' did not answer within ${timeoutMs} ms`), false);
+        } else if (!retry && (NOT_CONNECTED.has(code) || CLOSED_EARLY.has(code) || CLOSED_EARLY.has(error.code ?? ''))) {
+          attempt(true);
+        } else {
+          handler.onError(new UpstreamError(503, `version '${upstream.name}' is unreachable at ${upstream.url}: ${code || error.message}${retry ? ' (after a retry)' : ''}`), false);
+        }
+      },
     });
-    current = req;
-    let settled = false;
-    req.setTimeout(timeoutMs, () => {
-      if (!settled) {
-        settled = true;
-        onError(new UpstreamError(504, `version '${upstream.name}' did not answer within ${timeoutMs} ms`));
-      }
-      req.destroy();
-    });
-    req.once('response', (res) => {
-      settled = true;
-      onResponse(res);
-    });
-    req.on('error', (error: Error & { code?: string }) => {
-      if (settled) return; // after a response, its stream reports the failure
-      settled = true;
-      if (aborted) return;
-      const code = error.code ?? '';
-      if (!retry && (NOT_CONNECTED.has(code) || (req.reusedSocket && STALE_SOCKET.has(code)))) {
-        attempt(true);
-        return;
-      }
-      onError(new UpstreamError(503, `version '${upstream.name}' is unreachable at ${upstream.url}: ${code || error.message}${retry ? ' (after a retry)' : ''}`));
-    });
-    req.end(call.body);
   };
   attempt(false);
   return {
     abort() {
       aborted = true;
-      current?.destroy();
+      controller?.abort(new Error('the client went away'));
     },
   };
 }
 
-/** forward() as a promise, for the shadow copies (off the client's path). */
-export function forwardAsync(upstream: Upstream, call: OutgoingCall, timeoutMs: number): Promise<IncomingMessage> {
+/** A whole answer: status, headers, and the body up to `limit` bytes (undefined when larger). */
+export interface WholeAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body?: Buffer;
+}
+
+/** forward() to the end of the answer, as a promise, for the shadow copies (off the client's path). */
+export function forwardWhole(upstream: Upstream, call: OutgoingCall, timeoutMs: number, limit: number): Promise<WholeAnswer> {
   return new Promise((resolve, reject) => {
-    forward(upstream, call, timeoutMs, resolve, reject);
+    let status = 0;
+    let headers: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    let size = 0;
+    forward(upstream, call, timeoutMs, {
+      onStart(s, h) {
+        status = s;
+        headers = h;
+      },
+      onData(chunk) {
+        size += chunk.length;
+        if (size <= limit) chunks.push(chunk);
+      },
+      onEnd() {
+        resolve({ status, headers, body: size <= limit ? Buffer.concat(chunks, size) : undefined });
+      },
+      onError(error, started) {
+        // An answer that broke off still has a status; it just cannot be compared.
+        if (started) resolve({ status, headers });
+        else reject(error);
+      },
+    });
   });
 }

@@ -5,7 +5,7 @@
 //   POST /v2/models/{m}/infer                  a version by weight (or by the sticky header's value)
 //   *    /v2/models/{m}/versions/{v}[/...]     version v, if listed (else 404)
 //   *    anything else (metadata, config, ...)  the version with the most traffic
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { lingerThenClose, readBody } from '../http/body.ts';
 import { InferenceError } from '../protocol/errors.ts';
 import { clientHeaders, forward, upstreamHeaders, type OutgoingCall } from './forward.ts';
@@ -106,55 +106,59 @@ export function createRouterHandler(options: HandlerOptions) {
   const proxy = (res: ServerResponse, upstream: Upstream, call: OutgoingCall, started: number, capture?: (answer: CapturedResponse | undefined) => void): void => {
     const release = upstream.acquire();
     let upstreamFailed = false;
-    let upRes: IncomingMessage | undefined;
+    let complete = false;
+    let status = 0;
+    let headers: IncomingHttpHeaders | undefined;
     let kept: Buffer[] | undefined;
     let keptBytes = 0;
-    const forwarding = forward(upstream, call, upstreamTimeoutMs, (response) => {
-      upRes = response;
-      // An unheard 'error' would end the process; a broken-off answer is handled at 'close'.
-      response.on('error', () => undefined);
-      if (res.destroyed) {
-        response.destroy();
-        return;
-      }
-      res.writeHead(response.statusCode ?? 502, clientHeaders(response.headers));
-      if (capture) kept = [];
-      // The last chunk of a body of known length goes out with end(): one write to the client instead of two.
-      let left = Number(response.headers['content-length'] ?? -1);
-      response.on('data', (chunk: Buffer) => {
+    let left = -1;
+    let flow: { pause(): void; resume(): void } | undefined;
+    const resume = () => flow?.resume();
+    const forwarding = forward(upstream, call, upstreamTimeoutMs, {
+      onStart(answerStatus, answerHeaders, answerFlow) {
+        status = answerStatus;
+        headers = answerHeaders;
+        flow = answerFlow;
+        if (res.destroyed) return;
+        res.writeHead(answerStatus, clientHeaders(answerHeaders));
+        if (capture) kept = [];
+        left = Number(answerHeaders['content-length'] ?? -1);
+      },
+      onData(chunk) {
+        if (res.destroyed) return;
         if (kept && (keptBytes += chunk.length) <= maxBodyBytes) kept.push(chunk);
+        // The last chunk of a body of known length goes out with end(): one write to the client instead of two.
         if ((left -= chunk.length) === 0) {
           res.end(chunk);
         } else if (!res.write(chunk)) {
-          response.pause();
-          res.once('drain', () => response.resume());
+          flow?.pause();
+          res.once('drain', resume);
         }
-      });
-      response.on('end', () => {
-        if (!res.writableEnded) res.end();
-      });
-      response.on('close', () => {
-        if (response.complete) return;
-        // The upstream broke off midway: the status is sent, so all we can do is cut the client's response.
-        upstreamFailed = true;
-        res.destroy();
-      });
-    }, (error) => {
-      warnThrottled(upstream.name, error.message);
-      if (!res.destroyed && !res.headersSent) sendJson(res, error.status, { error: error.message });
+      },
+      onEnd() {
+        complete = true;
+        if (!res.writableEnded && !res.destroyed) res.end();
+      },
+      onError(error, answerStarted) {
+        if (answerStarted) {
+          // The upstream broke off midway: the status is sent, so all we can do is cut the client's response.
+          upstreamFailed = true;
+          res.destroy();
+          return;
+        }
+        warnThrottled(upstream.name, error.message);
+        if (!res.destroyed && !res.headersSent) sendJson(res, error.status, { error: error.message });
+      },
     });
     res.once('close', () => {
       const sent = res.writableFinished;
       // The client went away: stop the upstream request, and with it the model's work.
-      if (!sent) {
-        forwarding.abort();
-        upRes?.destroy();
-      }
+      if (!sent) forwarding.abort();
       release();
       metrics.requestAnswered(upstream.name, sent ? res.statusCode : upstreamFailed ? 502 : 499, (performance.now() - started) / 1000);
       if (capture) {
-        const complete = sent && upRes !== undefined && upRes.complete && kept !== undefined && keptBytes <= maxBodyBytes;
-        capture(complete ? { status: upRes!.statusCode ?? 0, body: Buffer.concat(kept!, keptBytes), headers: upRes!.headers } : sent ? { status: res.statusCode } : undefined);
+        const whole = sent && (complete || left === 0) && kept !== undefined && keptBytes <= maxBodyBytes;
+        capture(whole ? { status, body: Buffer.concat(kept!, keptBytes), headers } : sent ? { status: res.statusCode } : undefined);
       }
     });
   };

@@ -2,9 +2,9 @@
 // answer is compared with the primary's and then thrown away. The client never waits for it: copies wait in
 // a bounded queue and at most `concurrency` are in flight; when the queue is full the copy is dropped and
 // counted, so a slow shadow version can never push back on the clients.
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { compareResponses } from './compare.ts';
-import { UpstreamError, forwardAsync, type OutgoingCall } from './forward.ts';
+import { UpstreamError, forwardWhole, type OutgoingCall } from './forward.ts';
 import type { RouterMetrics } from './metrics.ts';
 import type { Upstream } from './upstreams.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -33,24 +33,6 @@ export interface ShadowOptions {
   maxBodyBytes: number;
   metrics: RouterMetrics;
   logger: Logger;
-}
-
-/**
- * Reads a response body in full, up to `limit` bytes. Undefined when it is larger (the rest is discarded)
- * or when the stream breaks off before its end; never rejects, never hangs on a destroyed stream.
- */
-export function collectBody(stream: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    stream.on('end', () => resolve(size <= limit ? Buffer.concat(chunks, size) : undefined));
-    stream.on('error', () => resolve(undefined));
-    stream.on('close', () => resolve(undefined)); // after 'end' this is a no-op: the promise has settled
-  });
 }
 
 export class ShadowMirror {
@@ -105,9 +87,7 @@ export class ShadowMirror {
     const started = performance.now();
     let shadow: CapturedResponse;
     try {
-      const res = await forwardAsync(copy.upstream, copy.call, timeoutMs);
-      const body = await collectBody(res, maxBodyBytes);
-      shadow = { status: res.statusCode ?? 0, body, headers: res.headers };
+      shadow = await forwardWhole(copy.upstream, copy.call, timeoutMs, maxBodyBytes);
       metrics.shadowAnswered(version, shadow.status, (performance.now() - started) / 1000);
     } catch (error) {
       const status = error instanceof UpstreamError ? error.status : 502;

@@ -1,14 +1,11 @@
 // One keep-alive connection pool per upstream version, and their retirement: when a new route table drops a
 // version (or moves it to another URL) its pool is closed only after the requests it carries have finished,
 // so a weight change never cuts a request short.
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Pool } from 'undici';
 import type { RouteVersion } from './routes.ts';
 
-/** Idle keep-alive sockets kept per upstream; more are opened under load and closed when idle. */
-const MAX_FREE_SOCKETS = 256;
 /** Below the model server's keep-alive timeout (Node's default, 5 s), so we close idle sockets before it does. */
-const FREE_SOCKET_TIMEOUT_MS = 4000;
+const IDLE_SOCKET_TIMEOUT_MS = 4000;
 
 export class Upstream {
   readonly name: string;
@@ -20,7 +17,8 @@ export class Upstream {
   readonly prefix: string;
   /** The Host header requests to it carry (the upstream's own, as nginx's proxy_pass sets by default). */
   readonly hostHeader: string;
-  readonly agent: HttpAgent;
+  /** Keep-alive connections to it: as many as requests in flight, one request per connection at a time. */
+  readonly pool: Pool;
   private inflight = 0;
   private retired = false;
 
@@ -33,8 +31,7 @@ export class Upstream {
     this.port = Number(url.port) || (this.secure ? 443 : 80);
     this.prefix = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
     this.hostHeader = url.host;
-    const options = { keepAlive: true, maxFreeSockets: MAX_FREE_SOCKETS, timeout: FREE_SOCKET_TIMEOUT_MS, scheduling: 'lifo' as const };
-    this.agent = this.secure ? new HttpsAgent(options) : new HttpAgent(options);
+    this.pool = new Pool(url.origin, { keepAliveTimeout: IDLE_SOCKET_TIMEOUT_MS, keepAliveMaxTimeout: IDLE_SOCKET_TIMEOUT_MS, pipelining: 1 });
   }
 
   /** Marks a request started on this upstream; the returned function marks it finished (once). */
@@ -45,7 +42,7 @@ export class Upstream {
       if (released) return;
       released = true;
       this.inflight--;
-      if (this.retired && this.inflight === 0) this.agent.destroy();
+      if (this.retired && this.inflight === 0) void this.pool.close();
     };
   }
 
@@ -56,7 +53,7 @@ export class Upstream {
   /** No new requests will come; close the pool now if idle, else when its last request finishes. */
   retire(): void {
     this.retired = true;
-    if (this.inflight === 0) this.agent.destroy();
+    if (this.inflight === 0) void this.pool.close();
   }
 }
 
