@@ -97,6 +97,16 @@ test('without spec.rollout a new version starts beside the old one, takes all tr
   assert.match(events, /VersionRemoved: removed version v7/);
 });
 
+test('an owned object deleted behind the operator\'s back is put back at once (watched, not waiting for a resync)', async () => {
+  const before = await getJson('get', '-n', 'ml', 'configmap', 'ranker-routes');
+  await cluster.kubectl(['delete', '-n', 'ml', 'configmap', 'ranker-routes']);
+  const after = await eventually('the routes ConfigMap back', async () => {
+    const c = await getJson('get', '-n', 'ml', 'configmap', 'ranker-routes').catch(() => undefined);
+    return c && c.metadata.uid !== before.metadata.uid ? c : undefined;
+  }, 10_000);
+  assert.deepEqual(after.data, before.data);
+});
+
 test('a GPU no node has is reported in status, not left as silent Pending pods', async () => {
   await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('needs-b200', { gpu: { mode: 'full', product: 'NVIDIA-B200' } })));
   const condition = await eventually('GPUCapacityMissing', async () => {

@@ -24,16 +24,47 @@ export interface ApplyResult {
   written: boolean;
 }
 
-export async function applyIfChanged(api: KubernetesObjectApi, desired: Obj): Promise<ApplyResult> {
+/**
+ * Live objects as the controller's informers last saw them: the object, undefined when it is absent, or
+ * 'uncached' when its kind is not watched (or not listed yet), which reads it from the API instead.
+ */
+export type LiveLookup = (apiVersion: string, kind: string, namespace: string, name: string) => Obj | undefined | 'uncached';
+
+/** What this process last applied to each object, for when the informer cache has not seen it yet. */
+export type AppliedMemo = Map<string, { hash: string; resourceVersion: string; object: Obj }>;
+
+export const objectKey = (apiVersion: string, kind: string, namespace: string, name: string) => `${apiVersion}/${kind}/${namespace}/${name}`;
+
+/** Whether resourceVersion a is later than b (etcd revisions; opaque strings compare as "not later"). */
+function later(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) > BigInt(b);
+}
+
+export async function applyIfChanged(api: KubernetesObjectApi, desired: Obj, cache?: { lookup: LiveLookup; memo: AppliedMemo }): Promise<ApplyResult> {
   const stamped = withHash(desired);
+  const hash = stamped.metadata.annotations[APPLIED_HASH] as string;
+  const { apiVersion, kind } = desired;
+  const { namespace, name } = desired.metadata;
+  const key = objectKey(apiVersion, kind, namespace, name);
+  const cached = cache?.lookup(apiVersion, kind, namespace, name) ?? 'uncached';
   let live: Obj | undefined;
-  try {
-    live = await api.read(desired as { apiVersion: string; kind: string; metadata: { name: string; namespace: string } }) as Obj;
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
+  if (cached === 'uncached') {
+    try {
+      live = await api.read(desired as { apiVersion: string; kind: string; metadata: { name: string; namespace: string } }) as Obj;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  } else {
+    live = cached;
+    // The cache may not have seen our last write yet: trust it unless the cache shows a later change.
+    const mine = cache!.memo.get(key);
+    if (mine?.hash === hash && (live === undefined || !later(live.metadata?.resourceVersion, mine.resourceVersion))) {
+      return { object: live && live.metadata?.resourceVersion === mine.resourceVersion ? live : mine.object, written: false };
+    }
   }
-  if (live?.metadata?.annotations?.[APPLIED_HASH] === stamped.metadata.annotations[APPLIED_HASH]) return { object: live!, written: false };
+  if (live?.metadata?.annotations?.[APPLIED_HASH] === hash) return { object: live!, written: false };
   // force: we are the one manager of these fields; another writer's change to them is drift to undo.
   const object = await api.patch(stamped as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply) as Obj;
+  cache?.memo.set(key, { hash, resourceVersion: object.metadata?.resourceVersion, object });
   return { object, written: true };
 }

@@ -1,13 +1,14 @@
 // The running controller: informers (list + watch, relisting on 410 Gone, restarted with backoff after any
 // other error) feed the work queue with ModelDeployment keys; owned Deployments changing (pods becoming
 // ready) enqueue their owner. Each key is reconciled level-triggered by reconcile().
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, makeInformer, type Informer, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
+import { AppsV1Api, AutoscalingV2Api, CoreV1Api, CustomObjectsApi, KubeConfig, makeInformer, PolicyV1Api, RbacAuthorizationV1Api, type Informer, type KubernetesObject, type ObjectCache, type V1Deployment, type V1Node } from '@kubernetes/client-node';
 import { GROUP, KIND, PLURAL, VERSION } from '../../api/v1alpha1/schema.ts';
 import { MANAGER } from '../render/names.ts';
 import type { OperatorSettings } from '../render/settings.ts';
 import { kubeClients, nodeInfo } from './kube-client.ts';
 import { reconcile } from './reconcile.ts';
 import { analysisFor, PrometheusAnalysis, RouterAnalysis } from '../rollout/analysis.ts';
+import { objectKey, type AppliedMemo, type LiveLookup } from './apply.ts';
 import { WorkQueue } from './work-queue.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import type { Logger } from 'winston';
@@ -39,6 +40,20 @@ export function startController(options: ControllerOptions): RunningController {
   const apps = config.makeApiClient(AppsV1Api);
   const core = config.makeApiClient(CoreV1Api);
   let nodes: Informer<KubernetesObject> & { list(): readonly KubernetesObject[] };
+  // The objects this operator owns, by kind, as the informers below last saw them.
+  const ownedCaches = new Map<string, { cache: ObjectCache<KubernetesObject>; index: number }>();
+  const memo: AppliedMemo = new Map();
+  const live: LiveLookup = (apiVersion, kind, namespace, name) => {
+    const owned = ownedCaches.get(`${apiVersion}/${kind}`);
+    if (!owned || !listed.has(owned.index)) return 'uncached';
+    return owned.cache.get(name, namespace) as Record<string, any> | undefined;
+  };
+  const versionDeployments = (mdep: { metadata: { name: string; namespace?: string; uid?: string } }): V1Deployment[] | undefined => {
+    const owned = ownedCaches.get('apps/v1/Deployment');
+    if (!owned || !listed.has(owned.index)) return undefined;
+    return (owned.cache.list(mdep.metadata.namespace) as V1Deployment[]).filter((d) => d.metadata?.labels?.['app.kubernetes.io/component'] === 'model-server'
+      && d.metadata.ownerReferences?.some((o) => o.uid === mdep.metadata.uid));
+  };
   const analysis = {
     router: new RouterAnalysis(async (mdep) => options.routerMetrics?.get(`${mdep.metadata.namespace}/${mdep.metadata.name}`) ?? clients.routerMetricsUrls(mdep)),
     prometheus: new PrometheusAnalysis(),
@@ -53,6 +68,7 @@ export function startController(options: ControllerOptions): RunningController {
         // From the informer's cache: the capacity check must not list every node on every reconcile.
         listNodes: async () => nodes.list().map((n) => nodeInfo(n as V1Node)),
         analysis: (mdep) => analysisFor(mdep, analysis),
+        cache: { live, memo, versionDeployments },
         settings: options.settings,
         clock: () => Date.now(),
       }, namespace, name);
@@ -80,14 +96,14 @@ export function startController(options: ControllerOptions): RunningController {
   const informers: Array<Informer<KubernetesObject>> = [];
   let stopping = false;
   const listed = new Set<number>();
-  const watch = (path: string, list: () => Promise<any>, onObject: (o: KubernetesObject) => void) => {
+  const watch = (path: string, list: () => Promise<any>, onObject: (o: KubernetesObject) => void, labelSelector?: string) => {
     // One informer per kind; ObjectCache's list() serves reads without API calls.
     const index = informers.length;
     const informer = makeInformer(config, path, async () => {
       const result = await list();
       listed.add(index);
       return result;
-    });
+    }, labelSelector);
     for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, onObject);
     let failures = 0;
     informer.on('connect', () => (failures = 0));
@@ -106,11 +122,32 @@ export function startController(options: ControllerOptions): RunningController {
     queue.add(key(o));
     metrics.queueDepth(queue.depth);
   });
+  // Owned objects: a change (drift, a Deployment's pods becoming ready) or a deletion re-reconciles the owner,
+  // and reconcile reads them from these caches instead of the API server.
   const owned = `app.kubernetes.io/managed-by=${MANAGER}`;
-  watch(`/apis/apps/v1/deployments`, () => apps.listDeploymentForAllNamespaces({ labelSelector: owned }), (o) => {
-    const owner = o.metadata?.ownerReferences?.find((r) => r.controller && r.kind === KIND);
-    if (owner) queue.add(`${o.metadata?.namespace}/${owner.name}`);
-  });
+  const rbac = config.makeApiClient(RbacAuthorizationV1Api);
+  const policy = config.makeApiClient(PolicyV1Api);
+  const autoscaling = config.makeApiClient(AutoscalingV2Api);
+  const ownedKinds: Array<[string, string, string, () => Promise<any>]> = [
+    ['apps/v1', 'Deployment', '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces({ labelSelector: owned })],
+    ['v1', 'Service', '/api/v1/services', () => core.listServiceForAllNamespaces({ labelSelector: owned })],
+    ['v1', 'ConfigMap', '/api/v1/configmaps', () => core.listConfigMapForAllNamespaces({ labelSelector: owned })],
+    ['v1', 'ServiceAccount', '/api/v1/serviceaccounts', () => core.listServiceAccountForAllNamespaces({ labelSelector: owned })],
+    ['policy/v1', 'PodDisruptionBudget', '/apis/policy/v1/poddisruptionbudgets', () => policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector: owned })],
+    ['autoscaling/v2', 'HorizontalPodAutoscaler', '/apis/autoscaling/v2/horizontalpodautoscalers', () => autoscaling.listHorizontalPodAutoscalerForAllNamespaces({ labelSelector: owned })],
+    ['rbac.authorization.k8s.io/v1', 'Role', '/apis/rbac.authorization.k8s.io/v1/roles', () => rbac.listRoleForAllNamespaces({ labelSelector: owned })],
+    ['rbac.authorization.k8s.io/v1', 'RoleBinding', '/apis/rbac.authorization.k8s.io/v1/rolebindings', () => rbac.listRoleBindingForAllNamespaces({ labelSelector: owned })],
+  ];
+  for (const [apiVersion, kind, path, list] of ownedKinds) {
+    const index = informers.length;
+    const informer = watch(path, list, (o) => {
+      const owner = o.metadata?.ownerReferences?.find((r) => r.controller && r.kind === KIND);
+      if (owner) queue.add(`${o.metadata?.namespace}/${owner.name}`);
+    }, owned);
+    // Gone is gone: what we last applied no longer stands for it.
+    informer.on('delete', (o) => memo.delete(objectKey(apiVersion, kind, o.metadata?.namespace ?? '', o.metadata?.name ?? '')));
+    ownedCaches.set(`${apiVersion}/${kind}`, { cache: informer, index });
+  }
 
   // Node changes can make a GPU request fit (or stop fitting): re-check every ModelDeployment then.
   const enqueueAll = () => {

@@ -31,18 +31,23 @@ export const versionOf = (d: V1Deployment) => d.metadata?.labels?.['serving.mode
 export async function pruneVersions(objects: KubernetesObjectApi, mdep: ModelDeployment, deployments: V1Deployment[], keep: string[]): Promise<string[]> {
   const namespace = mdep.metadata.namespace ?? 'default';
   const kept = new Set(keep.map(labelValue));
-  const superseded = deployments.filter((d) => !kept.has(versionOf(d)));
+  // A Deployment already being deleted (seen in a cache that lags our own delete) is gone already.
+  const superseded = deployments.filter((d) => !kept.has(versionOf(d)) && !d.metadata?.deletionTimestamp);
+  const removed: string[] = [];
   for (const deployment of superseded) {
+    let deleted = false;
     for (const [apiVersion, kind] of PER_VERSION_KINDS) {
       try {
         await objects.delete({ apiVersion, kind, metadata: { name: deployment.metadata!.name, namespace } }, undefined, undefined, undefined, undefined, 'Background');
+        if (kind === 'Deployment') deleted = true;
       } catch (error) {
         // Not every version has every kind (an autoscaler of the other engine, say), and KEDA may not be installed.
         if (!isNotFound(error)) throw error;
       }
     }
+    if (deleted) removed.push(versionOf(deployment));
   }
-  return superseded.map(versionOf);
+  return removed;
 }
 
 /**

@@ -11,7 +11,7 @@ import { labelValue, selectorLabels, versionedName } from '../render/names.ts';
 import type { OperatorSettings } from '../render/settings.ts';
 import { routerUrl } from '../render/router.ts';
 import { versionUrl } from '../render/workload.ts';
-import { applyIfChanged } from './apply.ts';
+import { applyIfChanged, type AppliedMemo, type LiveLookup } from './apply.ts';
 import { isNotFound } from './api-errors.ts';
 import { listVersionDeployments, pruneRouting, pruneVersions, versionOf } from './prune.ts';
 import { computeStatus, statusChanged, transitionEvents, type Condition, type EventRecord } from './status.ts';
@@ -46,6 +46,11 @@ export interface Reconciler {
   settings: OperatorSettings;
   /** Milliseconds since the epoch. */
   clock(): number;
+  /**
+   * The controller's informer caches of the objects it owns, read instead of the API server where they
+   * cover a kind; without them every read goes to the API (as in the reconcile tests).
+   */
+  cache?: { live: LiveLookup; memo: AppliedMemo; versionDeployments(mdep: ModelDeployment): V1Deployment[] | undefined };
 }
 
 export const PAUSE_ANNOTATION = 'serving.modelship.dev/paused';
@@ -98,7 +103,7 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
   // The rollout: observe, then decide.
   const previous = mdep.status?.rollout as RolloutStatus | undefined;
   const rollout = defaulted.spec.rollout;
-  const deployments = await listVersionDeployments(r.objects, defaulted);
+  const deployments = r.cache?.versionDeployments(defaulted) ?? await listVersionDeployments(r.objects, defaulted);
   const sharesBefore = previous ? versionShares(previous) : [];
   const analysisSource = r.analysis(defaulted);
   const annotations = (mdep.metadata as { annotations?: Record<string, string> }).annotations ?? {};
@@ -141,7 +146,7 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
   const stableName = versionedName(defaulted, state.stable.version);
   try {
     for (const desired of renderDesiredState(defaulted, r.settings, state)) {
-      const { object, written } = await applyIfChanged(r.objects, desired);
+      const { object, written } = await applyIfChanged(r.objects, desired, r.cache && { lookup: r.cache.live, memo: r.cache.memo });
       if (written) {
         writes++;
         applied.push(`${object.kind}/${object.metadata.name}`);
