@@ -6,7 +6,7 @@ import type { ModelDeployment } from '../api/types.ts';
 import type { VersionShare } from '../rollout/traffic.ts';
 import { dnsLabel, MANAGER, ownerReference, versionedName } from './names.ts';
 import type { OperatorSettings } from './settings.ts';
-import { SERVER_PORT } from './workload.ts';
+import { CONTAINER_SECURITY, HTTP_SERVICE_PORTS, httpProbe, POD_SECURITY, SCRAPE_ANNOTATIONS, SERVER_PORT } from './workload.ts';
 
 export const ROUTES_KEY = 'routes.json';
 
@@ -46,7 +46,6 @@ export function renderRoutesConfigMap(mdep: ModelDeployment, shares: VersionShar
 
 export function renderRouterDeployment(mdep: ModelDeployment, settings: OperatorSettings): Record<string, unknown> {
   const namespace = mdep.metadata.namespace ?? 'default';
-  const probe = (path: string) => ({ httpGet: { path, port: 'http' }, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 2 });
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -59,7 +58,7 @@ export function renderRouterDeployment(mdep: ModelDeployment, settings: Operator
         metadata: {
           labels: routerSelector(mdep),
           // The analysis scrapes every router pod; Prometheus may too (analysis.provider: prometheus).
-          annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(SERVER_PORT), 'prometheus.io/path': '/metrics' },
+          annotations: SCRAPE_ANNOTATIONS,
         },
         spec: {
           serviceAccountName: routerServiceAccountName(mdep),
@@ -69,12 +68,12 @@ export function renderRouterDeployment(mdep: ModelDeployment, settings: Operator
             args: ['route', '--routes-configmap', `${namespace}/${routesConfigMapName(mdep)}`, '--port', String(SERVER_PORT)],
             ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
             resources: { requests: { cpu: '100m', memory: '128Mi' } },
-            readinessProbe: probe('/v2/health/ready'),
-            livenessProbe: probe('/v2/health/live'),
+            readinessProbe: httpProbe('/v2/health/ready', 5, 3),
+            livenessProbe: httpProbe('/v2/health/live', 5, 3),
             lifecycle: { preStop: { sleep: { seconds: 5 } } },
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            securityContext: CONTAINER_SECURITY,
           }],
-          securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: POD_SECURITY,
           enableServiceLinks: false,
         },
       },
@@ -88,7 +87,7 @@ export function renderRouterService(mdep: ModelDeployment): Record<string, unkno
     apiVersion: 'v1',
     kind: 'Service',
     metadata: meta(mdep, routerName(mdep)),
-    spec: { type: 'ClusterIP', selector: routerSelector(mdep), ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
+    spec: { type: 'ClusterIP', selector: routerSelector(mdep), ports: HTTP_SERVICE_PORTS },
   };
 }
 

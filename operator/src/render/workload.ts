@@ -37,12 +37,25 @@ function serverEnv(mdep: ModelDeployment, executionProvider: string): Array<{ na
   return [...env].map(([name, value]) => ({ name, value }));
 }
 
+// The pod hardening and the HTTP surface every pod the operator renders shares (model servers and routers:
+// the same image, the same port, the same health paths).
+/** A container that cannot gain privileges or write to its image. */
+export const CONTAINER_SECURITY = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
+/** A pod that runs as the image's unprivileged user under the runtime's default seccomp profile. */
+const POD_USER = { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001 };
+const SECCOMP = { type: 'RuntimeDefault' };
+export const POD_SECURITY = { ...POD_USER, seccompProfile: SECCOMP };
+/** Where Prometheus (and the rollout analysis) find a pod's metrics. */
+export const SCRAPE_ANNOTATIONS = { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(SERVER_PORT), 'prometheus.io/path': '/metrics' };
+/** The ClusterIP port 80 in front of the pods' named port. */
+export const HTTP_SERVICE_PORTS = [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }];
+export const httpProbe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+  httpGet: { path, port: 'http' }, periodSeconds, failureThreshold, timeoutSeconds: 2,
+});
+
 export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettings, replicas?: number): Record<string, unknown> {
   const placement = gpuPlacement(mdep.spec.gpu, settings);
   const image = mdep.spec.runtime?.image ?? (placement.executionProvider === 'cuda' ? settings.serverImage.cuda : settings.serverImage.cpu);
-  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
-    httpGet: { path, port: 'http' }, periodSeconds, failureThreshold, timeoutSeconds: 2,
-  });
   const resources = mdep.spec.resources ?? {};
   const container = {
     name: 'server',
@@ -55,14 +68,10 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
       ...(resources.limits || Object.keys(placement.resources).length > 0 ? { limits: { ...resources.limits, ...placement.resources } } : {}),
     },
     // The server listens before the model loads: liveness holds during a long download, readiness waits.
-    readinessProbe: probe('/v2/health/ready', 5, 3),
-    livenessProbe: probe('/v2/health/live', 10, 6),
+    readinessProbe: httpProbe('/v2/health/ready', 5, 3),
+    livenessProbe: httpProbe('/v2/health/live', 10, 6),
     lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
-    securityContext: {
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'] },
-    },
+    securityContext: CONTAINER_SECURITY,
     volumeMounts: [{ name: 'tmp', mountPath: MODEL_CACHE }],
   };
   return {
@@ -77,12 +86,13 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
       template: {
         metadata: {
           labels: objectLabels(mdep),
-          annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(SERVER_PORT), 'prometheus.io/path': '/metrics' },
+          annotations: SCRAPE_ANNOTATIONS,
         },
         spec: {
           containers: [container],
           terminationGracePeriodSeconds: PRE_STOP_SECONDS + DRAIN_MS / 1000 + 5,
-          securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+          // fsGroup: the model cache volume is the server's to write.
+          securityContext: { ...POD_USER, fsGroup: 10001, seccompProfile: SECCOMP },
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           ...(Object.keys(placement.nodeSelector).length > 0 ? { nodeSelector: placement.nodeSelector } : {}),
@@ -102,7 +112,7 @@ export function renderService(mdep: ModelDeployment): Record<string, unknown> {
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(mdep),
-      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+      ports: HTTP_SERVICE_PORTS,
     },
   };
 }
