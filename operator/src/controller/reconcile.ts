@@ -14,6 +14,7 @@ import { versionUrl } from '../render/workload.ts';
 import { applyIfChanged, type AppliedMemo, type LiveLookup } from './apply.ts';
 import { isNotFound } from './api-errors.ts';
 import { listVersionDeployments, pruneRouting, pruneVersions, versionOf } from './prune.ts';
+import { conditionTime } from '../api/time.ts';
 import { computeStatus, statusChanged, transitionEvents, type Condition, type EventRecord } from './status.ts';
 import { gpuPlacement } from '../render/gpu.ts';
 import { gpuCapacityProblem, gpuHeadroomProblem, type NodeInfo, type NodeUsage } from '../render/gpu-capacity.ts';
@@ -56,7 +57,6 @@ export interface Reconciler {
 export const PAUSE_ANNOTATION = 'serving.modelship.dev/paused';
 export const ABORT_ANNOTATION = 'serving.modelship.dev/abort';
 
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 const modelRef = (mdep: ModelDeployment): ModelRef => {
   const { version, uri, sha256 } = mdep.spec.model;
   return { version, uri, ...(sha256 ? { sha256 } : {}) };
@@ -93,7 +93,7 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
     mdep: defaulted,
     selector: Object.entries(selectorLabels(defaulted)).map(([k, v]) => `${k}=${v}`).join(','),
     url: modelAddress(defaulted, (mdep.status?.rollout as RolloutStatus | undefined)?.stable.version),
-    now: rfc3339(now),
+    now: conditionTime(now),
   };
   if (errors.length > 0) {
     const status = computeStatus({ ...statusBasics, invalid: errors, desiredReplicas: 0 });

@@ -5,9 +5,6 @@ import type { ModelDeployment } from '../api/types.ts';
 import { isActive } from '../rollout/state-machine.ts';
 import type { RolloutStatus } from '../rollout/types.ts';
 
-/** Now, as Kubernetes writes times in conditions: RFC 3339 to the second. */
-export const conditionTime = (date = new Date()) => date.toISOString().replace(/\.\d+Z$/, 'Z');
-
 export interface Condition {
   type: string;
   status: 'True' | 'False' | 'Unknown';

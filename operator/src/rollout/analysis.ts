@@ -7,6 +7,7 @@ import { judgeWindow, type WindowNumbers } from './gates.ts';
 import { addExposition, windowBetween, type Snapshot } from './metric-samples.ts';
 import { ROUTER_METRIC_PREFIX, routerWindowNumbers } from './router-numbers.ts';
 import type { AnalysisResult, RolloutStatus, VersionNumbers } from './types.ts';
+import { conditionTime } from '../api/time.ts';
 
 export interface AnalysisSource {
   /** The numbers of the window that ends now, judged; 'no-baseline' when the window's start was not measured. */
@@ -18,12 +19,11 @@ export interface AnalysisSource {
 }
 
 const key = (mdep: ModelDeployment) => `${mdep.metadata.namespace ?? 'default'}/${mdep.metadata.name}`;
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 const phaseOf = (status: RolloutStatus) => (status.phase === 'Shadowing' || status.phase === 'ABTesting' ? status.phase : 'Progressing');
 
 function unmeasurable(status: RolloutStatus, now: number, why: string): AnalysisResult {
   const none: VersionNumbers = { requests: 0, errors: 0, errorRate: null, p99Ms: null };
-  return { time: iso(now), phase: phaseOf(status), windowSeconds: 0, candidate: none, stable: none, verdict: 'insufficient', failedGates: [], message: why };
+  return { time: conditionTime(now), phase: phaseOf(status), windowSeconds: 0, candidate: none, stable: none, verdict: 'insufficient', failedGates: [], message: why };
 }
 
 /** Reads the router pods' metrics: the URLs of every router pod's /metrics. */
@@ -32,6 +32,8 @@ export type RouterEndpoints = (mdep: ModelDeployment) => Promise<string[]>;
 export class RouterAnalysis implements AnalysisSource {
   private readonly endpoints: RouterEndpoints;
   private readonly baselines = new Map<string, { windowStartedAt: string; snapshot: Snapshot }>();
+  /** The end of the window a check just measured: the start of the next window, when one starts at that moment. */
+  private readonly lastEnds = new Map<string, { at: string; snapshot: Snapshot }>();
   private readonly timeoutMs: number;
 
   constructor(endpoints: RouterEndpoints, timeoutMs = 3000) {
@@ -55,8 +57,11 @@ export class RouterAnalysis implements AnalysisSource {
 
   async startWindow(mdep: ModelDeployment, status: RolloutStatus): Promise<void> {
     if (!status.windowStartedAt) return;
+    const end = this.lastEnds.get(key(mdep));
+    this.lastEnds.delete(key(mdep));
     try {
-      this.baselines.set(key(mdep), { windowStartedAt: status.windowStartedAt, snapshot: await this.snapshot(mdep) });
+      const snapshot = end?.at === status.windowStartedAt ? end.snapshot : await this.snapshot(mdep);
+      this.baselines.set(key(mdep), { windowStartedAt: status.windowStartedAt, snapshot });
     } catch {
       // Unreadable now: the check finds no baseline and starts the window again.
       this.baselines.delete(key(mdep));
@@ -72,13 +77,15 @@ export class RouterAnalysis implements AnalysisSource {
     } catch (error) {
       return unmeasurable(status, now, `cannot read the routers' metrics: ${(error as Error).message}`);
     }
+    this.lastEnds.set(key(mdep), { at: conditionTime(now), snapshot: end });
     const numbers: WindowNumbers = routerWindowNumbers(windowBetween(baseline.snapshot, end), status.stable.version, status.candidate.version);
     if (status.phase !== 'Shadowing') delete numbers.shadow;
-    return judgeWindow(numbers, mdep.spec.rollout, phaseOf(status), (now - Date.parse(status.windowStartedAt!)) / 1000, iso(now));
+    return judgeWindow(numbers, mdep.spec.rollout, phaseOf(status), (now - Date.parse(status.windowStartedAt!)) / 1000, conditionTime(now));
   }
 
   forget(mdep: ModelDeployment): void {
     this.baselines.delete(key(mdep));
+    this.lastEnds.delete(key(mdep));
   }
 }
 
@@ -110,7 +117,7 @@ export class PrometheusAnalysis implements AnalysisSource {
       if (status.phase === 'Shadowing') {
         numbers.shadow = { comparisons: candidate.requests, mismatches: 0, top1Rows: 0, top1Agreement: null, divergenceP99: null, requests: candidate.requests, errors: candidate.errors, p99Ms: candidate.p99Ms };
       }
-      return judgeWindow(numbers, mdep.spec.rollout, phaseOf(status), seconds, iso(now));
+      return judgeWindow(numbers, mdep.spec.rollout, phaseOf(status), seconds, conditionTime(now));
     } catch (error) {
       return unmeasurable(status, now, `cannot query Prometheus at ${url}: ${(error as Error).message}`);
     }

@@ -2,6 +2,7 @@
 // ready, the verdict of a due check, GPU headroom) and the time, decide the next status and the Events to
 // tell. No I/O: the reconciler gathers the observations and applies the consequences (weights, replicas).
 import type { EventRecord } from '../controller/status.ts';
+import { conditionTime } from '../api/time.ts';
 import { formatDuration, parseDuration } from './durations.ts';
 import type { AnalysisResult, ModelRef, RolloutSpec, RolloutStatus } from './types.ts';
 
@@ -80,7 +81,7 @@ export function pendingWeight(status: RolloutStatus | undefined, rollout: Rollou
 
 export function advanceRollout(input: RolloutInput): RolloutDecision {
   const { model, rollout, previous: prev, now } = input;
-  const at = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
+  const at = conditionTime(now);
   const events: EventRecord[] = [];
   const tell = (type: EventRecord['type'], reason: string, message: string) => events.push({ type, reason, message });
   const done = (status: RolloutStatus): RolloutDecision => ({ status, events });
