@@ -113,11 +113,14 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
   const wanted = modelRef(defaulted);
   const starting = previous !== undefined && !sameModel(wanted, previous.stable) && !sameModel(wanted, previous.candidate);
   const waiting = previous?.phase === 'Progressing' && (previous.step ?? -1) < 0;
+  const needsGpu = Object.keys(placement.resources).length > 0;
+  // Nodes matter only to pods that need GPUs (the capacity condition and the rollout's headroom checks).
+  const nodes = needsGpu ? await r.listNodes() : [];
   let capacityProblem: ((weight: number) => string | undefined) | undefined;
-  if ((due || starting || waiting) && Object.keys(placement.resources).length > 0) {
+  if ((due || starting || waiting) && needsGpu) {
     // The candidate's pods already placed on a node count as room it has; the rest must fit in what is free.
     const candidate = starting ? wanted : previous!.candidate!;
-    const [nodes, usage, placed] = await Promise.all([r.listNodes(), r.nodeUsage(), starting ? 0 : r.scheduledPods(defaulted, candidate.version)]);
+    const [usage, placed] = await Promise.all([r.nodeUsage(), starting ? 0 : r.scheduledPods(defaulted, candidate.version)]);
     capacityProblem = (weight) => {
       const pods = replicaRange(defaulted.spec.scaling ?? {}, { model: candidate, role: 'candidate', weight, shadowPercent: 0 }).min;
       return gpuHeadroomProblem(placement, pods - placed, nodes, usage);
@@ -168,7 +171,7 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
     rollout: state,
     desiredReplicas: versionView(defaulted, stableShare).spec.scaling?.minReplicas ?? 1,
     workload: stableWorkload && { replicas: stableWorkload.replicas ?? 0, readyReplicas: stableWorkload.readyReplicas ?? 0, updatedReplicas: stableWorkload.updatedReplicas ?? 0 },
-    gpuProblem: gpuCapacityProblem(placement, await r.listNodes()),
+    gpuProblem: gpuCapacityProblem(placement, nodes),
   });
 
   // Versions that no longer run go once the routes no longer send them anything.

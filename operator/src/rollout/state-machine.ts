@@ -50,7 +50,8 @@ export function checkDue(status: RolloutStatus | undefined, rollout: RolloutSpec
 
 /** Time until the next check (0: due now), or undefined when no check is scheduled. */
 export function msUntilCheck(status: RolloutStatus | undefined, rollout: RolloutSpec | undefined, now: number): number | undefined {
-  if (!status || !isActive(status) || status.paused || !status.windowStartedAt || (status.step ?? -1) < 0 && status.phase === 'Progressing') return undefined;
+  const starting = status?.phase === 'Progressing' && (status.step ?? -1) < 0;
+  if (!status || !isActive(status) || status.paused || !status.windowStartedAt || starting) return undefined;
   const since = Math.max(Date.parse(status.windowStartedAt), status.lastCheckAt ? Date.parse(status.lastCheckAt) : 0);
   return Math.max(0, since + stepInterval(rollout) - now);
 }
@@ -65,18 +66,6 @@ export const RETIRE_AFTER_MS = 10_000;
 export function msUntilDecision(status: RolloutStatus | undefined, rollout: RolloutSpec | undefined, now: number): number | undefined {
   if (status?.phase === 'Promoting') return Math.max(0, Date.parse(status.phaseStartedAt ?? '') + RETIRE_AFTER_MS - now);
   return msUntilCheck(status, rollout, now);
-}
-
-/** The candidate weight the rollout would enter if the current check passes (for the GPU headroom check). */
-export function pendingWeight(status: RolloutStatus | undefined, rollout: RolloutSpec | undefined): number | undefined {
-  if (!status || !isActive(status)) return undefined;
-  if (!rollout) return 100;
-  if (rollout.strategy === 'abTest') return rollout.abTest?.weight ?? 50;
-  const ladder = steps(rollout);
-  if (status.phase === 'Shadowing') return ladder[0];
-  const step = status.step ?? -1;
-  if (step < 0) return rollout.shadow ? undefined : ladder[0];
-  return ladder[step + 1];
 }
 
 export function advanceRollout(input: RolloutInput): RolloutDecision {
@@ -146,10 +135,10 @@ export function advanceRollout(input: RolloutInput): RolloutDecision {
       return done({ ...from, holding: problem, windowStartedAt: at, lastCheckAt: undefined, message: `holding before weight ${weight}%: ${problem}` });
     }
     tell('Normal', 'StepAdvanced', `candidate ${candidate.version} at weight ${weight}% (step ${i + 1} of ${steps(rollout).length})`);
-    return done(base({
+    return done({
       ...from, holding: undefined, phase: 'Progressing', step: i, canaryWeight: weight, shadowPercent: undefined, windowStartedAt: at, lastCheckAt: undefined,
       message: `weight ${weight}%: judging for ${formatDuration(stepInterval(rollout))}`,
-    }));
+    });
   };
   const promote = (): RolloutDecision => {
     tell('Normal', 'Promoting', `candidate ${candidate.version} becomes stable; ${prev.stable.version} retires once ${candidate.version} is fully sized`);
