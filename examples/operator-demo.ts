@@ -1,24 +1,22 @@
 // The second half of `make demo`: the operator at work on a local simulated cluster (real kube-apiserver,
 // controller-manager and scheduler; kwok nodes advertising whole GPUs, MIG slices and time-sliced shares).
 // Applies the example ModelDeployments and shows what a user sees with kubectl.
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster } from '../test/control-plane/local-cluster.ts';
 import { addGpuNodes } from '../test/control-plane/gpu-nodes.ts';
-import { operatorKubeconfig } from '../test/control-plane/operator-identity.ts';
+import { operatorKubeconfig, startOperator } from '../test/control-plane/operator-identity.ts';
 
 const path = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const CRD = path('../crds/modeldeployment.yaml');
 
 console.log('starting a local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)...');
 const cluster = await startLocalCluster({ simulated: true, crds: [CRD] });
-let operator: ReturnType<typeof spawn> | undefined;
+let operator: ReturnType<typeof startOperator> | undefined;
 try {
   await addGpuNodes(cluster);
   await cluster.kubectl(['create', 'namespace', 'ml']);
-  operator = spawn(process.execPath, [path('../operator/bin/modelship.js'), 'operator', '--kubeconfig', await operatorKubeconfig(cluster),
-    '--health-port', '0', '--lease-namespace', 'modelship-system', '--log-level', 'warn'], { stdio: 'inherit' });
+  operator = startOperator(await operatorKubeconfig(cluster), ['--log-level', 'warn']);
 
   console.log('\n$ kubectl get nodes -L nvidia.com/gpu.product');
   console.log(await cluster.kubectl(['get', 'nodes', '-L', 'nvidia.com/gpu.product']));

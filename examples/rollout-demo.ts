@@ -3,11 +3,10 @@
 // containers), with clients sending requests through the router the whole time. A GitOps-style patch of
 // spec.model first shadows, then canaries the new version, which is promoted; then a retrained model that
 // disagrees with the stable one is caught in its shadow phase and rolled back before any client sees it.
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster } from '../test/control-plane/local-cluster.ts';
-import { operatorKubeconfig } from '../test/control-plane/operator-identity.ts';
+import { operatorKubeconfig, startOperator } from '../test/control-plane/operator-identity.ts';
 import { addGpuNodes } from '../test/control-plane/gpu-nodes.ts';
 import { startClientLoad, startLocalRouter } from '../test/control-plane/local-traffic.ts';
 import { freePort } from '../test/support/free-port.ts';
@@ -26,13 +25,12 @@ const servers = [
   await startServer(['--model', path('./models/mlp-retrained.onnx'), '--name', 'iris', '--version', 'v3']),
 ];
 const routerPort = await freePort();
-let operator: ReturnType<typeof spawn> | undefined;
+let operator: ReturnType<typeof startOperator> | undefined;
 let stopAll = async () => {};
 try {
   await addGpuNodes(cluster);
   await cluster.kubectl(['create', 'namespace', 'ml']);
-  operator = spawn(process.execPath, [path('../operator/bin/modelship.js'), 'operator', '--kubeconfig', await operatorKubeconfig(cluster),
-    '--health-port', '0', '--lease-namespace', 'modelship-system', '--log-level', 'warn', '--router-metrics', `ml/iris=http://127.0.0.1:${routerPort}/metrics`], { stdio: 'inherit' });
+  operator = startOperator(await operatorKubeconfig(cluster), ['--log-level', 'warn', '--router-metrics', `ml/iris=http://127.0.0.1:${routerPort}/metrics`]);
   const iris = {
     apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'iris', namespace: 'ml' },
     spec: {

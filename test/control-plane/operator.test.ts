@@ -3,16 +3,15 @@
 // follows a spec change; on SIGTERM it releases the Lease and the standby takes over.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
-import { operatorKubeconfig } from './operator-identity.ts';
+import { operatorKubeconfig, startOperator } from './operator-identity.ts';
 import { eventually as poll } from '../support/eventually.ts';
 
 const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../../examples/modeldeployments/cpu-classifier.yaml', import.meta.url));
-const BIN = fileURLToPath(new URL('../../operator/bin/modelship.js', import.meta.url));
 let operatorConfig: string;
 
 let cluster: LocalCluster;
@@ -24,15 +23,12 @@ let replicas: Replica[] = [];
 const logs: string[] = [];
 
 function startReplica(): Replica {
-  const child = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', operatorConfig, '--health-port', '0', '--workers', '2',
-    '--lease-namespace', 'modelship-system', '--lease-duration-ms', '3000'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const replica = { child, logs: [] as string[] };
-  const keep = (d: Buffer) => {
-    replica.logs.push(String(d));
-    logs.push(String(d));
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  const replicaLogs: string[] = [];
+  const child = startOperator(operatorConfig, ['--workers', '2', '--lease-duration-ms', '3000'], (chunk) => {
+    replicaLogs.push(chunk);
+    logs.push(chunk);
+  });
+  const replica = { child, logs: replicaLogs };
   // Like the operator's Deployment: a replica that exits with an error (it lost its Lease) is started anew.
   child.on('exit', (code) => {
     if (code === 1) replicas.push(startReplica());

@@ -7,12 +7,12 @@
 // the loopback processes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { eventually as poll } from '../support/eventually.ts';
-import { operatorKubeconfig } from './operator-identity.ts';
+import { operatorKubeconfig, startOperator } from './operator-identity.ts';
 import { addGpuNodes, GPU_NODES } from './gpu-nodes.ts';
 import { startServer, type ServerProcess } from '../support/server-process.ts';
 import { startClientLoad, startLocalRouter, type LocalRouter } from './local-traffic.ts';
@@ -21,7 +21,6 @@ import { modelDir } from '../support/model-files.ts';
 import { MLP, MLP_RETRAINED, randomRows, writeModel } from '../models/zoo.ts';
 
 const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
-const OPERATOR = fileURLToPath(new URL('../../operator/bin/modelship.js', import.meta.url));
 
 let cluster: LocalCluster;
 let operatorConfig: string;
@@ -39,14 +38,8 @@ const mdep = () => getJson('get', '-n', 'ml', 'mdep', 'iris');
 const patchSpec = (spec: Record<string, unknown>) => cluster.kubectl(['-n', 'ml', 'patch', 'mdep', 'iris', '--type', 'merge', '-p', JSON.stringify({ spec })]);
 const model = (version: string) => ({ uri: `https://models.example.com/iris/${version}.onnx`, version });
 
-function startOperator(routerMetrics: string): ChildProcess {
-  const child = spawn(process.execPath, [OPERATOR, 'operator', '--kubeconfig', operatorConfig, '--health-port', '0', '--workers', '2',
-    '--lease-namespace', 'modelship-system', '--lease-duration-ms', '3000', '--resync-ms', '5000',
-    '--router-metrics', `ml/iris=${routerMetrics}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d) => logs.push(String(d)));
-  child.stderr!.on('data', (d) => logs.push(String(d)));
-  return child;
-}
+const startIrisOperator = (routerMetrics: string) => startOperator(operatorConfig,
+  ['--workers', '2', '--lease-duration-ms', '3000', '--resync-ms', '5000', '--router-metrics', `ml/iris=${routerMetrics}`], (chunk) => logs.push(chunk));
 
 let load: ReturnType<typeof startClientLoad>;
 const answers = () => load.answers;
@@ -78,7 +71,7 @@ before(async () => {
   // The operator must know where the router's metrics will be before the router can start.
   const routerPort = await freePort();
   routerUrl = `http://127.0.0.1:${routerPort}`;
-  operator = startOperator(`${routerUrl}/metrics`);
+  operator = startIrisOperator(`${routerUrl}/metrics`);
   await cluster.kubectl(['apply', '-n', 'ml', '-f', '-'], JSON.stringify({
     apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'iris', namespace: 'ml' },
     spec: { model: model('v1'), rollout: { steps: [20, 60, 100], stepInterval: '2s', analysis: { minRequests: 10, maxErrorRate: 0.02, failureThreshold: 2 } } },
@@ -190,7 +183,7 @@ test('an operator restarted mid-rollout resumes at the step it reached', async (
   await once(operator!, 'exit');
   const during = (await mdep()).status.rollout;
   assert.equal(during.canaryWeight, 60);
-  operator = startOperator(`${routerUrl}/metrics`);
+  operator = startIrisOperator(`${routerUrl}/metrics`);
   const seen = await watchRollout((r) => r.phase === 'Succeeded' && r.stable.version === 'v6');
   const weights = seen.filter((s) => s.phase === 'Progressing').map((s) => s.weight);
   assert.ok(weights.every((w) => w >= 60), `never back to an earlier step: ${JSON.stringify(seen)}`);

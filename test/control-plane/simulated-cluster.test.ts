@@ -5,17 +5,16 @@
 // Ready, the garbage collector follows owner references.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { eventually as poll } from '../support/eventually.ts';
 import { addGpuNodes } from './gpu-nodes.ts';
-import { operatorKubeconfig } from './operator-identity.ts';
+import { operatorKubeconfig, startOperator } from './operator-identity.ts';
 import { modelDeployment } from '../support/invalid-model-deployments.ts';
 
 const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../examples/modeldeployments/', import.meta.url));
-const BIN = fileURLToPath(new URL('../../operator/bin/modelship.js', import.meta.url));
 let cluster: LocalCluster;
 let operator: ChildProcess;
 const logs: string[] = [];
@@ -28,9 +27,7 @@ before(async () => {
   cluster = await startLocalCluster({ simulated: true, crds: [CRD] });
   await addGpuNodes(cluster);
   await cluster.kubectl(['create', 'namespace', 'ml']);
-  operator = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', await operatorKubeconfig(cluster), '--health-port', '0', '--lease-namespace', 'modelship-system'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  operator.stdout!.on('data', (d) => logs.push(String(d)));
-  operator.stderr!.on('data', (d) => logs.push(String(d)));
+  operator = startOperator(await operatorKubeconfig(cluster), [], (chunk) => logs.push(chunk));
   await cluster.kubectl(['apply', '-n', 'ml', '-f', EXAMPLES]);
 }, { timeout: 60 * 60_000 });
 after(async () => {
