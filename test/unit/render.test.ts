@@ -171,3 +171,10 @@ test('the router: the model\'s stable Service, reading its own routes ConfigMap 
   const role = byKind(objects, 'Role');
   assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['ranker-routes'], verbs: ['get', 'list', 'watch'] }]);
 });
+
+test('the router object references name every object the router renderers make', async () => {
+  const { routerObjectRefs } = await import('../../operator/src/render/router.ts');
+  const rendered = renderDesiredState(stored({}), settings()).filter((o: Record<string, any>) => o.metadata.labels['app.kubernetes.io/component'] === 'router');
+  const refs = (objects: Array<Record<string, any>>) => objects.map((o) => `${o.apiVersion}/${o.kind}/${o.metadata.name}`).sort();
+  assert.deepEqual(routerObjectRefs(stored({})).map(([apiVersion, kind, name]) => `${apiVersion}/${kind}/${name}`).sort(), refs(rendered));
+});

@@ -7,7 +7,7 @@ import type { ModelDeployment } from '../api/types.ts';
 import { MANAGER, labelValue } from '../render/names.ts';
 import { isNotFound } from './api-errors.ts';
 import { httpRouteName } from '../render/http-route.ts';
-import { routerName, routerServiceAccountName, routesConfigMapName } from '../render/router.ts';
+import { routerObjectRefs } from '../render/router.ts';
 
 const PER_VERSION_KINDS: Array<[string, string]> = [
   ['autoscaling/v2', 'HorizontalPodAutoscaler'],
@@ -59,9 +59,7 @@ export async function pruneRouting(objects: KubernetesObjectApi, mdep: ModelDepl
   const namespace = mdep.metadata.namespace ?? 'default';
   const kinds: Array<[string, string, string]> = left === 'gateway-api'
     ? [['gateway.networking.k8s.io/v1', 'HTTPRoute', httpRouteName(mdep)]]
-    : [['apps/v1', 'Deployment', routerName(mdep)], ['v1', 'Service', routerName(mdep)], ['v1', 'ConfigMap', routesConfigMapName(mdep)],
-      ['rbac.authorization.k8s.io/v1', 'RoleBinding', routerServiceAccountName(mdep)], ['rbac.authorization.k8s.io/v1', 'Role', routerServiceAccountName(mdep)],
-      ['v1', 'ServiceAccount', routerServiceAccountName(mdep)]];
+    : routerObjectRefs(mdep);
   let deleted = 0;
   for (const [apiVersion, kind, name] of kinds) {
     try {

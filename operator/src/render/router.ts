@@ -108,6 +108,15 @@ export function renderRouterAccess(mdep: ModelDeployment): Array<Record<string, 
   ];
 }
 
+/** Every object the renderers above make for a router, as [apiVersion, kind, name], in the order to remove them. */
+export function routerObjectRefs(mdep: ModelDeployment): Array<[string, string, string]> {
+  const access = routerServiceAccountName(mdep);
+  return [
+    ['apps/v1', 'Deployment', routerName(mdep)], ['v1', 'Service', routerName(mdep)], ['v1', 'ConfigMap', routesConfigMapName(mdep)],
+    ['rbac.authorization.k8s.io/v1', 'RoleBinding', access], ['rbac.authorization.k8s.io/v1', 'Role', access], ['v1', 'ServiceAccount', access],
+  ];
+}
+
 export function routerUrl(mdep: ModelDeployment): string {
   return `http://${routerName(mdep)}.${mdep.metadata.namespace ?? 'default'}.svc.cluster.local/v2/models/${mdep.metadata.name}`;
 }
