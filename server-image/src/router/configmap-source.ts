@@ -3,8 +3,7 @@
 // more). Loaded only when asked for: the Kubernetes client takes a third of a second to import, which a
 // router reading a file should not pay at every start.
 import { CoreV1Api, KubeConfig, ListWatch, Watch, type V1ConfigMap } from '@kubernetes/client-node';
-import { parseRouteTable } from './routes.ts';
-import type { RouteSource } from './sources.ts';
+import { TableText, type RouteSource } from './sources.ts';
 
 export const ROUTES_KEY = 'routes.json';
 
@@ -18,7 +17,7 @@ export function configMapSource(reference: string, kubeConfig?: KubeConfig): Rou
   let informer: ListWatch<V1ConfigMap> | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
-  let lastText: string | undefined;
+  const texts = new TableText(source);
   const textOf = (cm: V1ConfigMap | undefined) => cm?.data?.[ROUTES_KEY];
   return {
     description: `configmap ${reference}`,
@@ -32,25 +31,16 @@ export function configMapSource(reference: string, kubeConfig?: KubeConfig): Rou
       }
       const text = textOf(cm);
       if (text === undefined) return { table: undefined, why: `${source}: the key is missing` };
-      const table = parseRouteTable(text, source);
-      lastText = text;
-      return { table };
+      return { table: texts.first(text) };
     },
     watch(events) {
       const onObject = (cm: V1ConfigMap) => {
         const text = textOf(cm);
         if (text === undefined) {
-          if (lastText !== undefined) events.rejected(new Error(`${source}: the key is missing; keeping the current table`));
-          lastText = undefined;
+          if (texts.lose()) events.rejected(new Error(`${source}: the key is missing; keeping the current table`));
           return;
         }
-        if (text === lastText) return;
-        lastText = text;
-        try {
-          events.table(parseRouteTable(text, source));
-        } catch (error) {
-          events.rejected(error as Error);
-        }
+        texts.offer(text, events);
       };
       const path = `/api/v1/namespaces/${namespace}/configmaps`;
       const fieldSelector = `metadata.name=${name}`;

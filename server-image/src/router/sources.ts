@@ -26,13 +26,51 @@ export interface RouteSource {
   stop(): void;
 }
 
+/**
+ * A source's text turned into tables: text seen last time is not parsed again, and a bad table is reported
+ * while the router keeps the one it has.
+ */
+export class TableText {
+  private last: string | undefined;
+  private readonly source: string;
+
+  constructor(source: string) {
+    this.source = source;
+  }
+
+  /** The first table; throws (RouteTableError) when it is bad. */
+  first(text: string): RouteTable {
+    const table = parseRouteTable(text, this.source);
+    this.last = text;
+    return table;
+  }
+
+  /** A text the source holds now: a new table, a refused one, or nothing when it did not change. */
+  offer(text: string, events: RouteSourceEvents): void {
+    if (text === this.last) return;
+    this.last = text;
+    try {
+      events.table(parseRouteTable(text, this.source));
+    } catch (error) {
+      events.rejected(error as Error);
+    }
+  }
+
+  /** The source has no text now (unreadable, key missing): the next one counts as new. Whether it had one. */
+  lose(): boolean {
+    const had = this.last !== undefined;
+    this.last = undefined;
+    return had;
+  }
+}
+
 /** How often the file is also re-read, for filesystems where change notifications do not arrive. */
 const FILE_POLL_MS = 2000;
 /** Several notifications arrive per write; one re-read after they settle. */
 const FILE_SETTLE_MS = 20;
 
 export function fileSource(path: string): RouteSource {
-  let lastText: string | undefined;
+  const texts = new TableText(path);
   let watcher: FSWatcher | undefined;
   let poll: NodeJS.Timeout | undefined;
   let settle: NodeJS.Timeout | undefined;
@@ -46,9 +84,7 @@ export function fileSource(path: string): RouteSource {
       } catch (error) {
         throw new RouteTableError(path, [`cannot read: ${(error as Error).message}`]);
       }
-      const table = parseRouteTable(text, path);
-      lastText = text;
-      return { table };
+      return { table: texts.first(text) };
     },
     watch(events) {
       const check = () => {
@@ -57,17 +93,10 @@ export function fileSource(path: string): RouteSource {
           text = read();
         } catch (error) {
           // Mid-replacement, or removed: keep the table and look again at the next change.
-          if (lastText !== undefined) events.trouble(`cannot read ${path}: ${(error as Error).message}`);
-          lastText = undefined;
+          if (texts.lose()) events.trouble(`cannot read ${path}: ${(error as Error).message}`);
           return;
         }
-        if (text === lastText) return;
-        lastText = text;
-        try {
-          events.table(parseRouteTable(text, path));
-        } catch (error) {
-          events.rejected(error as Error);
-        }
+        texts.offer(text, events);
       };
       const soon = () => {
         clearTimeout(settle);
