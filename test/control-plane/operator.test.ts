@@ -160,5 +160,5 @@ test('a killed leader is replaced once its Lease expires, and the new one conver
   const successor = startReplica();
   replicas.push(successor);
   await eventually('the successor to take the expired Lease', async () => (leads(successor) ? true : undefined));
-  await eventually('the successor to reconcile the change', async () => cluster.kubectl(['get', '-n', 'ml', 'deployment', 'late-v1', '-o', 'name']));
+  await eventually('the successor to reconcile the change', async () => cluster.kubectl(['get', '-n', 'ml', 'deployment', 'late--v1', '-o', 'name']));
 });

@@ -68,13 +68,13 @@ test('the first reconcile creates the rendered objects, owned by the ModelDeploy
   assert.equal(result.writes, 11);
 
   const mdep = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'ranker', '-o', 'json']));
-  const deployment = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'ranker-v7', '-o', 'json', '--show-managed-fields']));
+  const deployment = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'ranker--v7', '-o', 'json', '--show-managed-fields']));
   assert.equal(deployment.metadata.ownerReferences[0].uid, mdep.metadata.uid);
   assert.ok(deployment.metadata.managedFields.some((f: { manager: string; operation: string }) => f.manager === 'modelship-operator' && f.operation === 'Apply'));
   const [server] = deployment.spec.template.spec.containers;
   assert.equal(server.resources.limits['nvidia.com/gpu'], '1');
   assert.equal(deployment.spec.template.spec.nodeSelector['nvidia.com/gpu.product'], 'NVIDIA-H100-80GB-HBM3');
-  const hpa = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'hpa', 'ranker-v7', '-o', 'json']));
+  const hpa = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'hpa', 'ranker--v7', '-o', 'json']));
   assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas], [2, 8]);
 
   assert.equal(mdep.status.observedGeneration, mdep.metadata.generation);
@@ -87,7 +87,7 @@ test('the first reconcile creates the rendered objects, owned by the ModelDeploy
   assert.match(events, /Normal\s+Applied/);
   assert.equal(mdep.status.url, 'http://ranker.ml.svc.cluster.local/v2/models/ranker', 'the router\'s Service: the same address whatever version serves');
   const routes = JSON.parse(JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'configmap', 'ranker-routes', '-o', 'json'])).data['routes.json']);
-  assert.deepEqual(routes, { versions: [{ name: 'v7', url: 'http://ranker-v7.ml.svc', weight: 100 }] });
+  assert.deepEqual(routes, { versions: [{ name: 'v7', url: 'http://ranker--v7.ml.svc', weight: 100 }] });
   assert.equal(mdep.status.rollout.phase, 'Initialized');
   assert.equal(mdep.status.rollout.stable.version, 'v7');
   const ready = mdep.status.conditions.find((c: { type: string }) => c.type === 'Ready');
@@ -102,11 +102,11 @@ test('a reconcile with nothing changed makes zero writes', async () => {
 });
 
 test('drift in an owned object is undone', async () => {
-  await cluster.kubectl(['-n', 'ml', 'patch', 'hpa', 'ranker-v7', '--type', 'merge', '-p', '{"spec":{"maxReplicas":99},"metadata":{"annotations":{"serving.modelship.dev/applied-hash":"tampered"}}}']);
+  await cluster.kubectl(['-n', 'ml', 'patch', 'hpa', 'ranker--v7', '--type', 'merge', '-p', '{"spec":{"maxReplicas":99},"metadata":{"annotations":{"serving.modelship.dev/applied-hash":"tampered"}}}']);
   writes.length = 0;
   await reconcile(reconciler, 'ml', 'ranker');
   assert.deepEqual(writes, ['patch HorizontalPodAutoscaler', 'event Applied']);
-  const hpa = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'hpa', 'ranker-v7', '-o', 'json']));
+  const hpa = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'hpa', 'ranker--v7', '-o', 'json']));
   assert.equal(hpa.spec.maxReplicas, 8);
 });
 
@@ -134,7 +134,7 @@ test('moving to routing provider gateway-api applies an HTTPRoute and removes th
   await reconcile(reconciler, 'ml', 'ranker');
   assert.deepEqual(writes.filter((w) => w.startsWith('delete')).sort(), ['delete ConfigMap', 'delete Deployment', 'delete Role', 'delete RoleBinding', 'delete Service', 'delete ServiceAccount']);
   const route = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'httproute', 'ranker', '-o', 'json']));
-  assert.deepEqual(route.spec.rules[0].backendRefs.map((b: { name: string; weight: number }) => [b.name, b.weight]), [['ranker-v7', 100]]);
+  assert.deepEqual(route.spec.rules[0].backendRefs.map((b: { name: string; weight: number }) => [b.name, b.weight]), [['ranker--v7', 100]]);
   assert.deepEqual(route.spec.hostnames, ['ranker.example.com']);
   const left = await cluster.kubectl(['get', '-n', 'ml', 'deployment,service,configmap', '-l', 'app.kubernetes.io/component=router', '-o', 'name']);
   assert.equal(left.trim(), '');

@@ -4,19 +4,24 @@
 // swap their table within a second, without a restart or a dropped request. Pure renderers.
 import type { ModelDeployment } from '../api/types.ts';
 import type { VersionShare } from '../rollout/traffic.ts';
-import { dnsLabel, MANAGER, ownerReference, versionedName } from './names.ts';
+import { instanceLabel, MANAGER, objectName, ownerReference, versionedName } from './names.ts';
 import type { OperatorSettings } from './settings.ts';
 import { CONTAINER_SECURITY, HTTP_SERVICE_PORTS, httpProbe, POD_SECURITY, SCRAPE_ANNOTATIONS, SERVER_PORT } from './workload.ts';
 
 export const ROUTES_KEY = 'routes.json';
 
-/** The router's objects are named after the ModelDeployment: its Service is the model's address. */
-export const routerName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name);
-export const routesConfigMapName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name, 'routes');
-export const routerServiceAccountName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name, 'router');
+/**
+ * The router's objects are named after the ModelDeployment (its Service is the model's address), with the
+ * one-part names of names.ts, which no version's two-part name can equal. The ConfigMap and the access
+ * objects are kinds only the router has, so a fixed suffix keeps them apart.
+ */
+export const routerName = (mdep: ModelDeployment) => objectName([mdep.metadata.name]);
+const suffixed = (mdep: ModelDeployment, suffix: string) => `${objectName([mdep.metadata.name], 63 - suffix.length - 1)}-${suffix}`;
+export const routesConfigMapName = (mdep: ModelDeployment) => suffixed(mdep, 'routes');
+export const routerServiceAccountName = (mdep: ModelDeployment) => suffixed(mdep, 'router');
 
 export function routerSelector(mdep: ModelDeployment): Record<string, string> {
-  return { 'app.kubernetes.io/name': 'modelship-router', 'app.kubernetes.io/instance': mdep.metadata.name };
+  return { 'app.kubernetes.io/name': 'modelship-router', 'app.kubernetes.io/instance': instanceLabel(mdep) };
 }
 
 function meta(mdep: ModelDeployment, name: string): Record<string, unknown> {
