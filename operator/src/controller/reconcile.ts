@@ -7,13 +7,13 @@ import { GROUP, KIND, VERSION } from '../../api/v1alpha1/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { validateModelDeployment } from '../api/validate.ts';
 import { renderDesiredState, versionView } from '../render/desired-state.ts';
-import { labelValue, selectorLabels, versionedName } from '../render/names.ts';
+import { selectorLabels, versionedName, versionNameClash } from '../render/names.ts';
 import type { OperatorSettings } from '../render/settings.ts';
 import { routerUrl } from '../render/router.ts';
 import { versionUrl } from '../render/workload.ts';
 import { applyIfChanged, type AppliedMemo, type LiveLookup } from './apply.ts';
 import { isNotFound } from './api-errors.ts';
-import { listVersionDeployments, pruneRouting, pruneVersions, versionOf } from './prune.ts';
+import { listVersionDeployments, pruneRouting, pruneVersions } from './prune.ts';
 import { conditionTime } from '../api/time.ts';
 import { computeStatus, statusChanged, transitionEvents, type Condition, type EventRecord } from './status.ts';
 import { gpuPlacement } from '../render/gpu.ts';
@@ -65,7 +65,7 @@ const modelRef = (mdep: ModelDeployment): ModelRef => {
 /** Ready pods of a version against the low end of its replica range. */
 function versionReady(mdep: ModelDeployment, deployments: V1Deployment[], share: VersionShare | undefined, full = false): boolean {
   if (!share) return false;
-  const deployment = deployments.find((d) => versionOf(d) === labelValue(share.model.version));
+  const deployment = deployments.find((d) => d.metadata?.name === versionedName(mdep, share.model.version));
   const wanted = Math.max(1, full ? mdep.spec.scaling?.minReplicas ?? 1 : replicaRange(mdep.spec.scaling ?? {}, share).min);
   return (deployment?.status?.readyReplicas ?? 0) >= wanted && (deployment?.status?.updatedReplicas ?? 0) >= wanted;
 }
@@ -111,6 +111,12 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
   const placement = gpuPlacement(defaulted.spec.gpu, r.settings);
   const due = checkDue(previous, rollout, now);
   const wanted = modelRef(defaulted);
+  // A version whose objects would be a running version's is refused (no apply), not applied over it.
+  const clash = versionNameClash(defaulted, [...sharesBefore.map((s) => s.model.version), wanted.version]);
+  if (clash) {
+    const status = computeStatus({ ...statusBasics, invalid: [], desiredReplicas: 0, refused: `${clash}: version ${wanted.version} is not started` });
+    return finish(r, mdep, defaulted, status, [], 0);
+  }
   const starting = previous !== undefined && !sameModel(wanted, previous.stable) && !sameModel(wanted, previous.candidate);
   const waiting = previous?.phase === 'Progressing' && (previous.step ?? -1) < 0;
   const needsGpu = Object.keys(placement.resources).length > 0;
@@ -146,10 +152,16 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
   let writes = 0;
   let stableWorkload;
   const applied: string[] = [];
+  const conflicts: string[] = [];
   const stableName = versionedName(defaulted, state.stable.version);
   try {
     for (const desired of renderDesiredState(defaulted, r.settings, state)) {
-      const { object, written } = await applyIfChanged(r.objects, desired, r.cache && { lookup: r.cache.live, memo: r.cache.memo });
+      const { object, written, conflict } = await applyIfChanged(r.objects, desired, r.cache && { lookup: r.cache.live, memo: r.cache.memo });
+      // Another owner's object is left alone and reported; it is re-checked on the next reconcile.
+      if (conflict) {
+        conflicts.push(conflict);
+        continue;
+      }
       if (written) {
         writes++;
         applied.push(`${object.kind}/${object.metadata.name}`);
@@ -172,6 +184,7 @@ export async function reconcile(r: Reconciler, namespace: string, name: string):
     desiredReplicas: versionView(defaulted, stableShare).spec.scaling?.minReplicas ?? 1,
     workload: stableWorkload && { replicas: stableWorkload.replicas ?? 0, readyReplicas: stableWorkload.readyReplicas ?? 0, updatedReplicas: stableWorkload.updatedReplicas ?? 0 },
     gpuProblem: gpuCapacityProblem(placement, nodes),
+    conflicts,
   });
 
   // Versions that no longer run go once the routes no longer send them anything.
