@@ -146,6 +146,24 @@ test('moving to routing provider gateway-api applies an HTTPRoute and removes th
   assert.deepEqual(writes, [], 'steady again: no deletes, no writes');
 });
 
+test('a Deployment left under an earlier name of a running version goes once the one named now is ready', async () => {
+  const ranker = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'ranker', '-o', 'json']));
+  const labels = { 'app.kubernetes.io/name': 'modelship-server', 'app.kubernetes.io/instance': 'ranker', 'serving.modelship.dev/version': 'v7', 'app.kubernetes.io/managed-by': 'modelship', 'app.kubernetes.io/component': 'model-server' };
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'apps/v1', kind: 'Deployment',
+    metadata: { name: 'ranker-v7', namespace: 'ml', labels, ownerReferences: [{ apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', name: 'ranker', uid: ranker.metadata.uid, controller: true }] },
+    spec: { replicas: 2, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'server', image: 'ghcr.io/modelship/modelship-server:0.0.9' }] } } },
+  }));
+  writes.length = 0;
+  await reconcile(reconciler, 'ml', 'ranker');
+  assert.equal(writes.join(', '), '', 'kept while ranker--v7 has no ready pod: its Service reaches the old pods meanwhile');
+  await cluster.kubectl(['-n', 'ml', 'patch', 'deployment', 'ranker--v7', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { replicas: 2, readyReplicas: 2, updatedReplicas: 2 } })]);
+  writes.length = 0;
+  await reconcile(reconciler, 'ml', 'ranker');
+  assert.deepEqual(writes.filter((w) => w.startsWith('delete') || w.startsWith('event')), ['delete Deployment', 'event Ready']);
+  assert.equal(await cluster.kubectl(['get', '-n', 'ml', 'deployment', '-l', 'serving.modelship.dev/version=v7', '-o', 'name']), 'deployment.apps/ranker--v7\n');
+});
+
 const applyJson = (object: unknown) => cluster.kubectl(['apply', '-f', '-'], JSON.stringify(object));
 const getJson = async (...args: string[]) => JSON.parse(await cluster.kubectl(['get', '-n', 'ml', ...args, '-o', 'json']));
 type Condition = { type: string; status: string; reason: string; message: string };
@@ -181,7 +199,7 @@ test('objects of the names the operator wants but another owner (or none) contro
   assert.deepEqual(condition(mdep, 'Ready'), { ...condition(mdep, 'Ready'), status: 'False', reason: 'Conflict', message });
   assert.deepEqual(condition(mdep, 'Degraded'), { ...condition(mdep, 'Degraded'), status: 'True', reason: 'Conflict', message });
   assert.equal(mdep.status.phase, 'Degraded');
-  const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=clash,reason=Conflict', '-o', 'jsonpath={range .items[*]}{.type} {.message}{"\n"}{end}']);
+  const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=clash,reason=Conflict', '-o', 'jsonpath={range .items[*]}{.type} {.message}{"\\n"}{end}']);
   assert.equal(events, `Warning ${message}\n`);
 
   writes.length = 0;
@@ -197,7 +215,10 @@ test('the conflict clears once the namesake is gone, and moving the routing prov
   let mdep = await getJson('mdep', 'clash');
   assert.equal(condition(mdep, 'Ready').message, 'not applied: Service/clash already exists, owned by ModelDeployment/ranker');
 
-  await cluster.kubectl(['-n', 'ml', 'patch', 'mdep', 'clash', '--type', 'merge', '-p', JSON.stringify({ spec: { rollout: { routing: { provider: 'gateway-api', gateway: { parentRefs: [{ name: 'web' }] } } } } })]);
+  await cluster.kubectl(['-n', 'ml', 'patch', 'mdep', 'clash', '--type', 'merge', '-p', JSON.stringify({ spec: { rollout: {
+    routing: { provider: 'gateway-api', gateway: { parentRefs: [{ name: 'web' }] } },
+    analysis: { provider: 'prometheus', prometheusUrl: 'http://prometheus.monitoring.svc:9090' },
+  } } })]);
   writes.length = 0;
   await reconcile(reconciler, 'ml', 'clash');
   assert.deepEqual(writes.filter((w) => w.startsWith('delete')).sort(), ['delete ConfigMap', 'delete Deployment', 'delete Role', 'delete RoleBinding', 'delete ServiceAccount'], "the router's objects, not ranker's Service");
@@ -213,14 +234,17 @@ test('a version that would share the running version\'s objects is refused: noth
   const [stable, next] = CLASHING.versions;
   await applyJson(modelDeployment(CLASHING.name, stable));
   await reconcile(reconciler, 'ml', CLASHING.name);
-  const before = await getJson('deployment', '-l', `app.kubernetes.io/instance=${CLASHING.name},app.kubernetes.io/component=model-server`);
-  assert.equal(before.items.length, 1);
+  const versionDeployments = async () => (await getJson('deployment', '-l', 'app.kubernetes.io/component=model-server')).items
+    .filter((d: { metadata: { ownerReferences: Array<{ name: string }> } }) => d.metadata.ownerReferences[0].name === CLASHING.name);
+  const before = await versionDeployments();
+  assert.equal(before.length, 1);
   await cluster.kubectl(['-n', 'ml', 'patch', 'mdep', CLASHING.name, '--type', 'merge', '-p', JSON.stringify({ spec: { model: { uri: 'https://models.example.com/next.onnx', version: next } } })]);
   writes.length = 0;
   await reconcile(reconciler, 'ml', CLASHING.name);
   assert.deepEqual(writes, ['status', 'event VersionConflict']);
-  const [deployment] = (await getJson('deployment', '-l', `app.kubernetes.io/instance=${CLASHING.name},app.kubernetes.io/component=model-server`)).items;
-  assert.equal(deployment.metadata.resourceVersion, before.items[0].metadata.resourceVersion, 'the stable version\'s Deployment is untouched');
+  const [deployment, ...more] = await versionDeployments();
+  assert.equal(more.length, 0);
+  assert.equal(deployment.metadata.resourceVersion, before[0].metadata.resourceVersion, 'the stable version\'s Deployment is untouched');
   assert.equal(deployment.metadata.labels['serving.modelship.dev/version'], stable);
   const mdep = await getJson('mdep', CLASHING.name);
   assert.equal(mdep.status.rollout.stable.version, stable, 'the rollout keeps its stable version');
