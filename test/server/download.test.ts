@@ -44,6 +44,22 @@ describe('downloading a model', () => {
     }
   });
 
+  test('a host that stops sending mid-body fails the load after the idle timeout, its partial file removed', async () => {
+    const host = await modelHost((_req, res) => {
+      res.writeHead(200, { 'content-length': 1024 * 1024 });
+      res.write(Buffer.alloc(1000, 3)); // and then silence
+    });
+    const cache = cacheDir();
+    try {
+      const server = await startServer(['--model', host.url, '--model-cache-dir', cache, '--download-idle-timeout-ms', '300'], { waitReady: false });
+      assert.equal(await server.exited, 1);
+      assert.match(errorOf(server.logs), /no data for 300 ms after 1000 bytes \(downloadIdleTimeoutMs\)/);
+      assert.deepEqual(readdirSync(cache), []);
+    } finally {
+      close(host.server);
+    }
+  });
+
   test('a body that never ends fails at the size cap and its partial file is removed', async () => {
     const chunk = Buffer.alloc(64 * 1024, 7);
     const host = await modelHost((_req, res) => {
@@ -102,10 +118,15 @@ describe('downloading a model', () => {
     }
   });
 
-  test('a slow download logs its progress without the URL query, then the model is served', async () => {
+  test('a slow, redirected download logs its progress without the URL query, then the model is served', async () => {
     const bytes = readFileSync(modelPath.mlp());
     const pieces = 8;
-    const host = await modelHost(async (_req, res) => {
+    const host = await modelHost(async (req, res) => {
+      // As object stores and model hubs do: the model's URL redirects to where its bytes are.
+      if (!req.url?.startsWith('/blobs/')) {
+        res.writeHead(302, { location: '/blobs/mlp' }).end();
+        return;
+      }
       res.writeHead(200, { 'content-length': bytes.length });
       const size = Math.ceil(bytes.length / pieces);
       for (let i = 0; i < pieces; i++) {

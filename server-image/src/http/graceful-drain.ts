@@ -7,9 +7,9 @@
 //  - the listener stops accepting (a new connection is refused: nothing was sent, safe to retry elsewhere);
 //  - every response not yet begun carries `Connection: close`, and Node closes its socket once that
 //    response is written: a busy client learns from its own answer to go elsewhere, with no race;
-//  - a socket that stays idle for `idleGraceMs` is closed. A client sending continuously never leaves a
-//    socket idle that long; one that does reuses it rarely, and races our close exactly as it races any
-//    keep-alive timeout (the closing FIN reaches it a round trip after we send it, not after a second);
+//  - a socket that has had no request and read no byte for `idleGraceMs` is closed. A client sending
+//    continuously never leaves its socket idle that long. One that does can still send just as we close,
+//    the race every keep-alive timeout has, but its window is a round trip, not the grace;
 //  - the drain is over when every connection has closed.
 // Requests that arrive during the drain are the caller's to answer or refuse; Kubernetes has already begun
 // moving traffic away (the preStop sleep), so the ones still coming are clients with pooled connections.
@@ -89,11 +89,15 @@ export class ConnectionDrain {
     for (const socket of this.#connections.keys()) socket.destroy();
   }
 
+  /** Closes the connection once it has had no request and read no byte for the grace (the start of a request's head counts). */
   #closeWhenIdle(socket: Socket, connection: Connection): void {
     if (connection.active > 0) return;
     clearTimeout(connection.idleTimer);
+    const bytesRead = socket.bytesRead;
     connection.idleTimer = setTimeout(() => {
-      if (connection.active === 0) socket.destroy();
+      if (connection.active > 0) return;
+      if (socket.bytesRead === bytesRead) socket.destroy();
+      else this.#closeWhenIdle(socket, connection);
     }, this.#idleGraceMs);
   }
 }

@@ -47,7 +47,7 @@ function failure(error: unknown, limits: DownloadLimits, bytes: number): string 
       case 'UND_ERR_BODY_TIMEOUT':
         return `no data for ${limits.idleTimeoutMs} ms after ${bytes} bytes (downloadIdleTimeoutMs)`;
     }
-    if (cause.cause === undefined) return (cause as { code?: string }).code ?? cause.message;
+    if (cause.cause === undefined) return cause.message || ((cause as { code?: string }).code ?? cause.name);
     cause = cause.cause;
   }
   return String(error);
