@@ -5,7 +5,7 @@
 //
 //   node bench/drain.ts [--clients 32] [--load-ms 3000] [--baseline DIR]...
 //
-// DIR is another checkout of the repository (e.g. `git worktree add /tmp/main main`, node_modules linked);
+// DIR is another checkout of the repository (e.g. `git archive main | tar -x -C /tmp/main`, node_modules linked);
 // this checkout is always measured, last.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

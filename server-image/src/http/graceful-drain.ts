@@ -7,17 +7,21 @@
 //  - the listener stops accepting (a new connection is refused: nothing was sent, safe to retry elsewhere);
 //  - every response not yet begun carries `Connection: close`, and Node closes its socket once that
 //    response is written: a busy client learns from its own answer to go elsewhere, with no race;
-//  - a socket that has had no request and read no byte for `idleGraceMs` is closed. A client sending
-//    continuously never leaves its socket idle that long. One that does can still send just as we close,
-//    the race every keep-alive timeout has, but its window is a round trip, not the grace;
+//  - a socket that has had no request and read no byte for a second (IDLE_GRACE_MS) is closed. A client
+//    sending continuously never leaves its socket idle that long. One that does can still send just as we
+//    close, the race every keep-alive timeout has, but its window is a round trip, not the grace;
 //  - the drain is over when every connection has closed.
 // Requests that arrive during the drain are the caller's to answer or refuse; Kubernetes has already begun
 // moving traffic away (the preStop sleep), so the ones still coming are clients with pooled connections.
 import { Server as NetServer, type Socket } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
-/** How long a connection may sit idle during a drain before it is closed. */
-export const DRAIN_IDLE_GRACE_MS = 1000;
+/**
+ * How long a connection may sit idle during a drain before it is closed: far longer than a busy client's
+ * gap between an answer and its next request (a round trip and its own work), short against the drain
+ * deadline.
+ */
+const IDLE_GRACE_MS = 1000;
 
 interface Connection {
   /** Requests received on it whose response has not finished (more than one only when pipelined). */
@@ -27,15 +31,13 @@ interface Connection {
 
 export class ConnectionDrain {
   readonly #server: Server;
-  readonly #idleGraceMs: number;
   readonly #connections = new Map<Socket, Connection>();
   readonly #responses = new Set<ServerResponse>();
   #closed: Promise<void> | undefined;
 
   /** Tracks the server's connections and responses from now on: construct it before the server listens. */
-  constructor(server: Server, idleGraceMs = DRAIN_IDLE_GRACE_MS) {
+  constructor(server: Server) {
     this.#server = server;
-    this.#idleGraceMs = idleGraceMs;
     server.on('connection', (socket: Socket) => {
       const connection: Connection = { active: 0 };
       this.#connections.set(socket, connection);
@@ -98,6 +100,6 @@ export class ConnectionDrain {
       if (connection.active > 0) return;
       if (socket.bytesRead === bytesRead) socket.destroy();
       else this.#closeWhenIdle(socket, connection);
-    }, this.#idleGraceMs);
+    }, IDLE_GRACE_MS);
   }
 }
