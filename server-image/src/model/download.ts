@@ -28,7 +28,7 @@ export class DownloadError extends Error {
 const MAX_REDIRECTIONS = 5;
 
 /** The URL as logs and errors show it: no credentials, no query string. */
-export function displayUrl(url: string): string {
+function displayUrl(url: string): string {
   const parsed = new URL(url);
   return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
 }
