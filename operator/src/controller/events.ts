@@ -19,6 +19,7 @@ export class EventRecorder {
   private readonly capacity: number;
   /** By object, type, reason and message; Map order is recency of use. */
   private readonly written = new Map<string, Written>();
+  private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(core: CoreV1Api, component: string, capacity = 4096) {
     this.core = core;
@@ -29,6 +30,18 @@ export class EventRecorder {
   async record(mdep: ModelDeployment, event: EventRecord): Promise<void> {
     const namespace = mdep.metadata.namespace ?? 'default';
     const key = JSON.stringify([mdep.metadata.uid ?? `${namespace}/${mdep.metadata.name}`, event.type, event.reason, event.message]);
+    // One write at a time per Event: a repeat told while the first is being created raises its count.
+    const before = this.inFlight.get(key) ?? Promise.resolve();
+    const write = before.catch(() => undefined).then(() => this.write(key, namespace, mdep, event));
+    this.inFlight.set(key, write);
+    try {
+      await write;
+    } finally {
+      if (this.inFlight.get(key) === write) this.inFlight.delete(key);
+    }
+  }
+
+  private async write(key: string, namespace: string, mdep: ModelDeployment, event: EventRecord): Promise<void> {
     const now = new Date();
     const seen = this.written.get(key);
     if (seen) {
