@@ -13,8 +13,8 @@ import { ModelHost } from './serving/model-host.ts';
 import { createApiApp } from './http/api-routes.ts';
 import { createInferHandler, matchInferPath } from './http/infer-handler.ts';
 import { unavailable } from './protocol/errors.ts';
-import type { ServeOptions } from './config/options.ts';
-import type { Logger } from './observability/logger.ts';
+import type { ServeOptions } from '../../contract/settings/serve-options.ts';
+import type { Logger } from '../../contract/logger.ts';
 
 export interface RunningServer {
   port: number;

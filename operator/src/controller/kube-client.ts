@@ -5,7 +5,7 @@ import type { EventRecord, ModelDeployment, ModelDeploymentStatus } from '../api
 import type { NodeInfo, NodeUsage } from '../render/gpu-capacity.ts';
 import { routerName } from '../render/router.ts';
 import { selectorLabels } from '../render/names.ts';
-import { SERVER_PORT } from '../render/workload.ts';
+import { SERVER_PORT } from '../../../contract/ports.ts';
 import { EventRecorder } from './events.ts';
 import { GROUP, KIND, PLURAL, VERSION } from '../../api/v1alpha1/schema.ts';
 import { FIELD_MANAGER } from './apply.ts';

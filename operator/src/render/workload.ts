@@ -1,11 +1,12 @@
 // The Deployment, Service and PodDisruptionBudget of one model version. Pure functions of the
 // ModelDeployment and the operator's settings.
+import { SERVER_PORT } from '../../../contract/ports.ts';
+import { serveEnv } from '../../../contract/settings/serve-options.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { gpuPlacement } from './gpu.ts';
 import { objectLabels, objectMeta, selectorLabels, versionedName } from './names.ts';
 import type { OperatorSettings } from './settings.ts';
 
-export const SERVER_PORT = 8080;
 /** The server finishes queued and in-flight requests within this on SIGTERM. */
 export const DRAIN_MS = 25_000;
 /** Before SIGTERM, wait for endpoint removal to reach the load balancers, so no new request is refused. */
@@ -14,24 +15,23 @@ const MODEL_CACHE = '/tmp';
 
 function serverEnv(mdep: ModelDeployment, executionProvider: string): Array<{ name: string; value: string }> {
   const { model, runtime = {} } = mdep.spec;
-  const settings: Record<string, string | number | undefined> = {
-    MODELSHIP_MODEL: model.uri,
-    MODELSHIP_SHA256: model.sha256,
-    MODELSHIP_NAME: mdep.metadata.name,
-    MODELSHIP_VERSION: model.version,
-    MODELSHIP_PORT: SERVER_PORT,
-    MODELSHIP_MAX_BATCH_SIZE: runtime.maxBatchSize,
-    MODELSHIP_MAX_QUEUE_DELAY_MS: runtime.maxQueueDelayMs,
-    MODELSHIP_MAX_QUEUE_SIZE: runtime.maxQueueSize,
-    MODELSHIP_TIMEOUT_MS: runtime.timeoutMs,
-    MODELSHIP_INSTANCES: runtime.instances,
-    MODELSHIP_INTRA_OP_THREADS: runtime.intraOpThreads,
-    MODELSHIP_EXECUTION_PROVIDER: executionProvider,
-    MODELSHIP_DRAIN_TIMEOUT_MS: DRAIN_MS,
-    MODELSHIP_MODEL_CACHE_DIR: `${MODEL_CACHE}/models`,
-  };
-  const env = new Map<string, string>();
-  for (const [name, value] of Object.entries(settings)) if (value !== undefined) env.set(name, String(value));
+  const settings = serveEnv({
+    model: model.uri,
+    sha256: model.sha256,
+    name: mdep.metadata.name,
+    version: model.version,
+    port: SERVER_PORT,
+    maxBatchSize: runtime.maxBatchSize,
+    maxQueueDelayMs: runtime.maxQueueDelayMs,
+    maxQueueSize: runtime.maxQueueSize,
+    timeoutMs: runtime.timeoutMs,
+    instances: runtime.instances,
+    intraOpThreads: runtime.intraOpThreads,
+    executionProvider,
+    drainTimeoutMs: DRAIN_MS,
+    modelCacheDir: `${MODEL_CACHE}/models`,
+  });
+  const env = new Map(settings.map(({ name, value }) => [name, value]));
   // The user's env wins over ours: it is their escape hatch for any server setting.
   for (const { name, value } of runtime.env ?? []) env.set(name, value ?? '');
   return [...env].map(([name, value]) => ({ name, value }));

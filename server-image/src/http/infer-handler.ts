@@ -9,7 +9,7 @@ import { decodeInferRequest, parseJsonHeader, splitBody } from '../protocol/requ
 import { encodeInferResponse } from '../protocol/response.ts';
 import type { Submission } from '../batching/dynamic-batcher.ts';
 import type { Outcome } from '../observability/metrics.ts';
-import type { Logger } from '../observability/logger.ts';
+import type { Logger } from '../../../contract/logger.ts';
 import type { ModelHost } from '../serving/model-host.ts';
 
 const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;

@@ -1,7 +1,8 @@
 // Every setting of `modelship-server serve`, declared once. The flag, the environment variable, the YAML
 // config key, the JSON Schema that ajv validates with and the help text all come from this table (spec.ts).
 
-import type { OptionSpec, OptionValues } from './spec.ts';
+import { SERVER_PORT } from '../ports.ts';
+import { envName, type OptionSpec, type OptionValues } from './spec.ts';
 
 export { envName, flagName, type OptionSpec } from './spec.ts';
 
@@ -11,7 +12,7 @@ export const SERVE_OPTIONS = {
   name: { kind: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: "Model name in the API (default: the file name without '.onnx')" },
   version: { kind: 'string', default: '1', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: 'Model version in the API' },
   host: { kind: 'string', default: '0.0.0.0', description: 'Address to listen on' },
-  port: { kind: 'integer', default: 8080, minimum: 0, maximum: 65535, description: 'HTTP port (0 picks a free one)' },
+  port: { kind: 'integer', default: SERVER_PORT, minimum: 0, maximum: 65535, description: 'HTTP port (0 picks a free one)' },
   maxBatchSize: { kind: 'integer', default: 64, minimum: 0, description: 'Most rows in one batch; 0 disables batching' },
   maxQueueDelayMs: { kind: 'number', default: 0, minimum: 0, description: 'How long an idle instance may hold a partial batch while others compute (ms, fractional)' },
   maxQueueSize: { kind: 'integer', default: 1024, minimum: 0, description: 'Most requests waiting; beyond it requests get 503 at once (0: unbounded)' },
@@ -34,3 +35,14 @@ export type ServeOptionKey = keyof typeof SERVE_OPTIONS;
 export type ServeOptions = OptionValues<typeof SERVE_OPTIONS>;
 
 export const REQUIRED_OPTIONS: ServeOptionKey[] = ['model'];
+
+/**
+ * Settings of `serve` as container environment variables (MODELSHIP_*), in the table's order, undefined
+ * ones left out: how the operator configures the server, typed by the table so a renamed setting cannot
+ * drift between the two halves.
+ */
+export function serveEnv(values: Partial<Record<ServeOptionKey, string | number | boolean | undefined>>): Array<{ name: string; value: string }> {
+  return (Object.keys(SERVE_OPTIONS) as ServeOptionKey[])
+    .filter((key) => values[key] !== undefined)
+    .map((key) => ({ name: envName(key), value: String(values[key]) }));
+}
