@@ -62,7 +62,8 @@ try {
     try {
       await cluster.kubectl(['apply', '-f', '-'], mdep(name, spec));
     } catch (error) {
-      results[name] = { refusedAtAdmission: String((error as Error).message).trim().split('\n').pop() };
+      const lines = String((error as Error).message).split('\n');
+      results[name] = { refusedAtAdmission: lines.find((l) => l.includes('spec.')) ?? lines.at(-1) };
       continue;
     }
     let statusWrites = 0;

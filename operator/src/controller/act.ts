@@ -27,7 +27,7 @@ export interface ReconcileResult {
 }
 
 /** Applying the desired state failed; the message is the API server's reason, fit for status and Events. */
-export class ApplyError extends Error {
+class ApplyError extends Error {
   constructor(message: string, options: { cause: unknown }) {
     super(message, options);
     this.name = 'ApplyError';
