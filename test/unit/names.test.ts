@@ -103,7 +103,7 @@ test('names stay readable: plain parts joined with "--", a hash only where neede
 
 test('a seeded mix of look-alike names and versions never shares a name', () => {
   let seed = 7;
-  const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const random = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) % n;
   const pick = (alphabet: string, min: number, max: number) => Array.from({ length: min + random(max - min + 1) }, () => alphabet[random(alphabet.length)]).join('');
   const seen = new Map<string, string>();
   for (let i = 0; i < 5000; i++) {
