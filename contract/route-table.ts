@@ -2,8 +2,8 @@
 // the routes ConfigMap) and the router (which parses and checks it here, purely; a problem names the key at
 // fault). One definition for both halves: the operator's renderer is typed by it and tested against it.
 //
-//   { "versions": [ { "name": "v8", "url": "http://iris-v8.ns.svc:8080", "weight": 20 },
-//                   { "name": "v7", "url": "http://iris-v7.ns.svc:8080", "weight": 80 } ],
+//   { "versions": [ { "name": "v8", "url": "http://iris--v8.ns.svc:8080", "weight": 20 },
+//                   { "name": "v7", "url": "http://iris--v7.ns.svc:8080", "weight": 80 } ],
 //     "shadow": { "version": "v8", "percent": 25 },
 //     "stickyHeader": "x-user-id" }
 import { Ajv, type ErrorObject } from 'ajv';

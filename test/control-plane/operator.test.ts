@@ -73,9 +73,9 @@ test("the operator's identity can do what it needs and nothing more", async () =
 
 test('a new ModelDeployment gets its objects and a status', async () => {
   await cluster.kubectl(['apply', '-n', 'ml', '-f', EXAMPLE]);
-  const deployment = await eventually('the Deployment', async () => JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'fraud-classifier-2024-06-01', '-o', 'json'])));
+  const deployment = await eventually('the Deployment', async () => JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'fraud-classifier--2024-06-01', '-o', 'json'])));
   assert.equal(deployment.spec.template.spec.containers[0].image, 'ghcr.io/modelship/modelship-server:0.1.0');
-  await eventually('the HPA', async () => cluster.kubectl(['get', '-n', 'ml', 'hpa', 'fraud-classifier-2024-06-01', '-o', 'name']));
+  await eventually('the HPA', async () => cluster.kubectl(['get', '-n', 'ml', 'hpa', 'fraud-classifier--2024-06-01', '-o', 'name']));
   const status = await eventually('a status', async () => {
     const mdep = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'fraud-classifier', '-o', 'json']));
     return mdep.status?.observedGeneration === mdep.metadata.generation ? mdep.status : undefined;
@@ -86,7 +86,7 @@ test('a new ModelDeployment gets its objects and a status', async () => {
 test('a spec change reaches the Deployment', async () => {
   await cluster.kubectl(['-n', 'ml', 'patch', 'mdep', 'fraud-classifier', '--type', 'merge', '-p', '{"spec":{"runtime":{"maxBatchSize":16}}}']);
   await eventually('the new batch size in the pod template', async () => {
-    const deployment = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'fraud-classifier-2024-06-01', '-o', 'json']));
+    const deployment = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'fraud-classifier--2024-06-01', '-o', 'json']));
     const env = deployment.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'MODELSHIP_MAX_BATCH_SIZE');
     return env.value === '16' ? true : undefined;
   });
@@ -120,6 +120,28 @@ test('a reconcile that fails is retried and reported on the object as a Warning 
   await cluster.kubectl(['delete', '-n', 'ml', 'mdep', 'needs-keda']);
 });
 
+test('the running operator leaves a namesake it does not own untouched and reports the Conflict', async () => {
+  // Unlabelled, so the operator's informers never list it: the check must not trust their silence.
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'taken--v1', namespace: 'ml' },
+    spec: { replicas: 1, selector: { matchLabels: { app: 'theirs' } }, template: { metadata: { labels: { app: 'theirs' } }, spec: { containers: [{ name: 'c', image: 'registry.example.com/theirs:1' }] } } },
+  }));
+  const before = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'taken--v1', '-o', 'json']));
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment',
+    metadata: { name: 'taken', namespace: 'ml' },
+    spec: { model: { uri: 'https://models.example.com/t.onnx', version: 'v1' } },
+  }));
+  const ready = await eventually('a Conflict in status', async () => {
+    const mdep = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'taken', '-o', 'json']));
+    return mdep.status?.conditions?.find((c: { type: string; reason: string }) => c.type === 'Ready' && c.reason === 'Conflict');
+  });
+  assert.equal(ready.message, 'not applied: Deployment/taken--v1 already exists, with no owner');
+  const theirs = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'taken--v1', '-o', 'json']));
+  assert.equal(theirs.metadata.resourceVersion, before.metadata.resourceVersion, 'untouched');
+  await eventually('the router beside it', async () => cluster.kubectl(['get', '-n', 'ml', 'deployment', 'taken', '-o', 'name']));
+});
+
 test('SIGTERM stops the leader cleanly and the standby takes over and reconciles', async () => {
   const leader = replicas.find(leads)!;
   const standby = replicas.find((r) => r !== leader)!;
@@ -130,7 +152,7 @@ test('SIGTERM stops the leader cleanly and the standby takes over and reconciles
   await eventually('the standby to lead', async () => (leads(standby) ? true : undefined), 10_000);
   await cluster.kubectl(['-n', 'ml', 'patch', 'mdep', 'fraud-classifier', '--type', 'merge', '-p', '{"spec":{"runtime":{"maxBatchSize":8}}}']);
   await eventually('the new leader to reconcile', async () => {
-    const deployment = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'fraud-classifier-2024-06-01', '-o', 'json']));
+    const deployment = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'fraud-classifier--2024-06-01', '-o', 'json']));
     const env = deployment.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'MODELSHIP_MAX_BATCH_SIZE');
     return env.value === '8' ? true : undefined;
   });
@@ -142,7 +164,7 @@ test('the operator recovers when the API server restarts under it', async () => 
   await cluster.restartApiserver();
   await cluster.kubectl(['-n', 'ml', 'patch', 'mdep', 'fraud-classifier', '--type', 'merge', '-p', '{"spec":{"runtime":{"maxBatchSize":4}}}']);
   await eventually('the change after the restart to be reconciled', async () => {
-    const deployment = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'fraud-classifier-2024-06-01', '-o', 'json']));
+    const deployment = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'fraud-classifier--2024-06-01', '-o', 'json']));
     const env = deployment.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'MODELSHIP_MAX_BATCH_SIZE');
     return env.value === '4' ? true : undefined;
   }, 60_000);
@@ -161,5 +183,5 @@ test('a killed leader is replaced once its Lease expires, and the new one conver
   const successor = startReplica();
   replicas.push(successor);
   await eventually('the successor to take the expired Lease', async () => (leads(successor) ? true : undefined));
-  await eventually('the successor to reconcile the change', async () => cluster.kubectl(['get', '-n', 'ml', 'deployment', 'late-v1', '-o', 'name']));
+  await eventually('the successor to reconcile the change', async () => cluster.kubectl(['get', '-n', 'ml', 'deployment', 'late--v1', '-o', 'name']));
 });

@@ -238,7 +238,7 @@ test('GPU room: a candidate whose first pod cannot fit gets none, a step that ca
     return rollout?.candidate?.version === 'v7' && rollout.holding ? rollout : undefined;
   });
   assert.equal(waiting.holding, '1 more pod with 1 nvidia.com/gpu.shared each needed, the nodes have room for 0');
-  assert.equal(await cluster.kubectl(['get', 'deployment', '-n', 'ml', 'iris-v7', '-o', 'jsonpath={.spec.replicas}']), '0', 'no candidate pod, so none is Pending');
+  assert.equal(await cluster.kubectl(['get', 'deployment', '-n', 'ml', 'iris--v7', '-o', 'jsonpath={.spec.replicas}']), '0', 'no candidate pod, so none is Pending');
   const pendingPods = async () => JSON.parse(await cluster.kubectl(['get', 'pods', '-n', 'ml', '--field-selector', 'status.phase=Pending', '-o', 'json'])).items.length;
   assert.equal(await pendingPods(), 0);
 

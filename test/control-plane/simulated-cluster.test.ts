@@ -36,10 +36,10 @@ after(async () => {
 });
 
 const expectations: Array<[string, string, string]> = [
-  ['fraud-classifier', 'fraud-classifier-2024-06-01', 'cpu-node'],
-  ['ranker', 'ranker-v7', 'h100-node'],
-  ['embedder', 'embedder-v2', 'mig-node'],
-  ['sentiment', 'sentiment-v1', 'shared-node'],
+  ['fraud-classifier', 'fraud-classifier--2024-06-01', 'cpu-node'],
+  ['ranker', 'ranker--v7', 'h100-node'],
+  ['embedder', 'embedder--v2', 'mig-node'],
+  ['sentiment', 'sentiment--v1', 'shared-node'],
 ];
 
 test('each GPU mode lands on the node kind that advertises it, and its pods become Ready', async () => {
@@ -50,7 +50,7 @@ test('each GPU mode lands on the node kind that advertises it, and its pods beco
       return ready.length > 0 && ready.length === list.items.length ? list.items : undefined;
     });
     for (const pod of pods) assert.equal(pod.spec.nodeName, node, `${name} ran on ${pod.spec.nodeName}`);
-    assert.equal(pods[0].metadata.labels['serving.modelship.dev/version'], deployment.slice(name.length + 1));
+    assert.equal(pods[0].metadata.labels['serving.modelship.dev/version'], deployment.slice(name.length + 2));
   }
 });
 
@@ -85,7 +85,7 @@ test('without spec.rollout a new version starts beside the old one, takes all tr
     const left = await cluster.kubectl(['get', '-n', 'ml', 'deployment,service,pdb,hpa', '-l', 'serving.modelship.dev/version=v7', '-o', 'name']);
     return left.trim() === '' ? true : undefined;
   });
-  const ready = await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'ranker-v8', '-o', 'jsonpath={.status.readyReplicas}']);
+  const ready = await cluster.kubectl(['get', '-n', 'ml', 'deployment', 'ranker--v8', '-o', 'jsonpath={.status.readyReplicas}']);
   assert.equal(ready, '2');
   const events = await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=ranker', '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}']);
   assert.match(events, /RolloutStarted: rolling out v8 from stable v7 \(cutover once ready\)/);

@@ -33,7 +33,7 @@ function observed(mdep: ModelDeployment, over: Partial<ValidObservation> = {}): 
 
 /** A version's Deployment as the API server reports it. */
 const deployment = (version: string, ready: number): V1Deployment => ({
-  metadata: { name: `m-${version}`, labels: { 'serving.modelship.dev/version': version } },
+  metadata: { name: `m--${version}`, labels: { 'serving.modelship.dev/version': version } },
   status: { replicas: ready, readyReplicas: ready, updatedReplicas: ready },
 });
 
@@ -121,4 +121,36 @@ test('an apply that keeps failing the same way gives the same status on every re
   const retried = decideApplyFailure(observed({ ...mdep, status: failed }, { now: T0 + 7_000 }), second);
   assert.equal(statusChanged(failed, retried), false, 'no status write on a retry');
   assert.deepEqual([condition(failed, 'Degraded')?.reason, condition(failed, 'Degraded')?.message], ['ApplyFailed', first]);
+});
+
+test('objects another owner controls: the same objects and rollout, status Conflict naming them, one Warning, then nothing new', () => {
+  const obs = observed(stored({ model: V1 }), { deployments: [deployment('v1', 1)] });
+  const conflicts = ['Service/m already exists, owned by ModelDeployment/other'];
+  const plain = decide(obs, DEFAULT_SETTINGS);
+  const first = decide(obs, DEFAULT_SETTINGS, conflicts);
+  assert.deepEqual([first.objects, first.rollout, first.keepVersions], [plain.objects, plain.rollout, plain.keepVersions]);
+  assert.equal(first.status.phase, 'Degraded');
+  assert.deepEqual([condition(first.status, 'Ready')?.reason, condition(first.status, 'Degraded')?.status], ['Conflict', 'True']);
+  const message = 'not applied: Service/m already exists, owned by ModelDeployment/other';
+  assert.deepEqual(first.events, [{ type: 'Warning', reason: 'Conflict', message }]);
+  const again = decide(observed(stored({ model: V1 }, first.status), { deployments: [deployment('v1', 1)], now: T0 + 60_000 }), DEFAULT_SETTINGS, conflicts);
+  assert.equal(statusChanged(first.status, again.status), false, 'an ordinary state: no status write');
+  assert.deepEqual(again.events, []);
+  assert.equal(again.requeueAfterMs, undefined, 'no early look: the resync or a change of an owned object brings the next');
+});
+
+// Two versions whose 40-bit name hashes agree (found by a birthday search; see test/unit/names.test.ts).
+const CLASHING = 'fraud-detection-transaction-scoring-ensemble-eu-west-1-production';
+const [CLASH_A, CLASH_B] = [{ uri: 'https://models.example.com/a.onnx', version: 'v469224' }, { uri: 'https://models.example.com/b.onnx', version: 'v496721' }];
+
+test('a new version that would share the stable version\'s objects is refused: nothing applied or removed, status kept, Degraded says why', () => {
+  const named = (spec: Record<string, unknown>, status?: ModelDeploymentStatus) => ({ ...stored(spec, status), metadata: { ...stored(spec).metadata, name: CLASHING } });
+  const before = decide(observed(named({ model: CLASH_A })), DEFAULT_SETTINGS);
+  const decision = decide(observed(named({ model: CLASH_B }, before.status)), DEFAULT_SETTINGS);
+  assert.deepEqual([decision.objects, decision.keepVersions, decision.rollout], [[], undefined, undefined]);
+  assert.deepEqual(decision.status.rollout, before.status.rollout, 'the rollout stays where it was');
+  const degraded = condition(decision.status, 'Degraded');
+  assert.deepEqual([degraded?.status, degraded?.reason], ['True', 'VersionConflict']);
+  assert.match(degraded?.message ?? '', /^versions v469224 and v496721 would share the objects named .*--h[0-9a-f]{10}: version v496721 is not started$/);
+  assert.deepEqual(decision.events.map((e) => [e.type, e.reason]), [['Warning', 'VersionConflict']]);
 });

@@ -2,7 +2,7 @@
 // move only when a condition's status changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeStatus, statusChanged } from '../../operator/src/controller/status.ts';
+import { computeStatus, statusChanged, transitionEvents } from '../../operator/src/controller/status.ts';
 import type { Condition, ModelDeployment } from '../../operator/src/api/types.ts';
 
 const mdep = (status?: Record<string, unknown>): ModelDeployment => ({
@@ -67,4 +67,28 @@ test('transition times move only when a condition changes status', () => {
   const flipped = computeStatus({ ...later, mdep: mdep(first), workload: { replicas: 2, readyReplicas: 2, updatedReplicas: 2 } });
   assert.equal(condition(flipped, 'Ready').lastTransitionTime, '2026-11-24T11:00:00Z');
   assert.equal(statusChanged(first, flipped), true);
+});
+
+test('objects left alone for another owner: Ready False and Degraded True, reason Conflict, naming them; a Warning once', () => {
+  const rollout = { phase: 'RolledBack' as const, stable: { version: 'v1', uri: 'x' }, candidate: { version: 'v2', uri: 'y' }, canaryWeight: 0, failedChecks: 2, message: 'rolled back: error rate 0.2 above 0.05' };
+  const rolledBack = computeStatus({ ...base, mdep: mdep(), rollout, workload: { replicas: 2, readyReplicas: 2, updatedReplicas: 2 } });
+  const conflicts = ['Deployment/m--v1 already exists, with no owner'];
+  const s = computeStatus({ ...base, mdep: mdep(rolledBack), rollout, conflicts, workload: { replicas: 2, readyReplicas: 2, updatedReplicas: 2 } });
+  assert.equal(s.phase, 'Degraded');
+  assert.deepEqual([condition(s, 'Ready').status, condition(s, 'Ready').reason], ['False', 'Conflict']);
+  assert.deepEqual([condition(s, 'Degraded').status, condition(s, 'Degraded').reason], ['True', 'Conflict']);
+  assert.equal(condition(s, 'Degraded').message, 'not applied: Deployment/m--v1 already exists, with no owner');
+  assert.deepEqual((s.rollout as { stable: unknown }).stable, rollout.stable, 'the rollout is still told');
+  const events = transitionEvents(rolledBack.conditions as Condition[], s.conditions as Condition[]);
+  assert.deepEqual(events, [{ type: 'Warning', reason: 'Conflict', message: 'not applied: Deployment/m--v1 already exists, with no owner' }], 'news even though Degraded was already True');
+  assert.deepEqual(transitionEvents(s.conditions as Condition[], s.conditions as Condition[]), [], 'and only once');
+});
+
+test('a version refused for sharing objects: the last status stays, Degraded says why, Progressing stops', () => {
+  const rollout = { phase: 'Succeeded' as const, stable: { version: 'v1', uri: 'x' }, canaryWeight: 0, failedChecks: 0, message: '' };
+  const before = computeStatus({ ...base, mdep: mdep(), rollout, workload: { replicas: 2, readyReplicas: 2, updatedReplicas: 2 } });
+  const s = computeStatus({ ...base, mdep: mdep(before), refused: 'versions v1 and v2 would share the objects named m--h0123456789: version v2 is not started' });
+  assert.deepEqual(s.rollout, before.rollout);
+  assert.equal(s.phase, 'Degraded');
+  assert.deepEqual([condition(s, 'Ready').reason, condition(s, 'Progressing').status, condition(s, 'Degraded').reason], ['VersionConflict', 'False', 'VersionConflict']);
 });

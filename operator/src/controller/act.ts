@@ -1,18 +1,21 @@
 // Act: carries out one decision, the only place a reconcile writes. Starts or forgets the rollout's
 // analysis window, applies the desired objects (server-side apply, skipped when unchanged), removes
 // versions and routing objects no longer wanted, writes status only when it changed, and tells the Events.
+// An object of a wanted name that another owner (or none) controls is left alone, never applied over: the
+// decision is taken again knowing it, so status and Events report the Conflict (until a later reconcile
+// finds it gone).
 // A failed apply is reported in status as Degraded with the API server's reason only (stable across
 // retries, so a retry does not rewrite status), then thrown for the work queue to retry with backoff.
 import type { EventRecord, ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import { applyIfChanged } from './apply.ts';
 import { describeApiError } from './api-errors.ts';
-import { decideApplyFailure, type Decision } from './decide.ts';
+import { decide, decideApplyFailure, type Decision } from './decide.ts';
 import type { Observer, ValidObservation, Observation } from './observe.ts';
 import { pruneRouting, pruneVersions } from './prune.ts';
 import { statusChanged } from './status.ts';
 
 /** What act() writes with (and the caches it keeps current). */
-export interface Actor extends Pick<Observer, 'objects' | 'analysis' | 'cache'> {
+export interface Actor extends Pick<Observer, 'objects' | 'analysis' | 'cache' | 'settings'> {
   recordEvent(mdep: ModelDeployment, event: EventRecord): Promise<void>;
   /** For the status subresource (which KubernetesObjectApi does not reach). */
   patchStatus(namespace: string, name: string, status: ModelDeploymentStatus): Promise<void>;
@@ -40,12 +43,14 @@ async function writeStatus(r: Actor, mdep: ModelDeployment, status: ModelDeploym
   return 1;
 }
 
-async function applyAll(r: Actor, obs: ValidObservation, objects: Decision['objects']): Promise<string[]> {
+async function applyAll(r: Actor, obs: ValidObservation, objects: Decision['objects']): Promise<{ applied: string[]; conflicts: string[] }> {
   const applied: string[] = [];
+  const conflicts: string[] = [];
   for (const desired of objects) {
     const name = `${desired.kind}/${(desired.metadata as { name: string }).name}`;
     try {
-      const { written } = await applyIfChanged(r.objects, desired, r.cache && { lookup: r.cache.live, memo: r.cache.memo });
+      const { written, conflict } = await applyIfChanged(r.objects, desired, r.cache && { lookup: r.cache.live, memo: r.cache.memo });
+      if (conflict) conflicts.push(conflict);
       if (written) applied.push(name);
     } catch (error) {
       const failure = new ApplyError(`applying ${name}: ${describeApiError(error)}`, { cause: error });
@@ -54,19 +59,20 @@ async function applyAll(r: Actor, obs: ValidObservation, objects: Decision['obje
       throw failure;
     }
   }
-  return applied;
+  return { applied, conflicts };
 }
 
 export async function act(r: Actor, obs: Observation, decision: Decision): Promise<ReconcileResult> {
   let writes = 0;
   const events: EventRecord[] = [];
-  if (obs.valid) {
-    const state = decision.rollout!;
+  if (obs.valid && decision.rollout) {
+    const state = decision.rollout;
     const analysis = r.analysis(obs.defaulted);
     if (state.windowStartedAt && state.windowStartedAt !== obs.mdep.status?.rollout?.windowStartedAt) await analysis.startWindow(obs.defaulted, state);
     if (!state.windowStartedAt) analysis.forget(obs.defaulted);
 
-    const applied = await applyAll(r, obs, decision.objects);
+    const { applied, conflicts } = await applyAll(r, obs, decision.objects);
+    if (conflicts.length > 0) decision = decide(obs, r.settings, conflicts);
     writes += applied.length;
     if (applied.length > 0) events.push({ type: 'Normal', reason: 'Applied', message: `applied ${applied.join(', ')}` });
     // Versions that no longer run go once the routes no longer send them anything.

@@ -6,7 +6,7 @@ import type { EventRecord, ModelDeploymentStatus, ValidModelDeployment } from '.
 import { renderDesiredState, versionView } from '../render/desired-state.ts';
 import { gpuPlacement } from '../render/gpu.ts';
 import { gpuCapacityProblem, gpuHeadroomProblem } from '../render/gpu-capacity.ts';
-import { labelValue, selectorLabels } from '../render/names.ts';
+import { selectorLabels, versionedName, versionNameClash } from '../render/names.ts';
 import { routerUrl } from '../render/router.ts';
 import type { OperatorSettings } from '../render/settings.ts';
 import { versionUrl } from '../render/workload.ts';
@@ -15,7 +15,6 @@ import { replicaRange, versionShares, type VersionShare } from '../rollout/traff
 import type { RolloutStatus } from '../rollout/types.ts';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { modelRef, type InvalidObservation, type Observation, type ValidObservation } from './observe.ts';
-import { versionOf } from './prune.ts';
 import { computeStatus, transitionEvents, type StatusInput } from './status.ts';
 
 export const PAUSE_ANNOTATION = 'serving.modelship.dev/paused';
@@ -25,7 +24,7 @@ export const ABORT_ANNOTATION = 'serving.modelship.dev/abort';
 const MIN_REQUEUE_MS = 250;
 
 export interface Decision {
-  /** The rollout's next state (absent for a refused spec). */
+  /** The rollout's next state (absent for a refused spec or version: then nothing is applied). */
   rollout?: RolloutStatus;
   /** The objects that should exist, for server-side apply. */
   objects: Array<Record<string, unknown>>;
@@ -40,10 +39,14 @@ export interface Decision {
   requeueAfterMs?: number;
 }
 
+/** The Deployment named for a version (one under an earlier name is on its way out). */
+const deploymentOf = (mdep: ValidModelDeployment, deployments: V1Deployment[], version: string) =>
+  deployments.find((d) => d.metadata?.name === versionedName(mdep, version));
+
 /** Ready pods of a version against the low end of its replica range (its full range with `full`). */
 function versionReady(mdep: ValidModelDeployment, deployments: V1Deployment[], share: VersionShare | undefined, full = false): boolean {
   if (!share) return false;
-  const deployment = deployments.find((d) => versionOf(d) === labelValue(share.model.version));
+  const deployment = deploymentOf(mdep, deployments, share.model.version);
   const wanted = Math.max(1, full ? mdep.spec.scaling.minReplicas : replicaRange(mdep.spec.scaling, share).min);
   return (deployment?.status?.readyReplicas ?? 0) >= wanted && (deployment?.status?.updatedReplicas ?? 0) >= wanted;
 }
@@ -78,7 +81,23 @@ function decideInvalid(obs: InvalidObservation): Decision {
   return { objects: [], status, events: withTransitions(obs, status, []) };
 }
 
-export function decide(obs: Observation, settings: OperatorSettings): Decision {
+/**
+ * A spec version whose objects would be a running version's (names.ts makes that a hash collision) is
+ * refused: nothing applied, the last status kept, Degraded saying why.
+ */
+function decideVersionClash(obs: ValidObservation, sharesBefore: VersionShare[]): Decision | undefined {
+  const wanted = obs.defaulted.spec.model.version;
+  const clash = versionNameClash(obs.defaulted, [...sharesBefore.map((s) => s.model.version), wanted]);
+  if (!clash) return undefined;
+  const status = computeStatus({ ...statusBasics(obs), invalid: [], desiredReplicas: 0, refused: `${clash}: version ${wanted} is not started` });
+  return { objects: [], status, events: withTransitions(obs, status, []) };
+}
+
+/**
+ * `conflicts`: objects of the wanted names that another owner (or none) controls, found when applying;
+ * act() decides again with them, so status and Events say Conflict while everything else stays the same.
+ */
+export function decide(obs: Observation, settings: OperatorSettings, conflicts: string[] = []): Decision {
   if (!obs.valid) return decideInvalid(obs);
   const { defaulted: mdep, deployments, nodes, now } = obs;
   const previous = obs.mdep.status?.rollout;
@@ -87,6 +106,8 @@ export function decide(obs: Observation, settings: OperatorSettings): Decision {
   const abortValue = annotations[ABORT_ANNOTATION];
   const placement = gpuPlacement(mdep.spec.gpu, settings);
   const sharesBefore = previous ? versionShares(previous) : [];
+  const refused = decideVersionClash(obs, sharesBefore);
+  if (refused) return refused;
   const headroom = obs.headroom;
   const decision = advanceRollout({
     model: modelRef(mdep),
@@ -107,7 +128,7 @@ export function decide(obs: Observation, settings: OperatorSettings): Decision {
   const state = decision.status;
   const shares = versionShares(state);
   const stableShare = shares.find((s) => s.role === 'stable')!;
-  const stableDeployment = deployments.find((d) => versionOf(d) === labelValue(state.stable.version));
+  const stableDeployment = deploymentOf(mdep, deployments, state.stable.version);
   const workload = stableDeployment?.status;
   const provider = rollout?.routing.provider ?? 'router';
   const status: ModelDeploymentStatus = {
@@ -118,6 +139,7 @@ export function decide(obs: Observation, settings: OperatorSettings): Decision {
       desiredReplicas: versionView(mdep, stableShare).spec.scaling?.minReplicas ?? 1,
       workload: stableDeployment && { replicas: workload?.replicas ?? 0, readyReplicas: workload?.readyReplicas ?? 0, updatedReplicas: workload?.updatedReplicas ?? 0 },
       gpuProblem: gpuCapacityProblem(placement, nodes),
+      conflicts,
     }),
     routing: provider,
   };

@@ -20,6 +20,10 @@ export interface StatusInput {
   invalid: string[];
   /** Why applying the desired state failed, when it did (it is retried with backoff). */
   applyFailure?: string;
+  /** Why spec.model's version was not started (it would share a running version's objects); nothing was applied. */
+  refused?: string;
+  /** Objects left alone because another owner (or none) controls them; the rest was applied. */
+  conflicts?: string[];
   workload?: ObservedWorkload;
   desiredReplicas: number;
   /** Why no node can take the pods' GPU request, when none can. */
@@ -52,13 +56,15 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
       conditions: [c('Ready', 'False', 'InvalidSpec', message), c('Progressing', 'False', 'InvalidSpec', message), c('Degraded', 'True', 'InvalidSpec', message)],
     };
   }
-  if (input.applyFailure) {
-    const message = input.applyFailure;
+  if (input.applyFailure || input.refused) {
+    // What was there stays: the last status, and the objects of the versions that run.
+    const [reason, message, progressing] = input.refused ? ['VersionConflict', input.refused, c('Progressing', 'False', 'VersionConflict', input.refused)]
+      : ['ApplyFailed', input.applyFailure!, c('Progressing', 'True', 'Retrying', input.applyFailure!)];
     return {
       ...(mdep.status ?? {}),
       observedGeneration: generation,
       phase: 'Degraded',
-      conditions: [c('Ready', 'False', 'ApplyFailed', message), c('Progressing', 'True', 'Retrying', message), c('Degraded', 'True', 'ApplyFailed', message)],
+      conditions: [c('Ready', 'False', reason, message), progressing, c('Degraded', 'True', reason, message)],
     };
   }
   const ready = workload?.readyReplicas ?? 0;
@@ -68,7 +74,8 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   const stable = rollout?.stable.version ?? mdep.spec.model.version;
   const rollingOut = rollout !== undefined && (isActive(rollout) || rollout.phase === 'Promoting');
   const rejected = rollout !== undefined && (rollout.phase === 'RolledBack' || rollout.phase === 'Aborted') ? rollout : undefined;
-  const phase = rejected?.phase === 'RolledBack' ? 'Degraded' : rolledOut && !rollingOut ? 'Ready' : input.gpuProblem ? 'Pending' : 'Progressing';
+  const conflict = input.conflicts?.length ? `not applied: ${input.conflicts.join('; ')}` : undefined;
+  const phase = rejected?.phase === 'RolledBack' || conflict ? 'Degraded' : rolledOut && !rollingOut ? 'Ready' : input.gpuProblem ? 'Pending' : 'Progressing';
   const progressing = rollingOut
     ? c('Progressing', 'True', rollout!.phase === 'Progressing' ? ((rollout!.step ?? -1) < 0 ? 'CandidateStarting' : 'Canary') : rollout!.phase, rollout!.message)
     : rejected
@@ -87,11 +94,15 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
     gpuMode: mdep.spec.gpu?.mode ?? 'none',
     ...(rollout ? { rollout: JSON.parse(JSON.stringify(rollout)) as RolloutStatus } : {}),
     conditions: [
-      rolledOut
+      conflict
+        ? c('Ready', 'False', 'Conflict', conflict)
+        : rolledOut
         ? c('Ready', 'True', 'Available', `${ready} of ${wanted} pods of version ${stable} ready`)
         : c('Ready', 'False', 'PodsNotReady', `${ready} of ${wanted} pods of version ${stable} ready`),
       progressing,
-      rejected?.phase === 'RolledBack'
+      conflict
+        ? c('Degraded', 'True', 'Conflict', conflict)
+        : rejected?.phase === 'RolledBack'
         ? c('Degraded', 'True', 'RolledBack', `candidate ${rejected.candidate?.version} ${rejected.message}`)
         : c('Degraded', 'False', 'AsExpected', 'no problem found'),
       input.gpuProblem
@@ -106,7 +117,8 @@ export function transitionEvents(before: Condition[] | undefined, after: Conditi
   const events: EventRecord[] = [];
   for (const c of after) {
     const previous = before?.find((p) => p.type === c.type);
-    if (previous?.status === c.status) continue;
+    // A condition still True for another reason (a conflict after a rollback) is news too.
+    if (previous?.status === c.status && previous.reason === c.reason) continue;
     const message = c.message ?? '';
     if (c.type === 'GPUCapacityMissing' && c.status === 'True') events.push({ type: 'Warning', reason: 'GPUCapacityMissing', message });
     if (c.type === 'Degraded' && c.status === 'True') events.push({ type: 'Warning', reason: c.reason ?? 'Degraded', message });

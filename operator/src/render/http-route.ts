@@ -3,7 +3,7 @@
 // mirrors a share to the shadow version (RequestMirror with percent), in place of the built-in router.
 // A pure renderer: the rollout decides the plan, this only spells it in gateway.networking.k8s.io/v1.
 import type { ModelDeployment } from '../api/types.ts';
-import { dnsLabel, MANAGER, ownerReference } from './names.ts';
+import { instanceLabel, MANAGER, objectName, ownerReference } from './names.ts';
 
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 /** The Open Inference Protocol's paths (inference, metadata, health) all live under /v2. */
@@ -15,7 +15,7 @@ export interface TrafficPlan { backends: BackendShare[]; mirror?: { version: str
 export interface GatewayRouting { parentRefs: Array<{ name: string; namespace?: string; sectionName?: string; port?: number }>; hostnames?: string[] }
 
 /** Named after the ModelDeployment: one route per model, whatever versions it currently splits between. */
-export const httpRouteName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name);
+export const httpRouteName = (mdep: ModelDeployment) => objectName([mdep.metadata.name]);
 
 /**
  * The route spans versions, so it carries no version label (objectMeta's would name one version, and
@@ -28,7 +28,7 @@ function routeMeta(mdep: ModelDeployment): Record<string, unknown> {
     namespace: mdep.metadata.namespace ?? 'default',
     labels: {
       'app.kubernetes.io/name': 'modelship-http-route',
-      'app.kubernetes.io/instance': mdep.metadata.name,
+      'app.kubernetes.io/instance': instanceLabel(mdep),
       'app.kubernetes.io/managed-by': MANAGER,
       'app.kubernetes.io/component': 'router',
     },

@@ -8,20 +8,25 @@ import { ROUTE_OPTIONS } from '../../../contract/settings/route-options.ts';
 import { flagName } from '../../../contract/settings/spec.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import type { VersionShare } from '../rollout/traffic.ts';
-import { dnsLabel, MANAGER, ownerReference, versionedName } from './names.ts';
+import { instanceLabel, MANAGER, objectName, ownerReference, versionedName } from './names.ts';
 import type { OperatorSettings } from './settings.ts';
 import { CONTAINER_SECURITY, HTTP_SERVICE_PORTS, httpProbe, POD_SECURITY, SCRAPE_ANNOTATIONS } from './workload.ts';
 
-/** The router's objects are named after the ModelDeployment: its Service is the model's address. */
 /** A flag of `modelship-server route`, by its key in the router's settings table. */
 const routeFlag = (key: keyof typeof ROUTE_OPTIONS) => `--${flagName(key)}`;
 
-export const routerName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name);
-export const routesConfigMapName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name, 'routes');
-export const routerServiceAccountName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name, 'router');
+/**
+ * The router's objects are named after the ModelDeployment (its Service is the model's address), with the
+ * one-part names of names.ts, which no version's two-part name can equal. The ConfigMap and the access
+ * objects are kinds only the router has: a fixed suffix on the one-part name keeps them one per model.
+ */
+export const routerName = (mdep: ModelDeployment) => objectName([mdep.metadata.name]);
+const suffixed = (mdep: ModelDeployment, suffix: string) => `${objectName([mdep.metadata.name], 63 - suffix.length - 1)}-${suffix}`;
+export const routesConfigMapName = (mdep: ModelDeployment) => suffixed(mdep, 'routes');
+export const routerServiceAccountName = (mdep: ModelDeployment) => suffixed(mdep, 'router');
 
 export function routerSelector(mdep: ModelDeployment): Record<string, string> {
-  return { 'app.kubernetes.io/name': 'modelship-router', 'app.kubernetes.io/instance': mdep.metadata.name };
+  return { 'app.kubernetes.io/name': 'modelship-router', 'app.kubernetes.io/instance': instanceLabel(mdep) };
 }
 
 function meta(mdep: ModelDeployment, name: string): Record<string, unknown> {
