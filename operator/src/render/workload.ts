@@ -1,6 +1,7 @@
 // The Deployment, Service and PodDisruptionBudget of one model version. Pure functions of the
 // ModelDeployment and the operator's settings.
 import type { ModelDeployment } from '../api/types.ts';
+import { isOperatorEnv, type OperatorEnvName } from '../../api/v1alpha1/schema.ts';
 import { gpuPlacement } from './gpu.ts';
 import { objectLabels, objectMeta, selectorLabels, versionedName } from './names.ts';
 import type { OperatorSettings } from './settings.ts';
@@ -14,7 +15,8 @@ const MODEL_CACHE = '/tmp';
 
 function serverEnv(mdep: ModelDeployment, executionProvider: string): Array<{ name: string; value: string }> {
   const { model, runtime = {} } = mdep.spec;
-  const settings: Record<string, string | number | undefined> = {
+  // Typed by the reserved list, so what admission refuses in runtime.env is exactly what is set here.
+  const settings: Record<OperatorEnvName, string | number | undefined> = {
     MODELSHIP_MODEL: model.uri,
     MODELSHIP_SHA256: model.sha256,
     MODELSHIP_NAME: mdep.metadata.name,
@@ -32,8 +34,9 @@ function serverEnv(mdep: ModelDeployment, executionProvider: string): Array<{ na
   };
   const env = new Map<string, string>();
   for (const [name, value] of Object.entries(settings)) if (value !== undefined) env.set(name, String(value));
-  // The user's env wins over ours: it is their escape hatch for any server setting.
-  for (const { name, value } of runtime.env ?? []) env.set(name, value ?? '');
+  // The user's env sets any other server setting. Ours are refused at admission; one stored before that rule
+  // still never overrides the operator.
+  for (const { name, value } of runtime.env ?? []) if (!isOperatorEnv(name)) env.set(name, value ?? '');
   return [...env].map(([name, value]) => ({ name, value }));
 }
 
