@@ -77,9 +77,11 @@ export function campaign(config: KubeConfig, options: LeaderElectionOptions, log
 
   async function tick(): Promise<void> {
     if (stopped) return;
+    // Before the request: the renewal took effect no earlier, and the others count the term from when they see it.
+    const attemptAt = clock.monotonicMs();
     try {
       if (await tryAcquire()) {
-        lastRenew = clock.monotonicMs();
+        lastRenew = attemptAt;
         if (!leader) {
           leader = true;
           logger.info('became leader', { lease: `${namespace}/${name}`, identity });
