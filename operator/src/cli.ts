@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
+import { OPERATOR_HEALTH_PORT } from '../../contract/ports.ts';
 import { validateModelDeployment } from './api/validate.ts';
 import { renderDesiredState } from './render/desired-state.ts';
 import { DEFAULT_SETTINGS, type OperatorSettings } from './render/settings.ts';
@@ -45,7 +46,7 @@ async function operator(args: string[]): Promise<number> {
         kubeconfig: { type: 'string' },
         workers: { type: 'string', default: '4' },
         'resync-ms': { type: 'string', default: '600000' },
-        'health-port': { type: 'string', default: '8081' },
+        'health-port': { type: 'string', default: String(OPERATOR_HEALTH_PORT) },
         'log-level': { type: 'string', default: 'info' },
         'no-leader-elect': { type: 'boolean', default: false },
         'lease-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'modelship-system' },

@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createLogger } from '../../server-image/src/observability/logger.ts';
+import { createLogger } from '../../contract/logger.ts';
 import { hostname } from 'node:os';
 import { startController, type RunningController } from './controller/controller.ts';
 import { campaign } from './controller/leader-election.ts';

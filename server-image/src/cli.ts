@@ -2,8 +2,8 @@
 // splitter in front of a ModelDeployment's versions.
 import { ConfigError, loadServeOptions, serveHelp } from './config/load.ts';
 import { loadRouteOptions, routeHelp } from './config/route-options.ts';
-import { createLogger } from './observability/logger.ts';
-import { RouteTableError } from './router/routes.ts';
+import { createLogger } from '../../contract/logger.ts';
+import { RouteTableError } from '../../contract/route-table.ts';
 import { startRouter } from './router/router.ts';
 import { startServer } from './server.ts';
 

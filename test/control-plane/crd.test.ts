@@ -76,6 +76,11 @@ describe('contradictory ModelDeployments are refused at admission with a clear m
     ['an unknown scaling engine', { scaling: { engine: 'vpa' } }, /spec\.scaling\.engine: Unsupported value: "vpa"/],
     ['a malformed checksum', { model: { uri: 'x', version: 'v1', sha256: 'abc' } }, /spec\.model\.sha256: Invalid value: "abc"/],
     ['a model without a version', { model: { uri: 'x' } }, /spec\.model\.version: Required value/],
+    // Passed on to the Deployment and the autoscaler as they are, so typed as core/v1 and autoscaling/v2 type them.
+    ['a toleration that lasts "forever"', { gpu: { mode: 'full', tolerations: [{ key: 'maintenance', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 'forever' }] } },
+      /spec\.gpu\.tolerations\[0\]\.tolerationSeconds: Invalid value: "string".*must be of type integer/],
+    ['an unknown toleration operator', { gpu: { tolerations: [{ key: 'k', operator: 'Matches' }] } }, /spec\.gpu\.tolerations\[0\]\.operator: Unsupported value: "Matches"/],
+    ['a scaling policy without a period', { scaling: { behavior: { scaleUp: { policies: [{ type: 'Pods', value: 4 }] } } } }, /spec\.scaling\.behavior\.scaleUp\.policies\[0\]\.periodSeconds: Required value/],
   ];
   schemaRefusals.forEach(([what, spec, message], i) => {
     test(what, async () => {

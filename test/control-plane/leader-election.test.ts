@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { CoordinationV1Api, KubeConfig, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { campaign, type Election, type ElectionClock } from '../../operator/src/controller/leader-election.ts';
-import { createLogger } from '../../server-image/src/observability/logger.ts';
+import { createLogger } from '../../contract/logger.ts';
 
 const HOUR = 3_600_000;
 const LEASE_MS = 2_000;

@@ -16,7 +16,7 @@ import { MLP, randomRows } from '../models/zoo.ts';
 import { eventually } from '../support/eventually.ts';
 import { loadRouteOptions } from '../../server-image/src/config/route-options.ts';
 import { ConfigError } from '../../server-image/src/config/load.ts';
-import { RouteTableError, parseRouteTable } from '../../server-image/src/router/routes.ts';
+import { RouteTableError, parseRouteTable } from '../../contract/route-table.ts';
 import { client, inferBody, routesDir, routesOf, sampleSum, scrape, startRouter, writeRoutes, type RouterProcess } from './router-process.ts';
 
 const row = randomRows(1, MLP.features, 8)[0];

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadServeOptions, ConfigError } from '../../server-image/src/config/load.ts';
-import { envName, flagName } from '../../server-image/src/config/options.ts';
+import { envName, flagName } from '../../contract/settings/serve-options.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'modelship-config-'));
 const yaml = (text: string) => {

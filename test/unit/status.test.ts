@@ -2,8 +2,8 @@
 // move only when a condition's status changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeStatus, statusChanged, type Condition } from '../../operator/src/controller/status.ts';
-import type { ModelDeployment } from '../../operator/src/api/types.ts';
+import { computeStatus, statusChanged } from '../../operator/src/controller/status.ts';
+import type { Condition, ModelDeployment } from '../../operator/src/api/types.ts';
 
 const mdep = (status?: Record<string, unknown>): ModelDeployment => ({
   apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment',
@@ -12,7 +12,7 @@ const mdep = (status?: Record<string, unknown>): ModelDeployment => ({
   ...(status ? { status } : {}),
 });
 const base = { invalid: [], desiredReplicas: 2, selector: 'a=b', url: 'http://m', now: '2026-11-24T10:00:00Z' };
-const condition = (status: Record<string, unknown>, type: string) => (status.conditions as Condition[]).find((c) => c.type === type)!;
+const condition = (status: Record<string, unknown>, type: string) => (status.conditions as Array<Required<Condition>>).find((c) => c.type === type)!;
 
 test('the first version starting: Progressing, not Ready', () => {
   const rollout = { phase: 'Initialized' as const, stable: { version: 'v2', uri: 'x' }, canaryWeight: 0, failedChecks: 0, message: '' };

@@ -35,6 +35,8 @@ test('schema errors name the field', () => {
     [{ scaling: { targetQueueDepth: 0 } }, /^spec\.scaling\.targetQueueDepth: must be > 0$/],
     [{ gpu: { mdoe: 'full' } }, /^spec\.gpu\.mdoe: unknown field$/],
     [{ resources: { requests: { cpu: 'lots' } } }, /^spec\.resources\.requests\.cpu: must match pattern/],
+    [{ gpu: { mode: 'full', tolerations: [{ key: 'k', effect: 'NoExecute', tolerationSeconds: 'forever' }] } }, /^spec\.gpu\.tolerations\.0\.tolerationSeconds: must be integer$/],
+    [{ scaling: { behavior: { scaleDown: { selectPolicy: 'Slowest' } } } }, /^spec\.scaling\.behavior\.scaleDown\.selectPolicy: must be one of Max, Min, Disabled$/],
   ];
   for (const [spec, message] of cases) {
     const { errors } = validateModelDeployment(modelDeployment('bad', spec));

@@ -95,3 +95,93 @@ test('shutdown waits for running handlers and drops what waits', async () => {
   await settle(30);
   assert.deepEqual(done, ['first']);
 });
+
+/** Runs what the event loop has ready (handlers, their awaits) without letting mocked time pass. */
+const drain = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
+
+test('a key keeps one delayed re-queue, and the earliest deadline wins', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const runs: number[] = [];
+  const queue = new WorkQueue(async () => {
+    runs.push(Date.now());
+  }, options);
+  queue.addAfter('ns/a', 5_000);
+  queue.addAfter('ns/a', 1_000);
+  queue.addAfter('ns/a', 3_000);
+  for (let i = 0; i < 40; i++) queue.addAfter('ns/a', 2_000 + i);
+  assert.equal(queue.waiting, 1);
+  t.mock.timers.tick(999);
+  await drain();
+  assert.deepEqual(runs, []);
+  t.mock.timers.tick(1);
+  await drain();
+  assert.deepEqual(runs, [1_000]);
+  t.mock.timers.tick(10_000);
+  await drain();
+  assert.deepEqual(runs, [1_000], 'the later deadlines were dropped, not kept as extra runs');
+  assert.equal(queue.waiting, 0);
+});
+
+test('periodic resyncs stay one per key however many events ran the key', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  let runs = 0;
+  const queue = new WorkQueue(async () => {
+    runs++;
+    return { requeueAfterMs: 2_000 };
+  }, options);
+  for (let i = 0; i < 40; i++) {
+    queue.add('ns/a');
+    await drain();
+  }
+  assert.equal(runs, 40);
+  assert.equal(queue.waiting, 1);
+  runs = 0;
+  for (let s = 0; s < 10; s++) {
+    t.mock.timers.tick(1_000);
+    await drain();
+  }
+  assert.equal(runs, 5, 'one resync every 2 s');
+  await queue.shutdown();
+});
+
+test('a failing key waits out its backoff even when events add it again', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const runs: number[] = [];
+  const queue = new WorkQueue(async () => {
+    runs.push(Date.now());
+    throw new Error('refused');
+  }, { workers: 1, baseDelayMs: 100, maxDelayMs: 10_000 });
+  queue.add('ns/a');
+  await drain();
+  // A watch event after each failure (the status write it caused, say) must not retry it early.
+  for (let ms = 0; ms < 1_600; ms += 10) {
+    queue.add('ns/a');
+    t.mock.timers.tick(10);
+    await drain();
+  }
+  assert.deepEqual(runs, [0, 100, 300, 700, 1_500], 'retries at 100, 200, 400, 800 ms after each failure');
+  assert.equal(queue.backoff('ns/a'), 3_200, 'the backoff is kept until a success');
+  await queue.shutdown();
+});
+
+test('forget ends a backoff: the next add runs at once', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  let runs = 0;
+  const queue = new WorkQueue(async () => {
+    runs++;
+    throw new Error('refused');
+  }, { workers: 1, baseDelayMs: 1_000, maxDelayMs: 10_000 });
+  queue.add('ns/a');
+  await drain();
+  queue.add('ns/a');
+  await drain();
+  assert.equal(runs, 1);
+  queue.forget('ns/a');
+  queue.add('ns/a');
+  await drain();
+  assert.equal(runs, 2);
+  assert.equal(queue.backoff('ns/a'), 2_000);
+  await queue.shutdown();
+});

@@ -2,6 +2,8 @@
 // it (`make crds`, checked for drift by the tests); CEL rules in it reject contradictory specs at admission.
 // Reasoning for the shape: operator/api/README.md.
 
+import { envName, type ServeOptionKey } from '../../../contract/settings/serve-options.ts';
+
 export const GROUP = 'serving.modelship.dev';
 export const VERSION = 'v1alpha1';
 export const KIND = 'ModelDeployment';
@@ -19,17 +21,21 @@ const arr = <const I extends Schema, const E extends Schema = {}>(description: s
 const obj = <const P extends Record<string, Schema>, const E extends Schema = {}>(description: string, properties: P, extra?: E) =>
   ({ type: 'object', description, properties, ...extra }) as unknown as { type: 'object'; properties: P } & E;
 
-/** The TypeScript type of the values a schema admits (the subset of JSON Schema this API uses). */
-export type FromSchema<S> =
+/**
+ * The TypeScript type of the values a schema admits (the subset of JSON Schema this API uses). With
+ * `Defaulted` true, the type of what the API server stores: a field with a default is always present.
+ */
+export type FromSchema<S, Defaulted extends boolean = false> =
   S extends { enum: readonly (infer V)[] } ? V
     : S extends { 'x-kubernetes-int-or-string': true } ? string | number
       : S extends { type: 'string' } ? string
         : S extends { type: 'integer' | 'number' } ? number
-          : S extends { type: 'array'; items: infer I } ? Array<FromSchema<I>>
-            : S extends { type: 'object'; properties: infer P } ? ObjectOf<P, S extends { required: readonly (infer R)[] } ? R : never>
-              : S extends { type: 'object'; additionalProperties: infer A } ? Record<string, FromSchema<A>>
+          : S extends { type: 'array'; items: infer I } ? Array<FromSchema<I, Defaulted>>
+            : S extends { type: 'object'; properties: infer P } ? ObjectOf<P, (S extends { required: readonly (infer R)[] } ? R : never) | (Defaulted extends true ? WithDefault<P> : never), Defaulted>
+              : S extends { type: 'object'; additionalProperties: infer A } ? Record<string, FromSchema<A, Defaulted>>
                 : Record<string, unknown>;
-type ObjectOf<P, R> = { [K in keyof P & R]: FromSchema<P[K]> } & { [K in Exclude<keyof P, R>]?: FromSchema<P[K]> };
+type ObjectOf<P, R, D extends boolean> = { [K in keyof P & R]: FromSchema<P[K], D> } & { [K in Exclude<keyof P, R>]?: FromSchema<P[K], D> };
+type WithDefault<P> = { [K in keyof P]: P[K] extends { default: unknown } ? K : never }[keyof P];
 /**
  * A validation rule, once: the CEL the API server runs at admission, and the same check in TypeScript for
  * `modelship validate` and the operator, with one message for both.
@@ -62,19 +68,20 @@ const model = obj('The model to serve. Changing it (GitOps: a commit) starts a r
 }, { required: ['uri', 'version'] });
 
 /**
- * The server variables the operator sets itself, from the spec and its own settings (the renderer of the
- * server container, operator/src/render/workload.ts, is typed to set exactly these). In runtime.env they would
- * override the operator: MODELSHIP_PORT breaks the probes and Services, an empty MODELSHIP_SHA256 turns the
- * integrity check off, MODELSHIP_MAX_BATCH_SIZE contradicts runtime.maxBatchSize. Admission refuses them.
+ * The server settings the operator sets itself, from the spec and its own settings (the renderer of the
+ * server container, operator/src/render/workload.ts, is typed to set exactly these). In runtime.env their
+ * variables would override the operator: MODELSHIP_PORT breaks the probes and Services, an empty
+ * MODELSHIP_SHA256 turns the integrity check off, MODELSHIP_MAX_BATCH_SIZE contradicts runtime.maxBatchSize.
+ * Admission refuses them.
  */
-export const OPERATOR_ENV = [
-  'MODELSHIP_MODEL', 'MODELSHIP_SHA256', 'MODELSHIP_NAME', 'MODELSHIP_VERSION', 'MODELSHIP_PORT',
-  'MODELSHIP_MAX_BATCH_SIZE', 'MODELSHIP_MAX_QUEUE_DELAY_MS', 'MODELSHIP_MAX_QUEUE_SIZE', 'MODELSHIP_TIMEOUT_MS',
-  'MODELSHIP_INSTANCES', 'MODELSHIP_INTRA_OP_THREADS', 'MODELSHIP_EXECUTION_PROVIDER', 'MODELSHIP_DRAIN_TIMEOUT_MS',
-  'MODELSHIP_MODEL_CACHE_DIR',
-] as const;
-export type OperatorEnvName = typeof OPERATOR_ENV[number];
-export const isOperatorEnv = (name: string): name is OperatorEnvName => (OPERATOR_ENV as readonly string[]).includes(name);
+export const OPERATOR_SET_OPTIONS = [
+  'model', 'sha256', 'name', 'version', 'port', 'maxBatchSize', 'maxQueueDelayMs', 'maxQueueSize', 'timeoutMs',
+  'instances', 'intraOpThreads', 'executionProvider', 'drainTimeoutMs', 'modelCacheDir',
+] as const satisfies readonly ServeOptionKey[];
+export type OperatorSetOption = typeof OPERATOR_SET_OPTIONS[number];
+/** Their environment variables, named by the server's option table (MODELSHIP_MODEL, MODELSHIP_PORT, ...). */
+export const OPERATOR_ENV: readonly string[] = OPERATOR_SET_OPTIONS.map(envName);
+export const isOperatorEnv = (name: string): boolean => OPERATOR_ENV.includes(name);
 
 /**
  * Checked on each item of runtime.env, so the API server's error path carries the item's index
@@ -130,17 +137,36 @@ export const SCALING_RULES: ValidationRule<ScalingFields>[] = [
     holds: (s) => s.minReplicas <= s.maxReplicas },
 ];
 
+// Fields the operator passes on to the objects it renders are typed as core/v1 and autoscaling/v2 type them,
+// so admission refuses a value the API would refuse later (naming the field) instead of the operator
+// failing to apply, again and again, what was accepted.
+const toleration = obj('A toleration (core/v1 Toleration).', {
+  key: str('Taint key the toleration matches; empty with operator Exists matches every taint.', { maxLength: 316 }),
+  operator: str('Exists or Equal (the default).', { enum: ['Exists', 'Equal'] }),
+  value: str('Taint value the toleration matches (empty with operator Exists).', { maxLength: 63 }),
+  effect: str('Taint effect to match; empty matches all effects.', { enum: ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'] }),
+  tolerationSeconds: int('With effect NoExecute: how long the pod stays bound after the taint appears (unset: for ever).', { format: 'int64' }),
+});
+
+const scalingPolicy = () => obj('A scaling policy (autoscaling/v2 HPAScalingPolicy).', {
+  type: str('Pods or Percent.', { enum: ['Pods', 'Percent'] }),
+  value: int('How many pods, or what percent of the current replicas, may change in one period.', { minimum: 1 }),
+  periodSeconds: int('The period the policy holds for.', { minimum: 1, maximum: 1800 }),
+}, { required: ['type', 'value', 'periodSeconds'] });
+
+const scalingRules = (direction: string) => obj(`How the autoscaler scales ${direction} (autoscaling/v2 HPAScalingRules).`, {
+  stabilizationWindowSeconds: int('Past recommendations considered before scaling.', { minimum: 0, maximum: 3600 }),
+  selectPolicy: str('Which policy wins: Max, Min, or Disabled (never scale this way).', { enum: ['Max', 'Min', 'Disabled'] }),
+  policies: arr('Limits on how fast the replicas change.', scalingPolicy(), { maxItems: 10, 'x-kubernetes-list-type': 'atomic' }),
+});
+
 const gpu = obj('The GPU each pod gets: none, whole GPUs, MIG slices, or time-sliced shares of a GPU.', {
   mode: str('none: CPU only. full: whole GPUs (nvidia.com/gpu). mig: MIG slices of `profile`. timeSliced: shares of a time-sliced GPU.', { enum: ['none', 'full', 'mig', 'timeSliced'], default: 'none' }),
   count: int('How many GPUs (full), slices (mig) or shares (timeSliced) each pod requests.', { minimum: 1, maximum: 16 }),
   profile: str('MIG profile for mode mig, e.g. 1g.10gb, 3g.40gb, 1g.10gb+me.', { maxLength: 16 }),
   product: str('GPU product to require (the nvidia.com/gpu.product node label), e.g. NVIDIA-H100-80GB-HBM3.', { maxLength: 63 }),
   nodeSelector: { type: 'object', description: 'Extra node labels the pods require.', additionalProperties: { type: 'string' } },
-  tolerations: {
-    type: 'array',
-    description: 'Extra tolerations (the nvidia.com/gpu NoSchedule toleration is added for GPU modes).',
-    items: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-  },
+  tolerations: arr('Extra tolerations (the nvidia.com/gpu NoSchedule toleration is added for GPU modes).', toleration, { maxItems: 32 }),
 }, {
   // Spelled out: the API server checks a default against the CEL rules before nested defaults apply.
   default: { mode: 'none' },
@@ -152,7 +178,10 @@ const scaling = obj('Autoscaling on inference queue depth.', {
   maxReplicas: int('Most pods.', { minimum: 1, default: 1 }),
   targetQueueDepth: num('Queued requests per pod to aim for (the server\'s modelship_queue_depth metric).', { exclusiveMinimum: true, minimum: 0, default: 4 }),
   engine: str('hpa: an autoscaling/v2 HorizontalPodAutoscaler on the Pods metric. keda: a KEDA ScaledObject with a Prometheus trigger.', { enum: ['hpa', 'keda'], default: 'hpa' }),
-  behavior: { type: 'object', description: 'HPA scaling behavior (autoscaling/v2 HorizontalPodAutoscalerBehavior); defaults scale up fast and down slowly.', 'x-kubernetes-preserve-unknown-fields': true },
+  behavior: obj('HPA scaling behavior (autoscaling/v2 HorizontalPodAutoscalerBehavior); defaults scale up fast and down slowly.', {
+    scaleUp: scalingRules('up'),
+    scaleDown: scalingRules('down'),
+  }),
 }, {
   default: { minReplicas: 1, maxReplicas: 1, targetQueueDepth: 4, engine: 'hpa' },
   'x-kubernetes-validations': cel(SCALING_RULES),
@@ -229,7 +258,7 @@ const rollout = obj('How a new model version (a change of spec.model) is promote
 const condition = obj('A condition of the deployment (Kubernetes API conventions).', {
   type: str('Ready, Progressing, Degraded or GPUCapacityMissing.'),
   status: str('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] }),
-  observedGeneration: { type: 'integer', format: 'int64', description: 'The .metadata.generation this condition was computed from.' },
+  observedGeneration: int('The .metadata.generation this condition was computed from.', { format: 'int64' }),
   lastTransitionTime: str('When the status last changed.', { format: 'date-time' }),
   reason: str('Machine-readable reason, CamelCase.'),
   message: str('Human-readable detail.'),
@@ -247,8 +276,30 @@ const specSchema = obj('Desired state. The operator never edits it: its decision
   rollout,
 }, { required: ['model'] });
 
+const statusSchema = obj('Observed state, written by the operator.', {
+  observedGeneration: int('The .metadata.generation the status describes.', { format: 'int64' }),
+  phase: str('Pending, Progressing, Ready, Degraded or Failed.'),
+  conditions: arr('Ready, Progressing, Degraded, GPUCapacityMissing.', condition, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+  replicas: int('Pods of the stable version.'),
+  readyReplicas: int('Ready pods of the stable version.'),
+  selector: str('Label selector of the pods, for the scale subresource.'),
+  url: str('In-cluster URL of the Open Inference Protocol endpoint.'),
+  stableVersion: str('The model version that serves traffic (spec.model.version once promoted).'),
+  gpuMode: str('The GPU mode in effect, for printing.'),
+  routing: str('The routing provider in effect (router or gateway-api); a change removes the other one\'s objects.'),
+  rollout: {
+    type: 'object',
+    description: 'The rollout as the operator runs it: phase (Shadowing, Progressing, Promoting, Succeeded, RolledBack, Aborted, ABTesting), the stable and candidate models, the current weight and step, and the last analysis.',
+    'x-kubernetes-preserve-unknown-fields': true,
+  },
+});
+
 /** The spec's TypeScript type, derived from the schema above. */
 export type ModelDeploymentSpecFromSchema = FromSchema<typeof specSchema>;
+/** The spec as the API server stores it (and the operator's validation leaves it): defaults filled in. */
+export type DefaultedSpecFromSchema = FromSchema<typeof specSchema, true>;
+/** The status as the schema admits it (its rollout is typed by the rollout code, which writes it). */
+export type ModelDeploymentStatusFromSchema = FromSchema<typeof statusSchema>;
 
 export const modelDeploymentSchema: Schema = {
   type: 'object',
@@ -258,22 +309,6 @@ export const modelDeploymentSchema: Schema = {
     kind: { type: 'string' },
     metadata: { type: 'object' },
     spec: specSchema,
-    status: obj('Observed state, written by the operator.', {
-      observedGeneration: { type: 'integer', format: 'int64', description: 'The .metadata.generation the status describes.' },
-      phase: str('Pending, Progressing, Ready, Degraded or Failed.'),
-      conditions: { type: 'array', description: 'Ready, Progressing, Degraded, GPUCapacityMissing.', items: condition, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] },
-      replicas: int('Pods of the stable version.'),
-      readyReplicas: int('Ready pods of the stable version.'),
-      selector: str('Label selector of the pods, for the scale subresource.'),
-      url: str('In-cluster URL of the Open Inference Protocol endpoint.'),
-      stableVersion: str('The model version that serves traffic (spec.model.version once promoted).'),
-      gpuMode: str('The GPU mode in effect, for printing.'),
-      routing: str('The routing provider in effect (router or gateway-api); a change removes the other one\'s objects.'),
-      rollout: {
-        type: 'object',
-        description: 'The rollout as the operator runs it: phase (Shadowing, Progressing, Promoting, Succeeded, RolledBack, Aborted, ABTesting), the stable and candidate models, the current weight and step, and the last analysis.',
-        'x-kubernetes-preserve-unknown-fields': true,
-      },
-    }),
+    status: statusSchema,
   },
 };

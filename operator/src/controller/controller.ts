@@ -10,6 +10,7 @@ import { reconcile } from './reconcile.ts';
 import { analysisFor, PrometheusAnalysis, RouterAnalysis } from '../rollout/analysis.ts';
 import { objectKey, type AppliedMemo, type LiveLookup } from './apply.ts';
 import { WorkQueue } from './work-queue.ts';
+import { describeApiError } from './api-errors.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import type { Logger } from 'winston';
 
@@ -89,19 +90,20 @@ export function startController(options: ControllerOptions): RunningController {
     } catch (error) {
       metrics.reconciled('error', (performance.now() - started) / 1000, 0);
       throw error;
-    } finally {
-      metrics.queueDepth(queue.depth);
     }
   }, { workers: options.workers, baseDelayMs: 50, maxDelayMs: 5 * 60_000 });
+  metrics.observeQueue(queue);
   queue.onError = (k, error, retryInMs) => {
-    const message = (error as Error).message;
+    const message = describeApiError(error);
     logger.error('reconcile failed', { key: k, error: message, retryInMs });
     // Tell the user on the object too, not only in the operator's log (best effort: the API may be down).
+    // The message leaves out the delay, which grows with every retry: the same failure again is the same
+    // Event, its count rising, not one more Event.
     const [namespace, name] = k.split('/');
     const uid = (modelDeployments.list().find((o) => key(o) === k)?.metadata?.uid);
     void clients.recordEvent(
       { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name, namespace, uid }, spec: { model: { uri: '', version: '' } } },
-      { type: 'Warning', reason: 'ReconcileFailed', message: `${message.slice(0, 900)} (retrying in ${Math.round(retryInMs / 1000)} s)` },
+      { type: 'Warning', reason: 'ReconcileFailed', message: `${message.slice(0, 900)} (retrying with backoff)` },
     ).catch(() => undefined);
   };
 
@@ -130,12 +132,21 @@ export function startController(options: ControllerOptions): RunningController {
     return informer;
   };
 
-  const modelDeploymentInformers = scopes.map((namespace) => watch(resourcePath(`${GROUP}/${VERSION}`, PLURAL, namespace),
-    () => namespace ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL }) : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }),
-    (o) => {
-      queue.add(key(o));
-      metrics.queueDepth(queue.depth);
-    }));
+  // A new spec generation deserves a fresh try at once, even of a key in backoff (the user may have fixed
+  // what failed); anything else that re-queues a failing key (its own status write, say) waits the backoff.
+  const generations = new Map<string, number | undefined>();
+  const modelDeploymentInformers = scopes.map((namespace) => {
+    const informer = watch(resourcePath(`${GROUP}/${VERSION}`, PLURAL, namespace),
+      () => namespace ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL }) : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }),
+      (o) => {
+        const k = key(o);
+        if (generations.has(k) && generations.get(k) !== o.metadata?.generation) queue.forget(k);
+        generations.set(k, o.metadata?.generation);
+        queue.add(k);
+      });
+    informer.on('delete', (o) => generations.delete(key(o)));
+    return informer;
+  });
   const modelDeployments = { list: () => modelDeploymentInformers.flatMap((i) => i.list()) };
   // Owned objects: a change (drift, a Deployment's pods becoming ready) or a deletion re-reconciles the owner,
   // and reconcile reads them from these caches instead of the API server.
@@ -185,6 +196,7 @@ export function startController(options: ControllerOptions): RunningController {
       stopping = true;
       await Promise.all(informers.map((i) => i.stop()));
       await queue.shutdown();
+      metrics.observeQueue(undefined);
     },
   };
 }

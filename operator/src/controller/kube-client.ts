@@ -1,23 +1,24 @@
 // The Kubernetes API as the reconciler uses it, built from a kubeconfig: generic objects (server-side
 // apply) and the ModelDeployment status subresource (also server-side apply, same field manager).
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
-import type { ModelDeployment } from '../api/types.ts';
+import type { EventRecord, ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import type { NodeInfo, NodeUsage } from '../render/gpu-capacity.ts';
 import { routerName } from '../render/router.ts';
 import { selectorLabels } from '../render/names.ts';
-import { SERVER_PORT } from '../render/workload.ts';
-import type { EventRecord } from './status.ts';
+import { SERVER_PORT } from '../../../contract/ports.ts';
+import { EventRecorder } from './events.ts';
 import { GROUP, KIND, PLURAL, VERSION } from '../../api/v1alpha1/schema.ts';
 import { FIELD_MANAGER } from './apply.ts';
 
 export interface KubeClients {
   objects: KubernetesObjectApi;
-  patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
+  patchStatus(namespace: string, name: string, status: ModelDeploymentStatus): Promise<void>;
   listNodes(): Promise<NodeInfo[]>;
   nodeUsage(): Promise<NodeUsage>;
   scheduledPods(mdep: ModelDeployment, version: string): Promise<number>;
   /** The /metrics URLs of a ModelDeployment's ready router pods (from its Service's EndpointSlices). */
   routerMetricsUrls(mdep: ModelDeployment): Promise<string[]>;
+  /** Repeats of an Event raise its count (see events.ts). */
   recordEvent(mdep: ModelDeployment, event: EventRecord): Promise<void>;
 }
 
@@ -30,6 +31,7 @@ export function kubeClients(config: KubeConfig): KubeClients {
   const custom = config.makeApiClient(CustomObjectsApi);
   const core = config.makeApiClient(CoreV1Api);
   const discovery = config.makeApiClient(DiscoveryV1Api);
+  const events = new EventRecorder(core, FIELD_MANAGER);
   return {
     objects,
     async listNodes() {
@@ -64,24 +66,7 @@ export function kubeClients(config: KubeConfig): KubeClients {
         .flatMap((e) => e.addresses.map((ip) => `http://${slice.addressType === 'IPv6' ? `[${ip}]` : ip}:${SERVER_PORT}/metrics`)));
     },
     async recordEvent(mdep, event) {
-      const namespace = mdep.metadata.namespace ?? 'default';
-      const now = new Date();
-      await core.createNamespacedEvent({
-        namespace,
-        body: {
-          metadata: { generateName: `${mdep.metadata.name}.`, namespace },
-          involvedObject: { apiVersion: mdep.apiVersion, kind: mdep.kind, name: mdep.metadata.name, namespace, uid: mdep.metadata.uid },
-          type: event.type,
-          reason: event.reason,
-          message: event.message,
-          source: { component: FIELD_MANAGER },
-          reportingComponent: FIELD_MANAGER,
-          reportingInstance: FIELD_MANAGER,
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-      });
+      await events.record(mdep, event);
     },
     async patchStatus(namespace, name, status) {
       await custom.patchNamespacedCustomObjectStatus(

@@ -9,7 +9,20 @@ export class OperatorMetrics {
     name: 'modelship_operator_reconcile_duration_seconds', help: 'Time per reconcile', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
   });
   private readonly writes = new client.Counter({ name: 'modelship_operator_writes_total', help: 'Objects written to the API server (applies and status updates)', registers: [this.registry] });
-  private readonly depth = new client.Gauge({ name: 'modelship_operator_queue_depth', help: 'Keys waiting in the work queue', registers: [this.registry] });
+  /** The work queue the gauges below read when scraped (the running controller's, while it leads). */
+  private queue?: { readonly depth: number; readonly waiting: number };
+  private readonly depth: client.Gauge = new client.Gauge({
+    name: 'modelship_operator_queue_depth', help: 'Keys waiting in the work queue', registers: [this.registry],
+    collect: () => {
+      this.depth.set(this.queue?.depth ?? 0);
+    },
+  });
+  private readonly delayed: client.Gauge = new client.Gauge({
+    name: 'modelship_operator_queue_delayed', help: 'Keys with a delayed re-queue pending (resync, rollout check or retry): at most one per key', registers: [this.registry],
+    collect: () => {
+      this.delayed.set(this.queue?.waiting ?? 0);
+    },
+  });
   private readonly apiRequests = new client.Counter({ name: 'modelship_operator_api_requests_total', help: 'HTTP requests to the Kubernetes API (watches included)', labelNames: ['method'], registers: [this.registry] });
 
   constructor() {
@@ -26,7 +39,7 @@ export class OperatorMetrics {
     this.writes.inc(writes);
   }
 
-  queueDepth(depth: number): void {
-    this.depth.set(depth);
+  observeQueue(queue: { readonly depth: number; readonly waiting: number } | undefined): void {
+    this.queue = queue;
   }
 }

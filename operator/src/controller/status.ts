@@ -1,18 +1,12 @@
 // Status from observation: conditions (Ready, Progressing, Degraded) with observedGeneration, in the
 // shape kstatus, Argo CD, Flux and `kubectl wait` understand. Pure.
 import { isDeepStrictEqual } from 'node:util';
-import type { ModelDeployment } from '../api/types.ts';
+import type { Condition, EventRecord, ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import { isActive } from '../rollout/state-machine.ts';
 import type { RolloutStatus } from '../rollout/types.ts';
 
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  observedGeneration?: number;
-  lastTransitionTime?: string;
-  reason: string;
-  message: string;
-}
+/** A condition as the operator writes it: every field set. */
+type WrittenCondition = Condition & Required<Pick<Condition, 'reason' | 'message' | 'lastTransitionTime'>>;
 
 export interface ObservedWorkload {
   replicas: number;
@@ -38,16 +32,16 @@ export interface StatusInput {
 }
 
 /** Keeps a condition's lastTransitionTime when its status did not change. */
-function carry(previous: Condition[] | undefined, next: Condition): Condition {
+function carry(previous: Condition[] | undefined, next: WrittenCondition): WrittenCondition {
   const before = previous?.find((c) => c.type === next.type);
-  return { ...next, lastTransitionTime: before && before.status === next.status ? before.lastTransitionTime : next.lastTransitionTime };
+  return { ...next, lastTransitionTime: before?.status === next.status && before.lastTransitionTime ? before.lastTransitionTime : next.lastTransitionTime };
 }
 
-export function computeStatus(input: StatusInput): Record<string, unknown> {
+export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   const { mdep, invalid, workload, now } = input;
   const generation = mdep.metadata.generation;
-  const previous = (mdep.status?.conditions as Condition[] | undefined);
-  const c = (type: string, status: Condition['status'], reason: string, message: string): Condition =>
+  const previous = mdep.status?.conditions;
+  const c = (type: string, status: Condition['status'], reason: string, message: string): WrittenCondition =>
     carry(previous, { type, status, observedGeneration: generation, lastTransitionTime: now, reason, message });
 
   if (invalid.length > 0) {
@@ -89,9 +83,9 @@ export function computeStatus(input: StatusInput): Record<string, unknown> {
     readyReplicas: ready,
     selector: input.selector,
     url: input.url,
-    stableVersion: rollout ? stable : rolledOut ? stable : (mdep.status?.stableVersion as string | undefined),
+    stableVersion: rollout ? stable : rolledOut ? stable : mdep.status?.stableVersion,
     gpuMode: mdep.spec.gpu?.mode ?? 'none',
-    ...(rollout ? { rollout: JSON.parse(JSON.stringify(rollout)) } : {}),
+    ...(rollout ? { rollout: JSON.parse(JSON.stringify(rollout)) as RolloutStatus } : {}),
     conditions: [
       rolledOut
         ? c('Ready', 'True', 'Available', `${ready} of ${wanted} pods of version ${stable} ready`)
@@ -107,21 +101,16 @@ export function computeStatus(input: StatusInput): Record<string, unknown> {
   };
 }
 
-export interface EventRecord {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
-
 /** Events for conditions that changed status: a decision or a failure worth telling the user about once. */
 export function transitionEvents(before: Condition[] | undefined, after: Condition[]): EventRecord[] {
   const events: EventRecord[] = [];
   for (const c of after) {
     const previous = before?.find((p) => p.type === c.type);
     if (previous?.status === c.status) continue;
-    if (c.type === 'GPUCapacityMissing' && c.status === 'True') events.push({ type: 'Warning', reason: 'GPUCapacityMissing', message: c.message });
-    if (c.type === 'Degraded' && c.status === 'True') events.push({ type: 'Warning', reason: c.reason, message: c.message });
-    if (c.type === 'Ready' && c.status === 'True') events.push({ type: 'Normal', reason: 'Ready', message: c.message });
+    const message = c.message ?? '';
+    if (c.type === 'GPUCapacityMissing' && c.status === 'True') events.push({ type: 'Warning', reason: 'GPUCapacityMissing', message });
+    if (c.type === 'Degraded' && c.status === 'True') events.push({ type: 'Warning', reason: c.reason ?? 'Degraded', message });
+    if (c.type === 'Ready' && c.status === 'True') events.push({ type: 'Normal', reason: 'Ready', message });
   }
   return events;
 }

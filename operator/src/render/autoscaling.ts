@@ -1,10 +1,11 @@
 // Autoscaling on the server's queue depth: an autoscaling/v2 HPA on the Pods metric (served to the HPA by a
 // metrics adapter such as prometheus-adapter), or a KEDA ScaledObject with a Prometheus trigger.
+import { SERVER_METRICS } from '../../../contract/metric-names.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { objectMeta, versionedName } from './names.ts';
 import type { OperatorSettings } from './settings.ts';
 
-export const QUEUE_DEPTH_METRIC = 'modelship_queue_depth';
+export const QUEUE_DEPTH_METRIC = SERVER_METRICS.queueDepth;
 
 /**
  * Up fast (double, or +4 pods, every 15 s, no stabilisation: a queue is already latency), down slowly

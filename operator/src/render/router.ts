@@ -2,15 +2,20 @@
 // stable in-cluster endpoint of the model, splitting traffic between its versions as the routes
 // ConfigMap says. The operator writes only the ConfigMap when weights change; the routers watch it and
 // swap their table within a second, without a restart or a dropped request. Pure renderers.
+import { SERVER_PORT } from '../../../contract/ports.ts';
+import { ROUTES_KEY, type RouteTable } from '../../../contract/route-table.ts';
+import { ROUTE_OPTIONS } from '../../../contract/settings/route-options.ts';
+import { flagName } from '../../../contract/settings/spec.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import type { VersionShare } from '../rollout/traffic.ts';
 import { dnsLabel, MANAGER, ownerReference, versionedName } from './names.ts';
 import type { OperatorSettings } from './settings.ts';
-import { CONTAINER_SECURITY, HTTP_SERVICE_PORTS, httpProbe, POD_SECURITY, SCRAPE_ANNOTATIONS, SERVER_PORT } from './workload.ts';
-
-export const ROUTES_KEY = 'routes.json';
+import { CONTAINER_SECURITY, HTTP_SERVICE_PORTS, httpProbe, POD_SECURITY, SCRAPE_ANNOTATIONS } from './workload.ts';
 
 /** The router's objects are named after the ModelDeployment: its Service is the model's address. */
+/** A flag of `modelship-server route`, by its key in the router's settings table. */
+const routeFlag = (key: keyof typeof ROUTE_OPTIONS) => `--${flagName(key)}`;
+
 export const routerName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name);
 export const routesConfigMapName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name, 'routes');
 export const routerServiceAccountName = (mdep: ModelDeployment) => dnsLabel(mdep.metadata.name, 'router');
@@ -28,8 +33,8 @@ function meta(mdep: ModelDeployment, name: string): Record<string, unknown> {
   };
 }
 
-/** The routes table the router reads (the contract with server-image/src/router). */
-export function routeTable(mdep: ModelDeployment, shares: VersionShare[]): Record<string, unknown> {
+/** The routes table the router reads (contract/route-table.ts). */
+export function routeTable(mdep: ModelDeployment, shares: VersionShare[]): RouteTable {
   const namespace = mdep.metadata.namespace ?? 'default';
   const shadow = shares.find((s) => s.shadowPercent > 0);
   const stickyHeader = mdep.spec.rollout?.routing?.stickyHeader;
@@ -65,7 +70,7 @@ export function renderRouterDeployment(mdep: ModelDeployment, settings: Operator
           containers: [{
             name: 'router',
             image: settings.serverImage.cpu,
-            args: ['route', '--routes-configmap', `${namespace}/${routesConfigMapName(mdep)}`, '--port', String(SERVER_PORT)],
+            args: ['route', routeFlag('routesConfigmap'), `${namespace}/${routesConfigMapName(mdep)}`, routeFlag('port'), String(SERVER_PORT)],
             ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
             resources: { requests: { cpu: '100m', memory: '128Mi' } },
             readinessProbe: httpProbe('/v2/health/ready', 5, 3),

@@ -1,39 +1,57 @@
 // The Deployment, Service and PodDisruptionBudget of one model version. Pure functions of the
 // ModelDeployment and the operator's settings.
+import { SERVER_PORT } from '../../../contract/ports.ts';
+import { DEFAULT_DOWNLOAD_MAX_BYTES, envName, serveEnv } from '../../../contract/settings/serve-options.ts';
 import type { ModelDeployment } from '../api/types.ts';
-import { isOperatorEnv, type OperatorEnvName } from '../../api/v1alpha1/schema.ts';
+import { isOperatorEnv, type OperatorSetOption } from '../../api/v1alpha1/schema.ts';
 import { gpuPlacement } from './gpu.ts';
 import { objectLabels, objectMeta, selectorLabels, versionedName } from './names.ts';
 import type { OperatorSettings } from './settings.ts';
 
-export const SERVER_PORT = 8080;
 /** The server finishes queued and in-flight requests within this on SIGTERM. */
 export const DRAIN_MS = 25_000;
 /** Before SIGTERM, wait for endpoint removal to reach the load balancers, so no new request is refused. */
 export const PRE_STOP_SECONDS = 5;
 const MODEL_CACHE = '/tmp';
+/**
+ * Room in /tmp beyond the largest model download. The server writes a download beside its target and
+ * renames it, after removing an earlier copy, so one model's bytes are on the volume at a time; the rest is
+ * a margin for whatever else lands in /tmp (Node and ONNX Runtime write nothing there today).
+ */
+const TMP_HEADROOM_BYTES = 256 * 1024 ** 2;
+const MIB = 1024 ** 2;
+
+/**
+ * The /tmp emptyDir's sizeLimit: the server's download cap (the user's MODELSHIP_DOWNLOAD_MAX_BYTES when
+ * they set one, else the server's default) plus headroom. A download at the cap fits; one beyond it fails
+ * in the server, saying why, before the volume could fill and the kubelet evict the pod.
+ */
+function tmpSizeLimit(env: Array<{ name: string; value: string }>): string {
+  const set = Number(env.find((e) => e.name === envName('downloadMaxBytes'))?.value);
+  const cap = Number.isSafeInteger(set) && set > 0 ? set : DEFAULT_DOWNLOAD_MAX_BYTES;
+  return `${Math.ceil((cap + TMP_HEADROOM_BYTES) / MIB)}Mi`;
+}
 
 function serverEnv(mdep: ModelDeployment, executionProvider: string): Array<{ name: string; value: string }> {
   const { model, runtime = {} } = mdep.spec;
   // Typed by the reserved list, so what admission refuses in runtime.env is exactly what is set here.
-  const settings: Record<OperatorEnvName, string | number | undefined> = {
-    MODELSHIP_MODEL: model.uri,
-    MODELSHIP_SHA256: model.sha256,
-    MODELSHIP_NAME: mdep.metadata.name,
-    MODELSHIP_VERSION: model.version,
-    MODELSHIP_PORT: SERVER_PORT,
-    MODELSHIP_MAX_BATCH_SIZE: runtime.maxBatchSize,
-    MODELSHIP_MAX_QUEUE_DELAY_MS: runtime.maxQueueDelayMs,
-    MODELSHIP_MAX_QUEUE_SIZE: runtime.maxQueueSize,
-    MODELSHIP_TIMEOUT_MS: runtime.timeoutMs,
-    MODELSHIP_INSTANCES: runtime.instances,
-    MODELSHIP_INTRA_OP_THREADS: runtime.intraOpThreads,
-    MODELSHIP_EXECUTION_PROVIDER: executionProvider,
-    MODELSHIP_DRAIN_TIMEOUT_MS: DRAIN_MS,
-    MODELSHIP_MODEL_CACHE_DIR: `${MODEL_CACHE}/models`,
+  const operatorSet: Record<OperatorSetOption, string | number | undefined> = {
+    model: model.uri,
+    sha256: model.sha256,
+    name: mdep.metadata.name,
+    version: model.version,
+    port: SERVER_PORT,
+    maxBatchSize: runtime.maxBatchSize,
+    maxQueueDelayMs: runtime.maxQueueDelayMs,
+    maxQueueSize: runtime.maxQueueSize,
+    timeoutMs: runtime.timeoutMs,
+    instances: runtime.instances,
+    intraOpThreads: runtime.intraOpThreads,
+    executionProvider,
+    drainTimeoutMs: DRAIN_MS,
+    modelCacheDir: `${MODEL_CACHE}/models`,
   };
-  const env = new Map<string, string>();
-  for (const [name, value] of Object.entries(settings)) if (value !== undefined) env.set(name, String(value));
+  const env = new Map(serveEnv(operatorSet).map(({ name, value }) => [name, value]));
   // The user's env sets any other server setting. Ours are refused at admission; one stored before that rule
   // still never overrides the operator.
   for (const { name, value } of runtime.env ?? []) if (!isOperatorEnv(name)) env.set(name, value ?? '');
@@ -60,12 +78,13 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
   const placement = gpuPlacement(mdep.spec.gpu, settings);
   const image = mdep.spec.runtime?.image ?? (placement.executionProvider === 'cuda' ? settings.serverImage.cuda : settings.serverImage.cpu);
   const resources = mdep.spec.resources ?? {};
+  const env = serverEnv(mdep, placement.executionProvider);
   const container = {
     name: 'server',
     image,
     args: ['serve'],
     ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
-    env: serverEnv(mdep, placement.executionProvider),
+    env,
     resources: {
       ...(resources.requests ? { requests: resources.requests } : {}),
       ...(resources.limits || Object.keys(placement.resources).length > 0 ? { limits: { ...resources.limits, ...placement.resources } } : {}),
@@ -100,7 +119,7 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
           enableServiceLinks: false,
           ...(Object.keys(placement.nodeSelector).length > 0 ? { nodeSelector: placement.nodeSelector } : {}),
           ...(placement.tolerations.length > 0 ? { tolerations: placement.tolerations } : {}),
-          volumes: [{ name: 'tmp', emptyDir: {} }],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: tmpSizeLimit(env) } }],
         },
       },
     },

@@ -5,7 +5,8 @@
 import type { ModelDeployment } from '../api/types.ts';
 import { judgeWindow, type WindowNumbers } from './gates.ts';
 import { addExposition, windowBetween, type Snapshot } from './metric-samples.ts';
-import { ROUTER_METRIC_PREFIX, routerWindowNumbers } from './router-numbers.ts';
+import { ROUTER_METRIC_PREFIX, SERVER_ERROR_OUTCOMES, SERVER_METRICS } from '../../../contract/metric-names.ts';
+import { routerWindowNumbers } from './router-numbers.ts';
 import type { AnalysisResult, RolloutStatus, VersionNumbers } from './types.ts';
 import { conditionTime } from '../api/time.ts';
 
@@ -128,9 +129,9 @@ export class PrometheusAnalysis implements AnalysisSource {
 export function prometheusQueries(mdep: ModelDeployment, version: string, seconds: number) {
   const selector = `namespace="${mdep.metadata.namespace ?? 'default'}",model="${mdep.metadata.name}",version="${version}"`;
   return {
-    requests: `sum(increase(modelship_inference_requests_total{${selector}}[${seconds}s]))`,
-    errors: `sum(increase(modelship_inference_requests_total{${selector},outcome=~"error|unavailable|timeout|rejected"}[${seconds}s]))`,
-    p99: `histogram_quantile(0.99, sum by (le) (increase(modelship_request_duration_seconds_bucket{${selector}}[${seconds}s])))`,
+    requests: `sum(increase(${SERVER_METRICS.inferenceRequests}{${selector}}[${seconds}s]))`,
+    errors: `sum(increase(${SERVER_METRICS.inferenceRequests}{${selector},outcome=~"${SERVER_ERROR_OUTCOMES.join('|')}"}[${seconds}s]))`,
+    p99: `histogram_quantile(0.99, sum by (le) (increase(${SERVER_METRICS.requestDuration}_bucket{${selector}}[${seconds}s])))`,
   };
 }
 

@@ -11,6 +11,70 @@ export interface WindowNumbers {
 
 const fmt = (n: number) => String(Number(n.toPrecision(3)));
 
+type Analysis = NonNullable<RolloutSpec['analysis']>;
+type ShadowGates = NonNullable<RolloutSpec['shadow']>;
+
+/** What a serving gate looks at: real traffic of the candidate (canary) or the shadow copies. */
+interface Serving {
+  who: 'candidate' | 'shadow';
+  requests: number;
+  errors: number;
+  p99Ms: number | null;
+  /** The stable version's p99 over the same window. */
+  stableP99Ms: number | null;
+}
+
+/**
+ * A gate (Flagger's habit: the checks are data, so a new gate is a new row): its limit from the spec, or
+ * undefined when the spec sets none, and what fails it, described with its numbers, or undefined.
+ */
+interface Gate<Subject, Spec> {
+  limit(spec: Spec): number | undefined;
+  failure(subject: Subject, limit: number): string | undefined;
+}
+
+/** Judged on the candidate's traffic in a canary step, and on the shadow copies while shadowing. */
+const SERVING_GATES: Array<Gate<Serving, Analysis>> = [
+  {
+    limit: (a) => a.maxErrorRate ?? 0.01,
+    failure: (s, max) => {
+      const errorRate = s.requests > 0 ? s.errors / s.requests : 0;
+      return errorRate > max ? `${s.who} error rate ${fmt(errorRate)} > ${fmt(max)} (${s.errors} of ${s.requests})` : undefined;
+    },
+  },
+  {
+    limit: (a) => a.maxLatencyP99Ms,
+    failure: (s, max) => (s.p99Ms !== null && s.p99Ms > max ? `${s.who} p99 latency ${fmt(s.p99Ms)} ms > ${fmt(max)} ms` : undefined),
+  },
+  {
+    limit: (a) => a.maxLatencyP99Ratio,
+    failure: (s, ratio) => (s.p99Ms !== null && s.stableP99Ms !== null && s.stableP99Ms > 0 && s.p99Ms > ratio * s.stableP99Ms
+      ? `${s.who} p99 latency ${fmt(s.p99Ms)} ms > ${fmt(ratio)} x stable ${fmt(s.stableP99Ms)} ms`
+      : undefined),
+  },
+];
+
+/** Judged on the comparison of shadow answers with the stable version's, once there are enough. */
+const COMPARISON_GATES: Array<Gate<ShadowNumbers, ShadowGates>> = [
+  {
+    limit: (g) => g.minAgreement,
+    failure: (s, min) => (s.top1Agreement !== null && s.top1Agreement < min ? `top-1 agreement ${fmt(s.top1Agreement)} < ${fmt(min)} (${s.top1Rows} rows)` : undefined),
+  },
+  {
+    limit: (g) => g.maxDivergence,
+    failure: (s, max) => (s.divergenceP99 !== null && s.divergenceP99 > max ? `p99 max abs difference ${fmt(s.divergenceP99)} > ${fmt(max)}` : undefined),
+  },
+];
+
+/** The failures of every gate in the table whose limit the spec sets. */
+function failures<Subject, Spec>(gates: Array<Gate<Subject, Spec>>, spec: Spec, subject: Subject): string[] {
+  return gates.flatMap((gate) => {
+    const limit = gate.limit(spec);
+    const failure = limit === undefined ? undefined : gate.failure(subject, limit);
+    return failure === undefined ? [] : [failure];
+  });
+}
+
 export function judgeWindow(
   numbers: WindowNumbers,
   rollout: RolloutSpec | undefined,
@@ -19,42 +83,26 @@ export function judgeWindow(
   time: string,
 ): AnalysisResult {
   const analysis = rollout?.analysis ?? {};
-  const maxErrorRate = analysis.maxErrorRate ?? 0.01;
   const base = { time, phase, windowSeconds: Math.round(windowSeconds), ...numbers };
   if (phase === 'ABTesting') {
     return { ...base, verdict: 'observed', failedGates: [], message: `${numbers.candidate.requests} candidate and ${numbers.stable.requests} stable requests observed` };
   }
-
-  const failed: string[] = [];
-  /** Latency and error gates, for real traffic (canary) or shadow copies. */
-  const judgeServing = (who: string, requests: number, errors: number, p99Ms: number | null) => {
-    const errorRate = requests > 0 ? errors / requests : 0;
-    if (errorRate > maxErrorRate) failed.push(`${who} error rate ${fmt(errorRate)} > ${fmt(maxErrorRate)} (${errors} of ${requests})`);
-    if (analysis.maxLatencyP99Ms !== undefined && p99Ms !== null && p99Ms > analysis.maxLatencyP99Ms) {
-      failed.push(`${who} p99 latency ${fmt(p99Ms)} ms > ${fmt(analysis.maxLatencyP99Ms)} ms`);
-    }
-    const stableP99 = numbers.stable.p99Ms;
-    if (analysis.maxLatencyP99Ratio !== undefined && p99Ms !== null && stableP99 !== null && stableP99 > 0 && p99Ms > analysis.maxLatencyP99Ratio * stableP99) {
-      failed.push(`${who} p99 latency ${fmt(p99Ms)} ms > ${fmt(analysis.maxLatencyP99Ratio)} x stable ${fmt(stableP99)} ms`);
-    }
-  };
+  const stableP99Ms = numbers.stable.p99Ms;
 
   if (phase === 'Shadowing') {
     const shadow = numbers.shadow ?? { comparisons: 0, mismatches: 0, top1Rows: 0, top1Agreement: null, divergenceP99: null, requests: 0, errors: 0, p99Ms: null };
     const gates = rollout?.shadow ?? {};
     const needed = gates.minComparisons ?? 100;
+    const failed: string[] = [];
     // Answers of another shape fail at once; errors once there are as many as a judgement needs.
     if (shadow.mismatches > 0) failed.push(`${shadow.mismatches} shadow answers differ in output names or shapes`);
-    if (shadow.requests >= needed || shadow.errors >= needed) judgeServing('shadow', shadow.requests, shadow.errors, shadow.p99Ms);
+    if (shadow.requests >= needed || shadow.errors >= needed) {
+      failed.push(...failures(SERVING_GATES, analysis, { who: 'shadow', requests: shadow.requests, errors: shadow.errors, p99Ms: shadow.p99Ms, stableP99Ms }));
+    }
     if (failed.length === 0 && shadow.comparisons < needed) {
       return { ...base, verdict: 'insufficient', failedGates: [], message: `${shadow.comparisons} of ${needed} shadow comparisons` };
     }
-    if (gates.minAgreement !== undefined && shadow.top1Agreement !== null && shadow.top1Agreement < gates.minAgreement) {
-      failed.push(`top-1 agreement ${fmt(shadow.top1Agreement)} < ${fmt(gates.minAgreement)} (${shadow.top1Rows} rows)`);
-    }
-    if (gates.maxDivergence !== undefined && shadow.divergenceP99 !== null && shadow.divergenceP99 > gates.maxDivergence) {
-      failed.push(`p99 max abs difference ${fmt(shadow.divergenceP99)} > ${fmt(gates.maxDivergence)}`);
-    }
+    failed.push(...failures(COMPARISON_GATES, gates, shadow));
     const agreement = shadow.top1Agreement === null ? '' : `, top-1 agreement ${fmt(shadow.top1Agreement)}`;
     const summary = `${shadow.comparisons} comparisons${agreement}, p99 max abs difference ${shadow.divergenceP99 === null ? 'n/a' : fmt(shadow.divergenceP99)}`;
     return { ...base, verdict: failed.length > 0 ? 'failed' : 'passed', failedGates: failed, message: summary };
@@ -62,7 +110,7 @@ export function judgeWindow(
 
   const { candidate } = numbers;
   const needed = analysis.minRequests ?? 50;
-  judgeServing('candidate', candidate.requests, candidate.errors, candidate.p99Ms);
+  const failed = failures(SERVING_GATES, analysis, { who: 'candidate', requests: candidate.requests, errors: candidate.errors, p99Ms: candidate.p99Ms, stableP99Ms });
   // Too little traffic to judge latency or a low error rate; a flood of errors fails at once.
   if (candidate.requests < needed && !(failed.length > 0 && candidate.errors >= needed)) {
     return { ...base, verdict: 'insufficient', failedGates: [], message: `${candidate.requests} of ${needed} candidate requests` };

@@ -1,7 +1,7 @@
 // The rollout as a pure state machine: from the previous status, the spec, what is observed (candidate pods
 // ready, the verdict of a due check, GPU headroom) and the time, decide the next status and the Events to
 // tell. No I/O: the reconciler gathers the observations and applies the consequences (weights, replicas).
-import type { EventRecord } from '../controller/status.ts';
+import type { EventRecord } from '../api/types.ts';
 import { conditionTime } from '../api/time.ts';
 import { formatDuration, parseDuration } from './durations.ts';
 import type { AnalysisResult, ModelRef, RolloutSpec, RolloutStatus } from './types.ts';

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { envName, flagName, optionsSchema, type OptionTable, type OptionValues } from './spec.ts';
-import { REQUIRED_OPTIONS, SERVE_OPTIONS, type ServeOptions } from './options.ts';
+import { envName, flagName, optionsSchema, type OptionTable, type OptionValues } from '../../../contract/settings/spec.ts';
+import { REQUIRED_OPTIONS, SERVE_OPTIONS, type ServeOptions } from '../../../contract/settings/serve-options.ts';
 
 export class ConfigError extends Error {
   constructor(problems: string[]) {

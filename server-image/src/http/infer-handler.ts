@@ -9,7 +9,7 @@ import { decodeInferRequest, parseJsonHeader, splitBody } from '../protocol/requ
 import { encodeInferResponse } from '../protocol/response.ts';
 import type { Submission } from '../batching/dynamic-batcher.ts';
 import type { Outcome } from '../observability/metrics.ts';
-import type { Logger } from '../observability/logger.ts';
+import type { Logger } from '../../../contract/logger.ts';
 import type { ModelHost } from '../serving/model-host.ts';
 
 const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
@@ -55,7 +55,7 @@ export function createInferHandler({ host, maxBodyBytes, logger }: InferHandlerO
     try {
       if (!host.matches(target.name, target.version)) throw notFound(host.unknownMessage(target.name, target.version));
       const model = host.model;
-      if (!host.ready || !model) throw unavailable(host.unavailableMessage());
+      if (!host.serving || !model) throw unavailable(host.unavailableMessage());
       const body = await readBody(req, maxBodyBytes);
       const { header, binary } = splitBody(body, req.headers['inference-header-content-length']);
       const request = decodeInferRequest(parseJsonHeader(header), binary, model.signature, { maxBatchSize: model.maxBatchSize });

@@ -1,14 +1,15 @@
 // What the server measures, once, for two audiences: Prometheus (`/metrics`, histograms that aggregate
 // across pods, the queue-depth gauge that autoscaling reads) and Triton's statistics extension
 // (`/v2/models/{name}/stats`, which perf_analyzer reads).
+import { SERVER_METRICS, SERVER_OUTCOMES, type ServerOutcome } from '../../../contract/metric-names.ts';
 import client from 'prom-client';
 import type { BatcherObserver, DropReason } from '../batching/dynamic-batcher.ts';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
-export const OUTCOMES = ['success', 'bad_request', 'not_found', 'rejected', 'timeout', 'cancelled', 'unavailable', 'error'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
+export const OUTCOMES = SERVER_OUTCOMES;
+export type Outcome = ServerOutcome;
 
 interface Duration {
   count: number;
@@ -53,13 +54,13 @@ export class ServerMetrics implements BatcherObserver {
     const registers = [this.registry];
     client.collectDefaultMetrics({ register: this.registry });
     this.requests = new client.Counter({
-      name: 'modelship_inference_requests_total', help: 'Inference requests answered, by outcome', labelNames: ['outcome'], registers,
+      name: SERVER_METRICS.inferenceRequests, help: 'Inference requests answered, by outcome', labelNames: ['outcome'], registers,
     });
     // Every outcome exists from the start at 0: Prometheus' increase() needs a sample before the first
     // request of an outcome, or a new pod's first requests (and errors) are lost to rollout analysis.
     for (const outcome of OUTCOMES) this.requests.inc({ outcome }, 0);
     this.queueDepth = new client.Gauge({
-      name: 'modelship_queue_depth', help: 'Requests waiting in the batching queue (the autoscaling signal)', registers,
+      name: SERVER_METRICS.queueDepth, help: 'Requests waiting in the batching queue (the autoscaling signal)', registers,
     });
     this.inflight = new client.Gauge({
       name: 'modelship_inflight_requests', help: 'Inference requests received and not yet answered', registers,
@@ -71,7 +72,7 @@ export class ServerMetrics implements BatcherObserver {
       name: 'modelship_compute_duration_seconds', help: 'Time one batch spent in ONNX Runtime, transfers to and from the worker included', buckets: LATENCY_BUCKETS, registers,
     });
     this.requestSeconds = new client.Histogram({
-      name: 'modelship_request_duration_seconds', help: 'End-to-end time of successful inference requests, body read to response written', buckets: LATENCY_BUCKETS, registers,
+      name: SERVER_METRICS.requestDuration, help: 'End-to-end time of successful inference requests, body read to response written', buckets: LATENCY_BUCKETS, registers,
     });
     this.batchSize = new client.Histogram({
       name: 'modelship_batch_size', help: 'Rows per executed batch', buckets: BATCH_BUCKETS, registers,

@@ -3,9 +3,9 @@
 // more). Loaded only when asked for: the Kubernetes client takes a third of a second to import, which a
 // router reading a file should not pay at every start.
 import { CoreV1Api, KubeConfig, ListWatch, Watch, type V1ConfigMap } from '@kubernetes/client-node';
+import { ROUTES_KEY } from '../../../contract/route-table.ts';
 import { TableText, type RouteSource } from './sources.ts';
 
-export const ROUTES_KEY = 'routes.json';
 
 /** The ConfigMap `namespace/name`, watched with the usual kubeconfig resolution (KUBECONFIG, or in-cluster). */
 export function configMapSource(reference: string, kubeConfig?: KubeConfig): RouteSource {

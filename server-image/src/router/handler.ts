@@ -13,7 +13,7 @@ import { NO_VERSION, type RouterMetrics } from './metrics.ts';
 import { chooseVersion, type RoutingState, type Snapshot } from './routing-state.ts';
 import type { CapturedResponse, ShadowMirror } from './shadow.ts';
 import type { Upstream } from './upstreams.ts';
-import type { Logger } from '../observability/logger.ts';
+import type { Logger } from '../../../contract/logger.ts';
 
 const INFER = /^\/v2\/models\/[^/?]+\/infer(?:\?|$)/;
 const EXPLICIT_VERSION = /^\/v2\/models\/[^/?]+\/versions\/([^/?]+)/;

@@ -1,8 +1,9 @@
-// The router's Prometheus metrics, on its own registry. The names and labels are a contract: the operator's
-// rollout analysis reads them (operator/src/rollout/router-numbers.ts), so change them only together.
+// The router's Prometheus metrics, on its own registry. The names the operator's rollout analysis reads are
+// the contract's (contract/metric-names.ts); their labels are read there too, so change them only together.
 import client from 'prom-client';
 import type { Comparison } from './compare.ts';
-import type { RouteTable } from './routes.ts';
+import { ROUTER_METRICS } from '../../../contract/metric-names.ts';
+import type { RouteTable } from '../../../contract/route-table.ts';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const DIFF_BUCKETS = [1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 10, 100];
@@ -31,31 +32,31 @@ export class RouterMetrics {
     const registers = [this.registry];
     client.collectDefaultMetrics({ register: this.registry });
     this.requests = new client.Counter({
-      name: 'modelship_router_requests_total', help: 'Requests answered, by the version that answered (none: no version ready) and HTTP status', labelNames: ['version', 'code'], registers,
+      name: ROUTER_METRICS.requests, help: 'Requests answered, by the version that answered (none: no version ready) and HTTP status', labelNames: ['version', 'code'], registers,
     });
     this.requestSeconds = new client.Histogram({
-      name: 'modelship_router_request_duration_seconds', help: 'Time from a request received to its response sent in full, by version', labelNames: ['version'], buckets: LATENCY_BUCKETS, registers,
+      name: ROUTER_METRICS.requestDuration, help: 'Time from a request received to its response sent in full, by version', labelNames: ['version'], buckets: LATENCY_BUCKETS, registers,
     });
     this.shadowRequests = new client.Counter({
-      name: 'modelship_router_shadow_requests_total', help: 'Shadow copies answered, by shadow version and HTTP status', labelNames: ['version', 'code'], registers,
+      name: ROUTER_METRICS.shadowRequests, help: 'Shadow copies answered, by shadow version and HTTP status', labelNames: ['version', 'code'], registers,
     });
     this.shadowSeconds = new client.Histogram({
-      name: 'modelship_router_shadow_request_duration_seconds', help: 'Time of shadow copies, sent to answered in full', labelNames: ['version'], buckets: LATENCY_BUCKETS, registers,
+      name: ROUTER_METRICS.shadowRequestDuration, help: 'Time of shadow copies, sent to answered in full', labelNames: ['version'], buckets: LATENCY_BUCKETS, registers,
     });
     this.shadowDropped = new client.Counter({
       name: 'modelship_router_shadow_dropped_total', help: 'Shadow copies not compared: queue full, or the shadow version failed to answer', labelNames: ['version', 'reason'], registers,
     });
     this.comparisons = new client.Counter({
-      name: 'modelship_router_shadow_comparisons_total', help: 'Primary and shadow answers compared (compared), with different output names or shapes (mismatch), or not comparable because either was not 200 (skipped)', labelNames: ['primary', 'shadow', 'result'], registers,
+      name: ROUTER_METRICS.shadowComparisons, help: 'Primary and shadow answers compared (compared), with different output names or shapes (mismatch), or not comparable because either was not 200 (skipped)', labelNames: ['primary', 'shadow', 'result'], registers,
     });
     this.top1Rows = new client.Counter({
-      name: 'modelship_router_shadow_top1_rows_total', help: 'Rows of classifier-like outputs compared by argmax', labelNames: ['primary', 'shadow'], registers,
+      name: ROUTER_METRICS.shadowTop1Rows, help: 'Rows of classifier-like outputs compared by argmax', labelNames: ['primary', 'shadow'], registers,
     });
     this.top1Agreements = new client.Counter({
-      name: 'modelship_router_shadow_top1_agreements_total', help: 'Rows whose argmax agreed between primary and shadow', labelNames: ['primary', 'shadow'], registers,
+      name: ROUTER_METRICS.shadowTop1Agreements, help: 'Rows whose argmax agreed between primary and shadow', labelNames: ['primary', 'shadow'], registers,
     });
     this.maxAbsDiff = new client.Histogram({
-      name: 'modelship_router_shadow_max_abs_diff', help: 'Per compared request, the largest absolute difference of any output element', labelNames: ['primary', 'shadow'], buckets: DIFF_BUCKETS, registers,
+      name: ROUTER_METRICS.shadowMaxAbsDiff, help: 'Per compared request, the largest absolute difference of any output element', labelNames: ['primary', 'shadow'], buckets: DIFF_BUCKETS, registers,
     });
     this.maxRelDiff = new client.Histogram({
       name: 'modelship_router_shadow_max_rel_diff', help: 'Per compared request, the largest relative difference |a-b|/max(|a|,|b|,1e-12)', labelNames: ['primary', 'shadow'], buckets: DIFF_BUCKETS, registers,

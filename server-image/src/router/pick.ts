@@ -5,7 +5,7 @@
 // to a fixed point in [0, 1), so it always lands in the same range while the weights stand. The operator
 // lists the candidate first, so raising its weight only extends the candidate's range: a client already on
 // the candidate stays there, and the clients that move, move toward it (never back and forth).
-import type { RouteTable, RouteVersion } from './routes.ts';
+import type { RouteTable, RouteVersion } from '../../../contract/route-table.ts';
 
 /** Upper ends of the versions' ranges in [0, 1], in listed order; a version of weight 0 has an empty range. */
 export function cumulativeBounds(versions: readonly RouteVersion[]): number[] {

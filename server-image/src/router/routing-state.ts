@@ -3,7 +3,7 @@
 // to end: it keeps the Upstream it picked (and that pool stays open until the request finishes) even if
 // the table changes while it runs.
 import { cumulativeBounds, defaultVersion, pickAt, stickyPoint } from './pick.ts';
-import { hasTraffic, type RouteTable, type RouteVersion } from './routes.ts';
+import { hasTraffic, type RouteTable, type RouteVersion } from '../../../contract/route-table.ts';
 import { nextUpstreams, type Upstream } from './upstreams.ts';
 
 export interface Snapshot {

@@ -7,7 +7,7 @@ import { compareResponses } from './compare.ts';
 import { UpstreamError, forwardWhole, type OutgoingCall } from './forward.ts';
 import type { RouterMetrics } from './metrics.ts';
 import type { Upstream } from './upstreams.ts';
-import type { Logger } from '../observability/logger.ts';
+import type { Logger } from '../../../contract/logger.ts';
 
 /** A response read in full (the primary's, captured while it streamed to the client, or the shadow's). */
 export interface CapturedResponse {

@@ -3,7 +3,7 @@
 // it has.
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { RouteTableError, parseRouteTable, type RouteTable } from './routes.ts';
+import { RouteTableError, parseRouteTable, type RouteTable } from '../../../contract/route-table.ts';
 
 export interface RouteSourceEvents {
   table(table: RouteTable): void;

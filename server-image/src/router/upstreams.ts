@@ -2,7 +2,7 @@
 // version (or moves it to another URL) its pool is closed only after the requests it carries have finished,
 // so a weight change never cuts a request short.
 import { Pool } from 'undici';
-import type { RouteVersion } from './routes.ts';
+import type { RouteVersion } from '../../../contract/route-table.ts';
 
 /** Below the model server's keep-alive timeout (Node's default, 5 s), so we close idle sockets before it does. */
 const IDLE_SOCKET_TIMEOUT_MS = 4000;

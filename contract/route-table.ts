@@ -1,5 +1,6 @@
 // The route table: the contract between the operator (which writes it as JSON under key `routes.json` of
-// the routes ConfigMap) and the router. Parsed and checked here, purely; a problem names the key at fault.
+// the routes ConfigMap) and the router (which parses and checks it here, purely; a problem names the key at
+// fault). One definition for both halves: the operator's renderer is typed by it and tested against it.
 //
 //   { "versions": [ { "name": "v8", "url": "http://iris-v8.ns.svc:8080", "weight": 20 },
 //                   { "name": "v7", "url": "http://iris-v7.ns.svc:8080", "weight": 80 } ],
@@ -7,6 +8,9 @@
 //     "stickyHeader": "x-user-id" }
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+
+/** The routes ConfigMap's key that holds the table. */
+export const ROUTES_KEY = 'routes.json';
 
 export interface RouteVersion {
   name: string;

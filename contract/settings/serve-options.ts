@@ -1,9 +1,17 @@
 // Every setting of `modelship-server serve`, declared once. The flag, the environment variable, the YAML
 // config key, the JSON Schema that ajv validates with and the help text all come from this table (spec.ts).
 
-import type { OptionSpec, OptionValues } from './spec.ts';
+import { SERVER_PORT } from '../ports.ts';
+import { envName, type OptionSpec, type OptionValues } from './spec.ts';
 
 export { envName, flagName, type OptionSpec } from './spec.ts';
+
+/**
+ * The largest model the server downloads unless told otherwise: 2 GiB, protobuf's limit on one message and
+ * so on a single-file ONNX model (larger models keep their weights in external files, which `--model` does
+ * not fetch). The operator sizes the pod's /tmp volume from the same number.
+ */
+export const DEFAULT_DOWNLOAD_MAX_BYTES = 2 * 1024 ** 3;
 
 export const SERVE_OPTIONS = {
   model: { kind: 'string', description: 'Model to serve: a path, a file:// URI or an http(s):// URL' },
@@ -11,7 +19,7 @@ export const SERVE_OPTIONS = {
   name: { kind: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: "Model name in the API (default: the file name without '.onnx')" },
   version: { kind: 'string', default: '1', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: 'Model version in the API' },
   host: { kind: 'string', default: '0.0.0.0', description: 'Address to listen on' },
-  port: { kind: 'integer', default: 8080, minimum: 0, maximum: 65535, description: 'HTTP port (0 picks a free one)' },
+  port: { kind: 'integer', default: SERVER_PORT, minimum: 0, maximum: 65535, description: 'HTTP port (0 picks a free one)' },
   maxBatchSize: { kind: 'integer', default: 64, minimum: 0, description: 'Most rows in one batch; 0 disables batching' },
   maxQueueDelayMs: { kind: 'number', default: 0, minimum: 0, description: 'How long an idle instance may hold a partial batch while others compute (ms, fractional)' },
   maxQueueSize: { kind: 'integer', default: 1024, minimum: 0, description: 'Most requests waiting; beyond it requests get 503 at once (0: unbounded)' },
@@ -26,6 +34,9 @@ export const SERVE_OPTIONS = {
   maxBodyBytes: { kind: 'integer', default: 64 * 1024 * 1024, minimum: 1024, description: 'Largest request body accepted; larger ones get 413' },
   drainTimeoutMs: { kind: 'number', default: 30000, minimum: 0, description: 'On SIGTERM, how long to finish queued and in-flight requests before exiting' },
   modelCacheDir: { kind: 'string', description: 'Where downloaded models are kept (default: a folder in the system temp dir)' },
+  downloadMaxBytes: { kind: 'integer', default: DEFAULT_DOWNLOAD_MAX_BYTES, minimum: 1, description: 'Largest model an http(s):// download may bring; beyond it the download fails and its partial file is removed' },
+  downloadIdleTimeoutMs: { kind: 'integer', default: 30000, minimum: 1, description: 'How long a model download may make no progress (connecting, awaiting the answer, between body bytes) before it fails' },
+  downloadProgressIntervalMs: { kind: 'integer', default: 10000, minimum: 1, description: 'How often a model download in progress logs how far it has got (ms)' },
   logLevel: { kind: 'enum', default: 'info', values: ['error', 'warn', 'info', 'debug'], description: 'Log level' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -34,3 +45,14 @@ export type ServeOptionKey = keyof typeof SERVE_OPTIONS;
 export type ServeOptions = OptionValues<typeof SERVE_OPTIONS>;
 
 export const REQUIRED_OPTIONS: ServeOptionKey[] = ['model'];
+
+/**
+ * Settings of `serve` as container environment variables (MODELSHIP_*), in the table's order, undefined
+ * ones left out: how the operator configures the server, typed by the table so a renamed setting cannot
+ * drift between the two halves.
+ */
+export function serveEnv(values: Partial<Record<ServeOptionKey, string | number | boolean | undefined>>): Array<{ name: string; value: string }> {
+  return (Object.keys(SERVE_OPTIONS) as ServeOptionKey[])
+    .filter((key) => values[key] !== undefined)
+    .map((key) => ({ name: envName(key), value: String(values[key]) }));
+}

@@ -1,0 +1,83 @@
+// Act: carries out one decision, the only place a reconcile writes. Starts or forgets the rollout's
+// analysis window, applies the desired objects (server-side apply, skipped when unchanged), removes
+// versions and routing objects no longer wanted, writes status only when it changed, and tells the Events.
+// A failed apply is reported in status as Degraded with the API server's reason only (stable across
+// retries, so a retry does not rewrite status), then thrown for the work queue to retry with backoff.
+import type { EventRecord, ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
+import { applyIfChanged } from './apply.ts';
+import { describeApiError } from './api-errors.ts';
+import { decideApplyFailure, type Decision } from './decide.ts';
+import type { Observer, ValidObservation, Observation } from './observe.ts';
+import { pruneRouting, pruneVersions } from './prune.ts';
+import { statusChanged } from './status.ts';
+
+/** What act() writes with (and the caches it keeps current). */
+export interface Actor extends Pick<Observer, 'objects' | 'analysis' | 'cache'> {
+  recordEvent(mdep: ModelDeployment, event: EventRecord): Promise<void>;
+  /** For the status subresource (which KubernetesObjectApi does not reach). */
+  patchStatus(namespace: string, name: string, status: ModelDeploymentStatus): Promise<void>;
+}
+
+export interface ReconcileResult {
+  /** Objects written (applies, deletes and the status update); 0 when nothing changed. */
+  writes: number;
+  found: boolean;
+  /** When the rollout next needs a look (a check, a version to retire), if sooner than the resync. */
+  requeueAfterMs?: number;
+}
+
+/** Applying the desired state failed; the message is the API server's reason, fit for status and Events. */
+class ApplyError extends Error {
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+    this.name = 'ApplyError';
+  }
+}
+
+async function writeStatus(r: Actor, mdep: ModelDeployment, status: ModelDeploymentStatus): Promise<number> {
+  if (!statusChanged(mdep.status, status)) return 0;
+  await r.patchStatus(mdep.metadata.namespace ?? 'default', mdep.metadata.name, status);
+  return 1;
+}
+
+async function applyAll(r: Actor, obs: ValidObservation, objects: Decision['objects']): Promise<string[]> {
+  const applied: string[] = [];
+  for (const desired of objects) {
+    const name = `${desired.kind}/${(desired.metadata as { name: string }).name}`;
+    try {
+      const { written } = await applyIfChanged(r.objects, desired, r.cache && { lookup: r.cache.live, memo: r.cache.memo });
+      if (written) applied.push(name);
+    } catch (error) {
+      const failure = new ApplyError(`applying ${name}: ${describeApiError(error)}`, { cause: error });
+      // Say so in status (kstatus: Degraded), then fail the reconcile so the queue retries with backoff.
+      await writeStatus(r, obs.mdep, decideApplyFailure(obs, failure.message)).catch(() => undefined);
+      throw failure;
+    }
+  }
+  return applied;
+}
+
+export async function act(r: Actor, obs: Observation, decision: Decision): Promise<ReconcileResult> {
+  let writes = 0;
+  const events: EventRecord[] = [];
+  if (obs.valid) {
+    const state = decision.rollout!;
+    const analysis = r.analysis(obs.defaulted);
+    if (state.windowStartedAt && state.windowStartedAt !== obs.mdep.status?.rollout?.windowStartedAt) await analysis.startWindow(obs.defaulted, state);
+    if (!state.windowStartedAt) analysis.forget(obs.defaulted);
+
+    const applied = await applyAll(r, obs, decision.objects);
+    writes += applied.length;
+    if (applied.length > 0) events.push({ type: 'Normal', reason: 'Applied', message: `applied ${applied.join(', ')}` });
+    // Versions that no longer run go once the routes no longer send them anything.
+    if (decision.keepVersions) {
+      const removed = await pruneVersions(r.objects, obs.defaulted, obs.deployments, decision.keepVersions);
+      writes += removed.length;
+      for (const version of removed) events.push({ type: 'Normal', reason: 'VersionRemoved', message: `removed version ${version}: no longer stable or candidate` });
+    }
+    if (decision.pruneRouting) writes += await pruneRouting(r.objects, obs.defaulted, decision.pruneRouting);
+  }
+  writes += await writeStatus(r, obs.mdep, decision.status);
+  for (const event of [...events, ...decision.events]) await r.recordEvent(obs.valid ? obs.defaulted : obs.mdep, event);
+  return { writes, found: true, ...(decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {}) };
+}

@@ -1,0 +1,107 @@
+// The operator's cost stays bounded whatever a spec or a flood of watch events does to it, against the real
+// API server: a spec the API refuses to apply is retried with exponential backoff (its own status writes
+// and Events do not re-queue it early), told by one Event whose count rises and by a status that is written
+// once, without HTTP details; many watch events on one object leave one periodic resync, not one per event.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+import { operatorKubeconfig, startOperator } from './operator-identity.ts';
+import { eventually } from '../support/eventually.ts';
+import { modelDeployment } from '../support/invalid-model-deployments.ts';
+
+const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
+const RESYNC_MS = 1000;
+
+let cluster: LocalCluster;
+let operator: ChildProcess;
+let custom: CustomObjectsApi;
+const logs: string[] = [];
+let metricsUrl: string;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const within = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  eventually(what, probe, { timeoutMs, context: () => logs.slice(-20).join('') });
+
+/** A sample of the operator's /metrics, 0 when it has not been counted yet. */
+async function metric(series: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+const reconciles = (result: 'success' | 'error') => metric(`modelship_operator_reconciles_total{result="${result}"}`);
+
+async function getMdep(name: string) {
+  return JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', name, '-o', 'json']));
+}
+
+before(async () => {
+  cluster = await startLocalCluster();
+  await cluster.kubectl(['apply', '--server-side', '-f', CRD]);
+  await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
+  await cluster.kubectl(['create', 'namespace', 'ml']);
+  const config = new KubeConfig();
+  config.loadFromFile(cluster.kubeconfig);
+  custom = config.makeApiClient(CustomObjectsApi);
+  operator = startOperator(await operatorKubeconfig(cluster), ['--no-leader-elect', '--resync-ms', String(RESYNC_MS)], (chunk) => logs.push(chunk));
+  const port = await within('the operator to start', async () => {
+    const started = logs.join('').split('\n').find((l) => l.includes('"operator started"'));
+    return started ? JSON.parse(started).healthPort as number : undefined;
+  });
+  metricsUrl = `http://127.0.0.1:${port}/metrics`;
+}, { timeout: 60 * 60_000 });
+after(async () => {
+  operator?.kill('SIGKILL');
+  await cluster?.stop();
+});
+
+test('a spec the API refuses to apply is retried with backoff, told by one Event whose count rises, and its status is written once without HTTP details', async () => {
+  // Admission accepts it (each quantity is well formed); the API server refuses the Deployment.
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('unappliable', { resources: { requests: { cpu: '2' }, limits: { cpu: '1' } } })));
+  const failed = await within('Degraded in status', async () => {
+    const mdep = await getMdep('unappliable');
+    return mdep.status?.phase === 'Degraded' ? mdep : undefined;
+  });
+  const degraded = failed.status.conditions.find((c: { type: string }) => c.type === 'Degraded');
+  assert.equal(degraded.reason, 'ApplyFailed');
+  assert.match(degraded.message, /must be less than or equal to cpu limit/);
+  assert.doesNotMatch(degraded.message, /audit-id|date|headers|HTTP-Code/i, 'the API server\'s reason only, nothing that differs per attempt');
+
+  const errorsBefore = await reconciles('error');
+  await sleep(6_000);
+  const errors = await reconciles('error') - errorsBefore;
+  // 50 ms doubling: at most 7 retries fit in 6 s (the old loop ran ~17 a second).
+  assert.ok(errors <= 8, `${errors} failed reconciles in 6 s`);
+  assert.equal((await getMdep('unappliable')).metadata.resourceVersion, failed.metadata.resourceVersion, 'no status rewrite while nothing changes');
+
+  const events = JSON.parse(await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=unappliable,reason=ReconcileFailed', '-o', 'json'])).items;
+  assert.equal(events.length, 1, 'one Event, counted, not one per attempt');
+  assert.ok(events[0].count >= 3, `count ${events[0].count}`);
+  assert.doesNotMatch(events[0].message, /audit-id|headers|HTTP-Code/i);
+
+  // Fixing the spec is a new generation: it is tried at once, whatever the backoff had grown to.
+  await cluster.kubectl(['patch', '-n', 'ml', 'mdep', 'unappliable', '--type', 'merge', '-p', JSON.stringify({ spec: { resources: { limits: { cpu: '2' } } } })]);
+  await within('the fixed spec applied', async () => ((await getMdep('unappliable')).status?.phase === 'Progressing' ? true : undefined), 10_000);
+  await cluster.kubectl(['delete', '-n', 'ml', 'mdep', 'unappliable']);
+});
+
+test('after many watch events on one object, an idle operator reconciles it once per resync', async () => {
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('busy', {})));
+  await within('busy reconciled', async () => ((await getMdep('busy')).status?.phase ? true : undefined));
+  // Each annotation is a watch event and a reconcile, which schedules the periodic resync again.
+  for (let i = 0; i < 200; i++) {
+    await custom.patchNamespacedCustomObject(
+      { group: 'serving.modelship.dev', version: 'v1alpha1', plural: 'modeldeployments', namespace: 'ml', name: 'busy', body: { metadata: { annotations: { touched: String(i) } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  }
+  await sleep(3 * RESYNC_MS);
+  const before = await reconciles('success');
+  await sleep(8 * RESYNC_MS);
+  const idle = await reconciles('success') - before;
+  // One resync a second for the one object (a little slack for a reconcile's own duration).
+  assert.ok(idle <= 10, `${idle} reconciles in 8 resync periods`);
+  assert.ok(await metric('modelship_operator_queue_delayed') <= 1, 'at most one delayed re-queue pending for the one object');
+});
