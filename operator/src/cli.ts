@@ -19,7 +19,8 @@ Commands:
                      --log-level LEVEL, --no-leader-elect, --lease-namespace NS, --lease-duration-ms N,
                      --router-metrics NS/NAME=URL[,URL] (read that ModelDeployment's router metrics
                      there instead of from its pods: for an operator outside the cluster; repeatable),
-                     and the render options below)
+                     --watch-namespaces NS[,NS] (only these namespaces: what a namespaced install's
+                     Roles allow; default all), and the render options below)
 
 Render and operator options:
   --mig-strategy mixed|single        how the NVIDIA device plugin exposes MIG (default ${DEFAULT_SETTINGS.migStrategy})
@@ -51,6 +52,7 @@ async function operator(args: string[]): Promise<number> {
         'lease-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'modelship-system' },
         'lease-duration-ms': { type: 'string', default: '15000' },
         'router-metrics': { type: 'string', multiple: true, default: [] },
+        'watch-namespaces': { type: 'string' },
         ...SETTINGS_FLAGS,
       },
     }));
@@ -67,6 +69,7 @@ async function operator(args: string[]): Promise<number> {
       healthPort: number('health-port', values['health-port'], 0),
       logLevel: values['log-level'],
       routerMetrics: routerMetricsFrom(values['router-metrics']),
+      watchNamespaces: watchNamespacesFrom(values['watch-namespaces']),
       lease: values['no-leader-elect'] ? undefined : {
         namespace: values['lease-namespace'],
         name: 'modelship-operator',
@@ -89,6 +92,15 @@ function routerMetricsFrom(entries: string[]): Map<string, string[]> {
     map.set(match[1], urls);
   }
   return map;
+}
+
+/** `a,b` -> ['a', 'b']; unset or empty -> undefined (every namespace). */
+export function watchNamespacesFrom(value: string | undefined): string[] | undefined {
+  const namespaces = [...new Set((value ?? '').split(',').map((n) => n.trim()).filter(Boolean))];
+  for (const namespace of namespaces) {
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) throw new Error(`--watch-namespaces: '${namespace}' is not a namespace name`);
+  }
+  return namespaces.length > 0 ? namespaces : undefined;
 }
 
 function readDocuments(file: string): unknown[] {

@@ -21,6 +21,8 @@ export interface OperatorOptions {
   logLevel: string;
   /** Router /metrics URLs by `namespace/name`, for an operator running outside the cluster. */
   routerMetrics?: Map<string, string[]>;
+  /** Only these namespaces (a namespaced install); undefined: every namespace. */
+  watchNamespaces?: string[];
   /** Lease namespace/name for leader election; undefined runs without it (a single replica). */
   lease?: { namespace: string; name: string; durationMs: number };
 }
@@ -48,14 +50,14 @@ export async function runOperator(options: OperatorOptions): Promise<number> {
   });
   health.listen(options.healthPort, '0.0.0.0');
   await once(health, 'listening');
-  logger.info('operator started', { healthPort: (health.address() as AddressInfo).port, workers: options.workers, identity, cluster: config.getCurrentCluster()?.server });
+  logger.info('operator started', { healthPort: (health.address() as AddressInfo).port, workers: options.workers, identity, watchNamespaces: options.watchNamespaces ?? 'all', cluster: config.getCurrentCluster()?.server });
 
   const signal = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   const start = () => {
-    controller = startController({ config, settings: options.settings, logger, metrics, workers: options.workers, resyncMs: options.resyncMs, routerMetrics: options.routerMetrics });
+    controller = startController({ config, settings: options.settings, logger, metrics, workers: options.workers, resyncMs: options.resyncMs, routerMetrics: options.routerMetrics, watchNamespaces: options.watchNamespaces });
   };
   let exitCode = 0;
   if (!election) {

@@ -14,6 +14,10 @@ export const INVALID_SPECS: Array<{ what: string; spec: Record<string, unknown>;
   { what: 'prometheus analysis without a URL', spec: { rollout: { analysis: { provider: 'prometheus' } } }, field: 'spec.rollout.analysis.prometheusUrl', message: 'rollout.analysis.provider prometheus requires analysis.prometheusUrl' },
   { what: 'gateway-api routing without a Gateway', spec: { rollout: { routing: { provider: 'gateway-api' }, analysis: { provider: 'prometheus', prometheusUrl: 'http://p:9090' } } }, field: 'spec.rollout.routing.gateway', message: 'rollout.routing.provider gateway-api requires routing.gateway.parentRefs' },
   { what: 'gateway-api routing judged by the router', spec: { rollout: { routing: { provider: 'gateway-api', gateway: { parentRefs: [{ name: 'web' }] } } } }, field: 'spec.rollout.analysis.provider', message: 'rollout.routing.provider gateway-api requires analysis.provider prometheus' },
+  { what: 'runtime.env setting the port the probes use', spec: { runtime: { env: [{ name: 'MODELSHIP_LOG_LEVEL', value: 'debug' }, { name: 'OMP_NUM_THREADS', value: '2' }, { name: 'MODELSHIP_PORT', value: '9999' }] } },
+    field: 'spec.runtime.env[2].name', message: 'MODELSHIP_PORT is set by the operator' },
+  { what: 'runtime.env emptying the model checksum (no integrity check)', spec: { runtime: { env: [{ name: 'MODELSHIP_SHA256', value: '' }] } },
+    field: 'spec.runtime.env[0].name', message: 'MODELSHIP_SHA256 is set by the operator' },
   { what: 'minReplicas above maxReplicas', spec: { scaling: { minReplicas: 5, maxReplicas: 2 } }, field: 'spec.scaling', message: 'scaling.minReplicas must not exceed scaling.maxReplicas' },
 ];
 

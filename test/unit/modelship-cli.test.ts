@@ -39,3 +39,9 @@ test('usage errors exit 2 and say what is wrong', () => {
   assert.equal(badChoice.status, 2);
   assert.match(badChoice.stderr, /--mig-strategy: must be one of mixed, single/);
 });
+
+test('operator --watch-namespaces refuses a name that is not a namespace, exit 2, before connecting anywhere', () => {
+  const result = run(['operator', '--kubeconfig', '/nonexistent', '--watch-namespaces', 'team-a,Team_B']);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /--watch-namespaces: 'Team_B' is not a namespace name/);
+});

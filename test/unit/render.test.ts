@@ -43,11 +43,14 @@ test('GPU placement for every mode and device-plugin setting', () => {
 });
 
 test("a GPU deployment: CUDA image and provider, extended resource beside the user's limits, toleration", () => {
-  const objects = renderDesiredState(stored({
+  const mdep = stored({
     gpu: { mode: 'full', count: 1, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'ml', effect: 'NoSchedule' }] },
     resources: { requests: { cpu: '2', memory: '8Gi' }, limits: { memory: '8Gi' } },
-    runtime: { env: [{ name: 'MODELSHIP_LOG_LEVEL', value: 'debug' }, { name: 'MODELSHIP_MAX_BATCH_SIZE', value: '8' }] },
-  }), settings());
+    runtime: { env: [{ name: 'MODELSHIP_LOG_LEVEL', value: 'debug' }] },
+  });
+  // As stored before admission refused operator-set variables in runtime.env.
+  mdep.spec.runtime!.env!.push({ name: 'MODELSHIP_MAX_BATCH_SIZE', value: '8' });
+  const objects = renderDesiredState(mdep, settings());
   const pod = byKind(objects, 'Deployment').spec.template.spec;
   const [server] = pod.containers;
   assert.equal(server.image, DEFAULT_SETTINGS.serverImage.cuda);
@@ -56,7 +59,7 @@ test("a GPU deployment: CUDA image and provider, extended resource beside the us
   assert.equal(env.MODELSHIP_EXECUTION_PROVIDER, 'cuda');
   assert.equal(env.MODELSHIP_MODEL, 'https://models.example.com/m.onnx');
   assert.equal(env.MODELSHIP_LOG_LEVEL, 'debug');
-  assert.equal(env.MODELSHIP_MAX_BATCH_SIZE, '8', "the user's env overrides the operator's");
+  assert.equal(env.MODELSHIP_MAX_BATCH_SIZE, '64', "an operator-set variable stored before admission refused it does not override the operator's");
   assert.equal(server.env.filter((e: { name: string }) => e.name === 'MODELSHIP_MAX_BATCH_SIZE').length, 1, 'no duplicate names');
   assert.deepEqual(pod.tolerations, [GPU_TOLERATION, { key: 'dedicated', operator: 'Equal', value: 'ml', effect: 'NoSchedule' }]);
 });

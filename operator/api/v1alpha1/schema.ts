@@ -2,6 +2,8 @@
 // it (`make crds`, checked for drift by the tests); CEL rules in it reject contradictory specs at admission.
 // Reasoning for the shape: operator/api/README.md.
 
+import { envName, type ServeOptionKey } from '../../../contract/settings/serve-options.ts';
+
 export const GROUP = 'serving.modelship.dev';
 export const VERSION = 'v1alpha1';
 export const KIND = 'ModelDeployment';
@@ -65,6 +67,35 @@ const model = obj('The model to serve. Changing it (GitOps: a commit) starts a r
   version: str('Version label of this model (what the API reports and rollouts compare), e.g. "2024-06-01" or "v3".', { pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' }),
 }, { required: ['uri', 'version'] });
 
+/**
+ * The server settings the operator sets itself, from the spec and its own settings (the renderer of the
+ * server container, operator/src/render/workload.ts, is typed to set exactly these). In runtime.env their
+ * variables would override the operator: MODELSHIP_PORT breaks the probes and Services, an empty
+ * MODELSHIP_SHA256 turns the integrity check off, MODELSHIP_MAX_BATCH_SIZE contradicts runtime.maxBatchSize.
+ * Admission refuses them.
+ */
+export const OPERATOR_SET_OPTIONS = [
+  'model', 'sha256', 'name', 'version', 'port', 'maxBatchSize', 'maxQueueDelayMs', 'maxQueueSize', 'timeoutMs',
+  'instances', 'intraOpThreads', 'executionProvider', 'drainTimeoutMs', 'modelCacheDir',
+] as const satisfies readonly ServeOptionKey[];
+export type OperatorSetOption = typeof OPERATOR_SET_OPTIONS[number];
+/** Their environment variables, named by the server's option table (MODELSHIP_MODEL, MODELSHIP_PORT, ...). */
+export const OPERATOR_ENV: readonly string[] = OPERATOR_SET_OPTIONS.map(envName);
+export const isOperatorEnv = (name: string): boolean => OPERATOR_ENV.includes(name);
+
+/**
+ * Checked on each item of runtime.env, so the API server's error path carries the item's index
+ * (spec.runtime.env[2].name); the message names the variable.
+ */
+export const RESERVED_ENV_RULE = {
+  rule: `!(self.name in ${JSON.stringify(OPERATOR_ENV)})`,
+  messageExpression: "self.name + ' is set by the operator'",
+  fieldPath: '.name',
+  message: (name: string) => `${name} is set by the operator`,
+  fallbackMessage: 'a variable the operator sets must not be set in runtime.env',
+  holds: (item: { name: string }) => !isOperatorEnv(item.name),
+};
+
 const runtime = obj('How the model server runs the model.', {
   image: str('Model server image; defaults to the operator\'s configured image (CPU or CUDA variant by gpu.mode).'),
   maxBatchSize: int('Most rows in one dynamic batch; 0 disables batching.', { minimum: 0, maximum: 4096, default: 64 }),
@@ -75,8 +106,12 @@ const runtime = obj('How the model server runs the model.', {
   intraOpThreads: int('Threads per session (0: the pod\'s CPUs but one, shared among the instances).', { minimum: 0, maximum: 256, default: 0 }),
   env: {
     type: 'array',
-    description: 'Extra environment variables for the server container (MODELSHIP_* settings among them).',
-    items: obj('An environment variable.', { name: str('Variable name.', { minLength: 1 }), value: str('Value.') }, { required: ['name'] }),
+    description: `Extra environment variables for the server container (MODELSHIP_* settings among them, except those the operator sets: ${OPERATOR_ENV.join(', ')}).`,
+    items: obj('An environment variable.', { name: str('Variable name.', { minLength: 1, maxLength: 256 }), value: str('Value.') }, {
+      required: ['name'],
+      'x-kubernetes-validations': [{ rule: RESERVED_ENV_RULE.rule, messageExpression: RESERVED_ENV_RULE.messageExpression, message: RESERVED_ENV_RULE.fallbackMessage, fieldPath: RESERVED_ENV_RULE.fieldPath }],
+    }),
+    maxItems: 128,
     'x-kubernetes-list-type': 'map',
     'x-kubernetes-list-map-keys': ['name'],
   },

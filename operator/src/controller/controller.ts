@@ -1,7 +1,7 @@
 // The running controller: informers (list + watch, relisting on 410 Gone, restarted with backoff after any
 // other error) feed the work queue with ModelDeployment keys; owned Deployments changing (pods becoming
 // ready) enqueue their owner. Each key is reconciled level-triggered by reconcile().
-import { AppsV1Api, AutoscalingV2Api, CoreV1Api, CustomObjectsApi, KubeConfig, makeInformer, PolicyV1Api, RbacAuthorizationV1Api, type Informer, type KubernetesObject, type ObjectCache, type V1Deployment, type V1Node } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, makeInformer, type Informer, type KubernetesObject, type ObjectCache, type V1Deployment, type V1Node } from '@kubernetes/client-node';
 import { GROUP, KIND, PLURAL, VERSION } from '../../api/v1alpha1/schema.ts';
 import { MANAGER } from '../render/names.ts';
 import type { OperatorSettings } from '../render/settings.ts';
@@ -24,6 +24,11 @@ export interface ControllerOptions {
   resyncMs: number;
   /** Router /metrics URLs by `namespace/name`, instead of the router pods' (an operator outside the cluster). */
   routerMetrics?: Map<string, string[]>;
+  /**
+   * Only these namespaces: ModelDeployments and what the operator owns are listed and watched there alone,
+   * so a Role in each is all the operator needs (nodes stay cluster-wide). Undefined: every namespace.
+   */
+  watchNamespaces?: string[];
 }
 
 export interface RunningController {
@@ -34,23 +39,30 @@ export interface RunningController {
 
 const key = (o: KubernetesObject) => `${o.metadata?.namespace}/${o.metadata?.name}`;
 
+/** The list and watch path of a namespaced resource: in one namespace, or across all of them. */
+const resourcePath = (apiVersion: string, plural: string, namespace?: string) =>
+  `/${apiVersion.includes('/') ? 'apis' : 'api'}/${apiVersion}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`;
+
 export function startController(options: ControllerOptions): RunningController {
   const { config, logger, metrics } = options;
   const clients = kubeClients(config);
   const custom = config.makeApiClient(CustomObjectsApi);
-  const apps = config.makeApiClient(AppsV1Api);
   const core = config.makeApiClient(CoreV1Api);
+  // One informer per kind and watched namespace (one per kind across all namespaces when none are set).
+  const scopes: Array<string | undefined> = options.watchNamespaces ?? [undefined];
   let nodes: Informer<KubernetesObject> & { list(): readonly KubernetesObject[] };
-  // The objects this operator owns, by kind, as the informers below last saw them.
+  // The objects this operator owns, by kind and scope, as the informers below last saw them.
   const ownedCaches = new Map<string, { cache: ObjectCache<KubernetesObject>; index: number }>();
+  const ownedCache = (apiVersion: string, kind: string, namespace?: string) =>
+    ownedCaches.get(`${apiVersion}/${kind}`) ?? ownedCaches.get(`${apiVersion}/${kind}/${namespace}`);
   const memo: AppliedMemo = new Map();
   const live: LiveLookup = (apiVersion, kind, namespace, name) => {
-    const owned = ownedCaches.get(`${apiVersion}/${kind}`);
+    const owned = ownedCache(apiVersion, kind, namespace);
     if (!owned || !listed.has(owned.index)) return 'uncached';
     return owned.cache.get(name, namespace) as Record<string, any> | undefined;
   };
   const versionDeployments = (mdep: { metadata: { name: string; namespace?: string; uid?: string } }): V1Deployment[] | undefined => {
-    const owned = ownedCaches.get('apps/v1/Deployment');
+    const owned = ownedCache('apps/v1', 'Deployment', mdep.metadata.namespace);
     if (!owned || !listed.has(owned.index)) return undefined;
     return (owned.cache.list(mdep.metadata.namespace) as V1Deployment[]).filter((d) => d.metadata?.labels?.['app.kubernetes.io/component'] === 'model-server'
       && d.metadata.ownerReferences?.some((o) => o.uid === mdep.metadata.uid));
@@ -123,38 +135,43 @@ export function startController(options: ControllerOptions): RunningController {
   // A new spec generation deserves a fresh try at once, even of a key in backoff (the user may have fixed
   // what failed); anything else that re-queues a failing key (its own status write, say) waits the backoff.
   const generations = new Map<string, number | undefined>();
-  const modelDeployments = watch(`/apis/${GROUP}/${VERSION}/${PLURAL}`, () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }), (o) => {
-    const k = key(o);
-    if (generations.has(k) && generations.get(k) !== o.metadata?.generation) queue.forget(k);
-    generations.set(k, o.metadata?.generation);
-    queue.add(k);
+  const modelDeploymentInformers = scopes.map((namespace) => {
+    const informer = watch(resourcePath(`${GROUP}/${VERSION}`, PLURAL, namespace),
+      () => namespace ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL }) : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }),
+      (o) => {
+        const k = key(o);
+        if (generations.has(k) && generations.get(k) !== o.metadata?.generation) queue.forget(k);
+        generations.set(k, o.metadata?.generation);
+        queue.add(k);
+      });
+    informer.on('delete', (o) => generations.delete(key(o)));
+    return informer;
   });
-  modelDeployments.on('delete', (o) => generations.delete(key(o)));
+  const modelDeployments = { list: () => modelDeploymentInformers.flatMap((i) => i.list()) };
   // Owned objects: a change (drift, a Deployment's pods becoming ready) or a deletion re-reconciles the owner,
   // and reconcile reads them from these caches instead of the API server.
   const owned = `app.kubernetes.io/managed-by=${MANAGER}`;
-  const rbac = config.makeApiClient(RbacAuthorizationV1Api);
-  const policy = config.makeApiClient(PolicyV1Api);
-  const autoscaling = config.makeApiClient(AutoscalingV2Api);
-  const ownedKinds: Array<[string, string, string, () => Promise<any>]> = [
-    ['apps/v1', 'Deployment', '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces({ labelSelector: owned })],
-    ['v1', 'Service', '/api/v1/services', () => core.listServiceForAllNamespaces({ labelSelector: owned })],
-    ['v1', 'ConfigMap', '/api/v1/configmaps', () => core.listConfigMapForAllNamespaces({ labelSelector: owned })],
-    ['v1', 'ServiceAccount', '/api/v1/serviceaccounts', () => core.listServiceAccountForAllNamespaces({ labelSelector: owned })],
-    ['policy/v1', 'PodDisruptionBudget', '/apis/policy/v1/poddisruptionbudgets', () => policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector: owned })],
-    ['autoscaling/v2', 'HorizontalPodAutoscaler', '/apis/autoscaling/v2/horizontalpodautoscalers', () => autoscaling.listHorizontalPodAutoscalerForAllNamespaces({ labelSelector: owned })],
-    ['rbac.authorization.k8s.io/v1', 'Role', '/apis/rbac.authorization.k8s.io/v1/roles', () => rbac.listRoleForAllNamespaces({ labelSelector: owned })],
-    ['rbac.authorization.k8s.io/v1', 'RoleBinding', '/apis/rbac.authorization.k8s.io/v1/rolebindings', () => rbac.listRoleBindingForAllNamespaces({ labelSelector: owned })],
+  const ownedKinds: Array<[string, string, string]> = [
+    ['apps/v1', 'Deployment', 'deployments'],
+    ['v1', 'Service', 'services'],
+    ['v1', 'ConfigMap', 'configmaps'],
+    ['v1', 'ServiceAccount', 'serviceaccounts'],
+    ['policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'],
+    ['autoscaling/v2', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers'],
+    ['rbac.authorization.k8s.io/v1', 'Role', 'roles'],
+    ['rbac.authorization.k8s.io/v1', 'RoleBinding', 'rolebindings'],
   ];
-  for (const [apiVersion, kind, path, list] of ownedKinds) {
-    const index = informers.length;
-    const informer = watch(path, list, (o) => {
-      const owner = o.metadata?.ownerReferences?.find((r) => r.controller && r.kind === KIND);
-      if (owner) queue.add(`${o.metadata?.namespace}/${owner.name}`);
-    }, owned);
-    // Gone is gone: what we last applied no longer stands for it.
-    informer.on('delete', (o) => memo.delete(objectKey(apiVersion, kind, o.metadata?.namespace ?? '', o.metadata?.name ?? '')));
-    ownedCaches.set(`${apiVersion}/${kind}`, { cache: informer, index });
+  for (const [apiVersion, kind, plural] of ownedKinds) {
+    for (const namespace of scopes) {
+      const index = informers.length;
+      const informer = watch(resourcePath(apiVersion, plural, namespace), () => clients.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, owned), (o) => {
+        const owner = o.metadata?.ownerReferences?.find((r) => r.controller && r.kind === KIND);
+        if (owner) queue.add(`${o.metadata?.namespace}/${owner.name}`);
+      }, owned);
+      // Gone is gone: what we last applied no longer stands for it.
+      informer.on('delete', (o) => memo.delete(objectKey(apiVersion, kind, o.metadata?.namespace ?? '', o.metadata?.name ?? '')));
+      ownedCaches.set(namespace ? `${apiVersion}/${kind}/${namespace}` : `${apiVersion}/${kind}`, { cache: informer, index });
+    }
   }
 
   // Node changes can make a GPU request fit (or stop fitting): re-check every ModelDeployment then.

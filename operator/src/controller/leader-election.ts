@@ -1,9 +1,20 @@
 // Leader election on a coordination.k8s.io Lease, as client-go does it: several operator replicas run,
 // one holds the Lease and reconciles; the others wait and take over when it is released (on graceful
-// shutdown) or expires (the leader died). A leader that cannot renew in time steps down.
+// shutdown) or expires (the leader died). A leader that cannot renew in time steps down. Expiry is judged
+// on this replica's own monotonic clock (lease-expiry.ts), never by the holder's renewTime.
 import { CoordinationV1Api, KubeConfig, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
 import { apiStatus, isNotFound } from './api-errors.ts';
+import { heldByAnother, observeLease, type LeaseObservation } from './lease-expiry.ts';
+
+export interface ElectionClock {
+  /** Monotonic milliseconds: every expiry decision. */
+  monotonicMs(): number;
+  /** Wall time: only written into the Lease (acquireTime, renewTime) for people and tools to read. */
+  wall(): Date;
+}
+
+const SYSTEM_CLOCK: ElectionClock = { monotonicMs: () => performance.now(), wall: () => new Date() };
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -12,6 +23,7 @@ export interface LeaderElectionOptions {
   leaseDurationMs: number;
   /** How often to try to acquire, and to renew. */
   retryPeriodMs: number;
+  clock?: ElectionClock;
 }
 
 export interface Election {
@@ -26,7 +38,9 @@ export interface Election {
 
 export function campaign(config: KubeConfig, options: LeaderElectionOptions, logger: Logger): Election {
   const api = config.makeApiClient(CoordinationV1Api);
-  const { namespace, name, identity, leaseDurationMs, retryPeriodMs } = options;
+  const { namespace, name, identity, leaseDurationMs, retryPeriodMs, clock = SYSTEM_CLOCK } = options;
+  const now = () => new V1MicroTime(clock.wall().getTime());
+  let observed: LeaseObservation | undefined;
   let leader = false;
   let stopped = false;
   let lastRenew = 0;
@@ -39,8 +53,8 @@ export function campaign(config: KubeConfig, options: LeaderElectionOptions, log
   const spec = (previous?: V1Lease['spec']) => ({
     holderIdentity: identity,
     leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
-    acquireTime: previous?.holderIdentity === identity && previous.acquireTime ? previous.acquireTime : new V1MicroTime(),
-    renewTime: new V1MicroTime(),
+    acquireTime: previous?.holderIdentity === identity && previous.acquireTime ? previous.acquireTime : now(),
+    renewTime: now(),
     leaseTransitions: (previous?.leaseTransitions ?? 0) + (previous?.holderIdentity === identity ? 0 : 1),
   });
 
@@ -54,20 +68,20 @@ export function campaign(config: KubeConfig, options: LeaderElectionOptions, log
       await api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } });
       return true;
     }
-    const holder = lease.spec?.holderIdentity;
-    const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
-    const expired = renewed + (lease.spec?.leaseDurationSeconds ?? 0) * 1000 < Date.now();
-    if (holder && holder !== identity && !expired) return false;
+    observed = observeLease(observed, lease, clock.monotonicMs());
+    if (heldByAnother(lease, observed, identity, clock.monotonicMs())) return false;
     // resourceVersion makes this a compare-and-swap: of two replicas racing for it, one wins.
-    await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: spec(lease.spec) } });
+    observed = observeLease(observed, await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: spec(lease.spec) } }), clock.monotonicMs());
     return true;
   }
 
   async function tick(): Promise<void> {
     if (stopped) return;
+    // Before the request: the renewal took effect no earlier, and the others count the term from when they see it.
+    const attemptAt = clock.monotonicMs();
     try {
       if (await tryAcquire()) {
-        lastRenew = Date.now();
+        lastRenew = attemptAt;
         if (!leader) {
           leader = true;
           logger.info('became leader', { lease: `${namespace}/${name}`, identity });
@@ -81,7 +95,7 @@ export function campaign(config: KubeConfig, options: LeaderElectionOptions, log
       }
     } catch (error) {
       if (apiStatus(error) !== 409) logger.warn('lease update failed', { error: (error as Error).message });
-      if (leader && Date.now() - lastRenew > leaseDurationMs * 0.8) {
+      if (leader && clock.monotonicMs() - lastRenew > leaseDurationMs * 0.8) {
         leader = false;
         logger.error('could not renew the lease in time; stepping down', { identity });
         onLost();
@@ -104,7 +118,7 @@ export function campaign(config: KubeConfig, options: LeaderElectionOptions, log
       try {
         const lease = await api.readNamespacedLease({ name, namespace });
         if (lease.spec?.holderIdentity !== identity) return;
-        await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new V1MicroTime(0) } } });
+        await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now() } } });
         logger.info('released leadership', { identity });
       } catch (error) {
         logger.warn('could not release the lease', { error: (error as Error).message });

@@ -3,6 +3,7 @@
 import { SERVER_PORT } from '../../../contract/ports.ts';
 import { DEFAULT_DOWNLOAD_MAX_BYTES, envName, serveEnv } from '../../../contract/settings/serve-options.ts';
 import type { ModelDeployment } from '../api/types.ts';
+import { isOperatorEnv, type OperatorSetOption } from '../../api/v1alpha1/schema.ts';
 import { gpuPlacement } from './gpu.ts';
 import { objectLabels, objectMeta, selectorLabels, versionedName } from './names.ts';
 import type { OperatorSettings } from './settings.ts';
@@ -33,7 +34,8 @@ function tmpSizeLimit(env: Array<{ name: string; value: string }>): string {
 
 function serverEnv(mdep: ModelDeployment, executionProvider: string): Array<{ name: string; value: string }> {
   const { model, runtime = {} } = mdep.spec;
-  const settings = serveEnv({
+  // Typed by the reserved list, so what admission refuses in runtime.env is exactly what is set here.
+  const operatorSet: Record<OperatorSetOption, string | number | undefined> = {
     model: model.uri,
     sha256: model.sha256,
     name: mdep.metadata.name,
@@ -48,10 +50,11 @@ function serverEnv(mdep: ModelDeployment, executionProvider: string): Array<{ na
     executionProvider,
     drainTimeoutMs: DRAIN_MS,
     modelCacheDir: `${MODEL_CACHE}/models`,
-  });
-  const env = new Map(settings.map(({ name, value }) => [name, value]));
-  // The user's env wins over ours: it is their escape hatch for any server setting.
-  for (const { name, value } of runtime.env ?? []) env.set(name, value ?? '');
+  };
+  const env = new Map(serveEnv(operatorSet).map(({ name, value }) => [name, value]));
+  // The user's env sets any other server setting. Ours are refused at admission; one stored before that rule
+  // still never overrides the operator.
+  for (const { name, value } of runtime.env ?? []) if (!isOperatorEnv(name)) env.set(name, value ?? '');
   return [...env].map(([name, value]) => ({ name, value }));
 }
 
