@@ -4,7 +4,8 @@
 // Per output: the largest absolute difference and the largest relative difference
 // |a - b| / max(|a|, |b|, 1e-12). For classifier-like outputs (floating point, [batch, classes] with at
 // least two classes) also how many rows pick the same class (argmax, first index on a tie).
-import { DATATYPES, isDatatype, type Datatype } from '../protocol/datatypes.ts';
+import { DATATYPES, elementCount, isDatatype, type Datatype } from '../protocol/datatypes.ts';
+import { excerpt } from '../excerpt.ts';
 
 export interface DecodedOutput {
   name: string;
@@ -25,84 +26,138 @@ export interface OutputComparison {
   top1?: { rows: number; agreements: number };
 }
 
+/**
+ * compared: both decoded and lined up. mismatch: the shadow's outputs differ in names, shapes or kind.
+ * invalid: the shadow's answer cannot be decoded (its fault, like a mismatch). skipped: nothing to judge
+ * the shadow by (the primary's own answer cannot be decoded).
+ */
 export type Comparison =
   | { result: 'compared'; outputs: OutputComparison[]; maxAbsDiff: number; maxRelDiff: number; top1Rows: number; top1Agreements: number }
-  | { result: 'mismatch'; reason: string };
+  | { result: 'mismatch' | 'invalid' | 'skipped'; reason: string };
 
 const REL_FLOOR = 1e-12;
 const FLOATING = new Set<Datatype>(['FP16', 'FP32', 'FP64']);
+/** No tensor has more dimensions: a longer shape, or JSON data nested deeper, is refused rather than walked. */
+export const MAX_RANK = 64;
 
-function flatten(data: unknown, out: unknown[]): unknown[] {
-  if (Array.isArray(data)) for (const d of data) flatten(d, out);
-  else out.push(data);
-  return out;
+type Decoding<T> = { ok: true; value: T } | { ok: false; reason: string };
+const refused = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
+
+/**
+ * JSON `data` as a flat list of at most `limit` elements. Nested lists are walked with an explicit stack,
+ * not recursion, so an answer nested 200,000 levels deep is refused at MAX_RANK instead of overflowing
+ * the call stack.
+ */
+export function flattenData(data: unknown, limit: number): Decoding<unknown[]> {
+  if (!Array.isArray(data)) return refused("'data' is not a list");
+  const out: unknown[] = [];
+  const stack: Array<{ items: unknown[]; next: number }> = [{ items: data, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next === top.items.length) {
+      stack.pop();
+      continue;
+    }
+    const item = top.items[top.next++];
+    if (Array.isArray(item)) {
+      if (stack.length >= MAX_RANK) return refused(`'data' is nested deeper than ${MAX_RANK} levels`);
+      stack.push({ items: item, next: 0 });
+    } else {
+      if (out.length >= limit) return refused(`'data' has more than the shape's ${limit} elements`);
+      out.push(item);
+    }
+  }
+  return { ok: true, value: out };
 }
 
-function elementCount(shape: number[]): number {
-  return shape.reduce((n, d) => n * d, 1);
-}
-
-/** Raw little-endian elements (the byte order of every platform Node runs on) copied into numbers. */
-function numbersFromBytes(datatype: Datatype, bytes: Uint8Array): Float64Array {
+/**
+ * `count` raw little-endian elements (the byte order of every platform Node runs on) as numbers; the byte
+ * length must be exactly count times the datatype's size, checked before any typed array is made.
+ */
+export function numbersFromBytes(datatype: Exclude<Datatype, 'BYTES'>, bytes: Uint8Array, count: number): Decoding<Float64Array> {
+  const size = DATATYPES[datatype].byteSize;
+  if (bytes.length !== count * size) return refused(`${bytes.length} bytes of ${datatype} for ${count} elements of ${size} bytes`);
   // A copy of just the region (a Buffer's slice() would share its pool), whose offset inside the body need
   // not be aligned for the typed array.
   const buffer = new Uint8Array(bytes).buffer;
   const typed = datatype === 'FP16' ? new Float16Array(buffer) : new DATATYPES[datatype].array!(buffer);
   const out = new Float64Array(typed.length);
   for (let i = 0; i < typed.length; i++) out[i] = Number(typed[i]);
-  return out;
+  return { ok: true, value: out };
 }
 
-function stringsFromBytes(bytes: Uint8Array): string[] {
+/** `count` length-prefixed strings (4-byte little-endian length, then UTF-8) filling `bytes` exactly. */
+export function stringsFromBytes(bytes: Uint8Array, count: number): Decoding<string[]> {
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: string[] = [];
-  for (let at = 0; at + 4 <= view.length;) {
+  let at = 0;
+  while (at < view.length) {
+    if (out.length === count) return refused(`BYTES data holds more than the shape's ${count} elements`);
+    if (at + 4 > view.length) return refused(`BYTES element ${out.length}: its 4-byte length is cut off`);
     const length = view.readUInt32LE(at);
+    if (length > view.length - at - 4) return refused(`BYTES element ${out.length}: length ${length} runs past the data`);
     out.push(view.toString('utf8', at + 4, at + 4 + length));
     at += 4 + length;
   }
-  return out;
+  if (out.length !== count) return refused(`BYTES data holds ${out.length} elements for the shape's ${count}`);
+  return { ok: true, value: out };
+}
+
+const isShape = (shape: unknown): shape is number[] =>
+  Array.isArray(shape) && shape.length <= MAX_RANK && shape.every((d) => Number.isSafeInteger(d) && d >= 0);
+
+/** One output of an answer's header; a binary one's bytes start at `offset.at` in the body, which moves past them. */
+function decodeOutput(raw: Record<string, any>, body: Buffer, offset: { at: number }): Decoding<DecodedOutput> {
+  const { name, datatype, shape } = raw ?? {};
+  if (typeof name !== 'string' || !isDatatype(datatype) || !isShape(shape)) {
+    return refused(`output ${excerpt(JSON.stringify(name) ?? 'without a name', 60)}: missing or bad name, datatype or shape`);
+  }
+  const label = `output '${excerpt(name, 60)}'`;
+  const count = elementCount(shape);
+  const size = raw.parameters?.binary_data_size;
+  if (size !== undefined) {
+    if (!Number.isSafeInteger(size) || size < 0 || offset.at + size > body.length) return refused(`${label}: binary_data_size ${excerpt(String(size), 30)} exceeds the body`);
+    const bytes = body.subarray(offset.at, offset.at + size);
+    offset.at += size;
+    const decoded = datatype === 'BYTES' ? stringsFromBytes(bytes, count) : numbersFromBytes(datatype, bytes, count);
+    if (!decoded.ok) return refused(`${label}: ${decoded.reason}`);
+    return { ok: true, value: datatype === 'BYTES' ? { name, datatype, shape, strings: decoded.value as string[] } : { name, datatype, shape, values: decoded.value as Float64Array } };
+  }
+  const data = flattenData(raw.data, count);
+  if (!data.ok) return refused(`${label}: ${data.reason}`);
+  if (data.value.length !== count) return refused(`${label}: ${data.value.length} elements for shape [${shape}]`);
+  return {
+    ok: true,
+    value: datatype === 'BYTES'
+      ? { name, datatype, shape, strings: data.value.map(String) }
+      : { name, datatype, shape, values: Float64Array.from(data.value, Number) }, // BOOL's true/false become 1/0
+  };
 }
 
 /**
  * An infer response body: JSON, or (binary tensor extension) a JSON header of `headerLength` bytes followed
- * by each binary output's `binary_data_size` bytes in output order.
+ * by each binary output's `binary_data_size` bytes in output order. Every element count and byte length is
+ * checked against the shape and the datatype before anything is allocated from it: whatever the body, the
+ * result is a decoding or a reason, never a throw.
  */
 export function decodeInferResponse(body: Buffer, headerLength?: string): Decoded {
   const jsonLength = headerLength === undefined ? body.length : Number(headerLength);
-  if (!Number.isInteger(jsonLength) || jsonLength < 0 || jsonLength > body.length) {
-    return { ok: false, reason: `Inference-Header-Content-Length ${headerLength} does not fit a body of ${body.length} bytes` };
+  if (!Number.isSafeInteger(jsonLength) || jsonLength < 0 || jsonLength > body.length) {
+    return { ok: false, reason: `Inference-Header-Content-Length ${excerpt(String(headerLength), 30)} does not fit a body of ${body.length} bytes` };
   }
   let header: { outputs?: unknown };
   try {
     header = JSON.parse(body.toString('utf8', 0, jsonLength));
   } catch (error) {
-    return { ok: false, reason: `malformed JSON: ${(error as Error).message}` };
+    return { ok: false, reason: `malformed JSON: ${excerpt((error as Error).message)}` };
   }
   if (!header || !Array.isArray(header.outputs)) return { ok: false, reason: "no 'outputs' list" };
   const outputs: DecodedOutput[] = [];
-  let offset = jsonLength;
+  const offset = { at: jsonLength };
   for (const raw of header.outputs as Array<Record<string, any>>) {
-    const { name, datatype, shape } = raw ?? {};
-    if (typeof name !== 'string' || !isDatatype(datatype) || !Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      return { ok: false, reason: `output ${JSON.stringify(name)}: missing or bad name, datatype or shape` };
-    }
-    const size = raw.parameters?.binary_data_size;
-    let output: DecodedOutput;
-    if (size !== undefined) {
-      if (!Number.isInteger(size) || size < 0 || offset + size > body.length) return { ok: false, reason: `output '${name}': binary_data_size ${size} exceeds the body` };
-      const bytes = body.subarray(offset, offset + size);
-      offset += size;
-      output = datatype === 'BYTES' ? { name, datatype, shape, strings: stringsFromBytes(bytes) } : { name, datatype, shape, values: numbersFromBytes(datatype, bytes) };
-    } else {
-      const data = flatten(raw.data, []);
-      output = datatype === 'BYTES'
-        ? { name, datatype, shape, strings: data.map(String) }
-        : { name, datatype, shape, values: Float64Array.from(data, Number) }; // BOOL's true/false become 1/0
-    }
-    const length = output.values?.length ?? output.strings!.length;
-    if (length !== elementCount(shape)) return { ok: false, reason: `output '${name}': ${length} elements for shape [${shape}]` };
-    outputs.push(output);
+    const output = decodeOutput(raw, body, offset);
+    if (!output.ok) return output;
+    outputs.push(output.value);
   }
   return { ok: true, outputs };
 }
@@ -152,13 +207,14 @@ function compareOutput(p: DecodedOutput, s: DecodedOutput): OutputComparison {
 /** Compares two decoded answers output by output (matched by name); different names or shapes are a mismatch. */
 export function compareDecoded(primary: DecodedOutput[], shadow: DecodedOutput[]): Comparison {
   const names = (outputs: DecodedOutput[]) => outputs.map((o) => o.name).sort().join(', ');
-  if (names(primary) !== names(shadow)) return { result: 'mismatch', reason: `outputs differ: [${names(primary)}] vs [${names(shadow)}]` };
+  if (names(primary) !== names(shadow)) return { result: 'mismatch', reason: `outputs differ: [${excerpt(names(primary))}] vs [${excerpt(names(shadow))}]` };
   const byName = new Map(shadow.map((o) => [o.name, o]));
   const outputs: OutputComparison[] = [];
   for (const p of primary) {
     const s = byName.get(p.name)!;
-    if (p.shape.join(',') !== s.shape.join(',')) return { result: 'mismatch', reason: `output '${p.name}': shape [${p.shape}] vs [${s.shape}]` };
-    if ((p.datatype === 'BYTES') !== (s.datatype === 'BYTES')) return { result: 'mismatch', reason: `output '${p.name}': datatype ${p.datatype} vs ${s.datatype}` };
+    const label = `output '${excerpt(p.name, 60)}'`;
+    if (p.shape.join(',') !== s.shape.join(',')) return { result: 'mismatch', reason: `${label}: shape [${p.shape}] vs [${s.shape}]` };
+    if ((p.datatype === 'BYTES') !== (s.datatype === 'BYTES')) return { result: 'mismatch', reason: `${label}: datatype ${p.datatype} vs ${s.datatype}` };
     outputs.push(compareOutput(p, s));
   }
   return {
@@ -171,14 +227,17 @@ export function compareDecoded(primary: DecodedOutput[], shadow: DecodedOutput[]
   };
 }
 
-/** Decodes both bodies and compares them; an undecodable body is a mismatch, with the reason. */
+/**
+ * Decodes both bodies and compares them. A shadow answer that cannot be decoded is invalid; a primary
+ * answer that cannot be decoded leaves nothing to judge the shadow by, so the pair is skipped.
+ */
 export function compareResponses(
   primary: { body: Buffer; headerLength?: string },
   shadow: { body: Buffer; headerLength?: string },
 ): Comparison {
   const p = decodeInferResponse(primary.body, primary.headerLength);
-  if (!p.ok) return { result: 'mismatch', reason: `primary response: ${p.reason}` };
+  if (!p.ok) return { result: 'skipped', reason: `primary response: ${p.reason}` };
   const s = decodeInferResponse(shadow.body, shadow.headerLength);
-  if (!s.ok) return { result: 'mismatch', reason: `shadow response: ${s.reason}` };
+  if (!s.ok) return { result: 'invalid', reason: `shadow response: ${s.reason}` };
   return compareDecoded(p.outputs, s.outputs);
 }
