@@ -1,0 +1,107 @@
+// The router's pure guards against hostile input: decoding a shadow's answer (every length checked against
+// the datatype and the shape, nesting walked without recursion), the Via hop check that stops routing
+// loops, which requests count toward a rollout's gates, and excerpts of quoted text.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MAX_RANK, compareResponses, decodeInferResponse, flattenData, numbersFromBytes, stringsFromBytes } from '../../server-image/src/router/compare.ts';
+import { MAX_ROUTER_HOPS, nextHop, routerViaName, viaNames } from '../../server-image/src/router/hops.ts';
+import { requestTarget, routeLabel } from '../../server-image/src/router/request-target.ts';
+import { judgeShadowAnswer } from '../../server-image/src/router/shadow.ts';
+import { excerpt } from '../../server-image/src/excerpt.ts';
+
+const binaryAnswer = (output: Record<string, unknown>, bytes: Buffer) => {
+  const header = Buffer.from(JSON.stringify({ model_name: 'm', outputs: [output] }));
+  return { body: Buffer.concat([header, bytes]), headerLength: String(header.length) };
+};
+const jsonAnswer = (output: Record<string, unknown>) => ({ body: Buffer.from(JSON.stringify({ outputs: [output] })), headerLength: undefined });
+const reasonOf = (decoded: ReturnType<typeof decodeInferResponse>) => (decoded.ok ? 'decoded' : decoded.reason);
+
+test('a binary FP32 output of 3 bytes is refused with the reason, not a RangeError', () => {
+  const { body, headerLength } = binaryAnswer({ name: 'y', datatype: 'FP32', shape: [1], parameters: { binary_data_size: 3 } }, Buffer.from([1, 2, 3]));
+  assert.equal(reasonOf(decodeInferResponse(body, headerLength)), "output 'y': 3 bytes of FP32 for 1 elements of 4 bytes");
+  assert.deepEqual(numbersFromBytes('INT64', new Uint8Array(16), 2), { ok: true, value: new Float64Array([0, 0]) });
+  assert.equal(numbersFromBytes('FP64', new Uint8Array(16), 3).ok, false, 'whole elements that do not match the shape');
+});
+
+test('JSON data nested 200,000 levels deep is refused at the rank cap, without recursion', () => {
+  const deep = Buffer.from(`{"outputs":[{"name":"y","datatype":"FP32","shape":[1],"data":${'['.repeat(200_000)}1${']'.repeat(200_000)}}]}`);
+  assert.equal(reasonOf(decodeInferResponse(deep)), `output 'y': 'data' is nested deeper than ${MAX_RANK} levels`);
+  // Nesting that follows the shape is fine, however it is split.
+  assert.deepEqual(flattenData([[1, 2], [3, [4]]], 4), { ok: true, value: [1, 2, 3, 4] });
+  assert.equal(flattenData([1, 2, 3], 2).ok, false, 'more elements than the shape stops the walk');
+  assert.equal(flattenData('x', 1).ok, false);
+  assert.equal(reasonOf(decodeInferResponse(jsonAnswer({ name: 'y', datatype: 'FP32', shape: new Array(MAX_RANK + 1).fill(1), data: [1] }).body)), 'output "y": missing or bad name, datatype or shape');
+});
+
+test('BYTES elements: lengths checked against the data, the count against the shape', () => {
+  const element = (text: string) => {
+    const bytes = Buffer.from(text);
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(bytes.length);
+    return Buffer.concat([length, bytes]);
+  };
+  assert.deepEqual(stringsFromBytes(Buffer.concat([element('ab'), element('')]), 2), { ok: true, value: ['ab', ''] });
+  const lying = Buffer.concat([element('ab').subarray(0, 4), Buffer.from('a')]);
+  assert.deepEqual(stringsFromBytes(lying, 1), { ok: false, reason: 'BYTES element 0: length 2 runs past the data' });
+  assert.deepEqual(stringsFromBytes(Buffer.concat([element('a'), element('b')]), 1), { ok: false, reason: "BYTES data holds more than the shape's 1 elements" });
+  assert.deepEqual(stringsFromBytes(Buffer.from([1, 0]), 1), { ok: false, reason: 'BYTES element 0: its 4-byte length is cut off' });
+  assert.deepEqual(stringsFromBytes(element('a'), 3), { ok: false, reason: "BYTES data holds 1 elements for the shape's 3" });
+});
+
+test('reasons quote names from the answer only as bounded excerpts', () => {
+  const name = 'n'.repeat(1_000_000);
+  const primary = jsonAnswer({ name: 'y', datatype: 'FP32', shape: [1], data: [1] });
+  const renamed = compareResponses(primary, jsonAnswer({ name, datatype: 'FP32', shape: [1], data: [1] }));
+  assert.equal(renamed.result, 'mismatch');
+  assert.ok(renamed.result === 'mismatch' && renamed.reason.length < 400, 'a million-character name is cut');
+  assert.equal(excerpt('short'), 'short');
+  assert.equal(excerpt('x'.repeat(130), 120), `${'x'.repeat(120)}... (10 more characters)`);
+});
+
+test('a shadow answer: too large or broken off is invalid, not 200 is skipped, else compared', () => {
+  const primary = { status: 200, body: jsonAnswer({ name: 'y', datatype: 'FP32', shape: [1], data: [1] }).body };
+  const headers = {};
+  assert.deepEqual(judgeShadowAnswer(primary, { status: 200, headers, cut: 'over_limit' }, 1024), { result: 'invalid', reason: 'shadow answer larger than 1024 bytes' });
+  assert.equal(judgeShadowAnswer(primary, { status: 200, headers, cut: 'broke_off' }, 1024).result, 'invalid');
+  assert.equal(judgeShadowAnswer(primary, { status: 500, headers, cut: 'over_limit' }, 1024).result, 'skipped');
+  assert.equal(judgeShadowAnswer(primary, { status: 200, headers, body: primary.body }, 1024).result, 'compared');
+});
+
+test('hops: each router adds its name to Via; its own name coming back, or too many routers, is a loop', () => {
+  const self = routerViaName('a1');
+  const first = nextHop(undefined, self);
+  assert.deepEqual(first, { ok: true, via: '1.1 modelship-router-a1' });
+  assert.deepEqual(nextHop('1.0 fred, 1.1 p.example.net', self), { ok: true, via: '1.0 fred, 1.1 p.example.net, 1.1 modelship-router-a1' });
+  assert.deepEqual(viaNames('1.0 fred, HTTP/1.1 p.example.net (Apache/1.1),1.1 x'), ['fred', 'p.example.net', 'x']);
+  const back = nextHop(first.ok ? first.via : '', self);
+  assert.equal(back.ok, false);
+  assert.match(back.ok ? '' : back.reason, /^routing loop: the request came back to this router/);
+  // A loop through other replicas: each adds itself once, and the chain stops at the limit.
+  let via: string | undefined;
+  let hops = 0;
+  for (let replica = 0; ; replica++) {
+    const hop = nextHop(via, routerViaName(`r${replica}`));
+    if (!hop.ok) break;
+    via = hop.via;
+    hops++;
+  }
+  assert.equal(hops, MAX_ROUTER_HOPS);
+});
+
+test('which requests count toward the gates: weight-routed inference only', () => {
+  const route = (method: string, url: string) => {
+    const target = requestTarget(method, url);
+    return target.kind === 'own' || target.kind === 'malformed' ? target.kind : routeLabel(target);
+  };
+  assert.equal(route('POST', '/v2/models/iris/infer'), 'weighted');
+  assert.equal(route('POST', '/v2/models/iris/infer?x=1'), 'weighted');
+  assert.equal(route('POST', '/v2/models/iris/versions/v2/infer'), 'pinned');
+  assert.deepEqual(requestTarget('GET', '/v2/models/iris/versions/v%202'), { kind: 'pinned', version: 'v 2' });
+  assert.equal(route('GET', '/v2/models/iris'), 'other');
+  assert.equal(route('GET', '/v2/models/iris/infer'), 'other', 'inference is a POST');
+  assert.equal(route('GET', '/metrics'), 'own');
+  assert.equal(route('POST', '/metrics'), 'other');
+  assert.equal(route('OPTIONS', '*'), 'malformed');
+  assert.equal(route('GET', 'http://evil.example/v2/models/iris/infer'), 'malformed');
+  assert.equal(routeLabel({ kind: 'malformed', reason: '' }), 'other');
+});
