@@ -1,9 +1,10 @@
-// The router's pure guards against hostile input: decoding a shadow's answer (every length checked against
-// the datatype and the shape, nesting walked without recursion), the Via hop check that stops routing
+// The router's pure guards against hostile input: decoding a shadow's answer through the shared tensor
+// codec (every length checked against the datatype and the shape, nesting walked without recursion), what
+// the comparison makes of each, the Via hop check that stops routing
 // loops, which requests count toward a rollout's gates, and excerpts of quoted text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_RANK, compareResponses, decodeInferResponse, flattenData, numbersFromBytes, stringsFromBytes } from '../../server-image/src/router/compare.ts';
+import { compareResponses, decodeInferResponse } from '../../server-image/src/router/compare.ts';
 import { MAX_ROUTER_HOPS, nextHop, routerViaName, viaNames } from '../../server-image/src/router/hops.ts';
 import { requestTarget, routeLabel } from '../../server-image/src/router/request-target.ts';
 import { judgeShadowAnswer } from '../../server-image/src/router/shadow.ts';
@@ -18,19 +19,21 @@ const reasonOf = (decoded: ReturnType<typeof decodeInferResponse>) => (decoded.o
 
 test('a binary FP32 output of 3 bytes is refused with the reason, not a RangeError', () => {
   const { body, headerLength } = binaryAnswer({ name: 'y', datatype: 'FP32', shape: [1], parameters: { binary_data_size: 3 } }, Buffer.from([1, 2, 3]));
-  assert.equal(reasonOf(decodeInferResponse(body, headerLength)), "output 'y': 3 bytes of FP32 for 1 elements of 4 bytes");
-  assert.deepEqual(numbersFromBytes('INT64', new Uint8Array(16), 2), { ok: true, value: new Float64Array([0, 0]) });
-  assert.equal(numbersFromBytes('FP64', new Uint8Array(16), 3).ok, false, 'whole elements that do not match the shape');
+  assert.equal(reasonOf(decodeInferResponse(body, headerLength)), "output 'y': binary_data_size 3 does not match 1 FP32 elements (4 bytes)");
+  const int64 = binaryAnswer({ name: 'ids', datatype: 'INT64', shape: [2], parameters: { binary_data_size: 16 } }, Buffer.alloc(16));
+  assert.equal(reasonOf(decodeInferResponse(int64.body, int64.headerLength)), 'decoded');
 });
 
-test('JSON data nested 200,000 levels deep is refused at the rank cap, without recursion', () => {
-  const deep = Buffer.from(`{"outputs":[{"name":"y","datatype":"FP32","shape":[1],"data":${'['.repeat(200_000)}1${']'.repeat(200_000)}}]}`);
-  assert.equal(reasonOf(decodeInferResponse(deep)), `output 'y': 'data' is nested deeper than ${MAX_RANK} levels`);
-  // Nesting that follows the shape is fine, however it is split.
-  assert.deepEqual(flattenData([[1, 2], [3, [4]]], 4), { ok: true, value: [1, 2, 3, 4] });
-  assert.equal(flattenData([1, 2, 3], 2).ok, false, 'more elements than the shape stops the walk');
-  assert.equal(flattenData('x', 1).ok, false);
-  assert.equal(reasonOf(decodeInferResponse(jsonAnswer({ name: 'y', datatype: 'FP32', shape: new Array(MAX_RANK + 1).fill(1), data: [1] }).body)), 'output "y": missing or bad name, datatype or shape');
+test('JSON data nested 200,000 levels deep is refused, without recursion', () => {
+  const deep = Buffer.from(`{"outputs":[{"name":"y","datatype":"FP32","shape":[1,4],"data":${'['.repeat(200_000)}1${']'.repeat(200_000)}}]}`);
+  assert.match(reasonOf(decodeInferResponse(deep)), /^output 'y': nested 'data' does not match shape \[1,4\]/);
+  const flatDeep = Buffer.from(`{"outputs":[{"name":"y","datatype":"FP32","shape":[1],"data":[${'['.repeat(200_000)}1${']'.repeat(200_000)}]}]}`);
+  assert.match(reasonOf(decodeInferResponse(flatDeep)), /^output 'y': element 0 \(an array of 1 elements\) is not a number/);
+  // Nesting that follows the shape is fine; null is NaN (how the server writes it), a string is not a number.
+  const nested = decodeInferResponse(jsonAnswer({ name: 'y', datatype: 'FP32', shape: [2, 2], data: [[1, 2], [3, null]] }).body);
+  assert.ok(nested.ok && Number.isNaN(nested.outputs[0].values![3]) && nested.outputs[0].values![2] === 3);
+  assert.match(reasonOf(decodeInferResponse(jsonAnswer({ name: 'y', datatype: 'FP32', shape: [1], data: ['1'] }).body)), /element 0 \("1"\) is not a number/);
+  assert.match(reasonOf(decodeInferResponse(jsonAnswer({ name: 'y', datatype: 'FP32', shape: new Array(64).fill(1), data: [1] }).body)), /'shape' has rank 64, over the limit/);
 });
 
 test('BYTES elements: lengths checked against the data, the count against the shape', () => {
@@ -40,12 +43,15 @@ test('BYTES elements: lengths checked against the data, the count against the sh
     length.writeUInt32LE(bytes.length);
     return Buffer.concat([length, bytes]);
   };
-  assert.deepEqual(stringsFromBytes(Buffer.concat([element('ab'), element('')]), 2), { ok: true, value: ['ab', ''] });
-  const lying = Buffer.concat([element('ab').subarray(0, 4), Buffer.from('a')]);
-  assert.deepEqual(stringsFromBytes(lying, 1), { ok: false, reason: 'BYTES element 0: length 2 runs past the data' });
-  assert.deepEqual(stringsFromBytes(Buffer.concat([element('a'), element('b')]), 1), { ok: false, reason: "BYTES data holds more than the shape's 1 elements" });
-  assert.deepEqual(stringsFromBytes(Buffer.from([1, 0]), 1), { ok: false, reason: 'BYTES element 0: its 4-byte length is cut off' });
-  assert.deepEqual(stringsFromBytes(element('a'), 3), { ok: false, reason: "BYTES data holds 1 elements for the shape's 3" });
+  const strings = (bytes: Buffer, count: number) => {
+    const { body, headerLength } = binaryAnswer({ name: 's', datatype: 'BYTES', shape: [count], parameters: { binary_data_size: bytes.length } }, bytes);
+    return decodeInferResponse(body, headerLength);
+  };
+  const good = strings(Buffer.concat([element('ab'), element('')]), 2);
+  assert.deepEqual(good.ok && good.outputs[0].strings, ['ab', '']);
+  assert.match(reasonOf(strings(Buffer.concat([element('ab').subarray(0, 4), Buffer.from('a')]), 1)), /BYTES element 0 claims 2 bytes, only 1 remain/);
+  assert.match(reasonOf(strings(Buffer.concat([element('a'), element('b')]), 1)), /more than the 1 BYTES elements the shape needs/);
+  assert.match(reasonOf(strings(element('a'), 3)), /holds 1 BYTES elements, the shape needs 3/);
 });
 
 test('reasons quote names from the answer only as bounded excerpts', () => {

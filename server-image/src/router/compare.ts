@@ -4,7 +4,11 @@
 // Per output: the largest absolute difference and the largest relative difference
 // |a - b| / max(|a|, |b|, 1e-12). For classifier-like outputs (floating point, [batch, classes] with at
 // least two classes) also how many rows pick the same class (argmax, first index on a tie).
-import { DATATYPES, elementCount, isDatatype, type Datatype } from '../protocol/datatypes.ts';
+import type { Datatype, NumericArray } from '../protocol/datatypes.ts';
+import {
+  DEFAULT_CODEC_LIMITS, TensorCodecError, checkedElementCount, decodeBinaryTensor, decodeJsonTensor, flattenJsonData, parseDatatype, parseShape,
+  excerpt as codecExcerpt,
+} from '../protocol/tensor-codec.ts';
 import { excerpt } from '../excerpt.ts';
 
 export interface DecodedOutput {
@@ -37,108 +41,68 @@ export type Comparison =
 
 const REL_FLOOR = 1e-12;
 const FLOATING = new Set<Datatype>(['FP16', 'FP32', 'FP64']);
-/** No tensor has more dimensions: a longer shape, or JSON data nested deeper, is refused rather than walked. */
-export const MAX_RANK = 64;
+/** Answers are decoded with the server's own limits on tensors (rank, elements, BYTES elements). */
+const LIMITS = DEFAULT_CODEC_LIMITS;
 
 type Decoding<T> = { ok: true; value: T } | { ok: false; reason: string };
-const refused = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
 
-/**
- * JSON `data` as a flat list of at most `limit` elements. Nested lists are walked with an explicit stack,
- * not recursion, so an answer nested 200,000 levels deep is refused at MAX_RANK instead of overflowing
- * the call stack.
- */
-export function flattenData(data: unknown, limit: number): Decoding<unknown[]> {
-  if (!Array.isArray(data)) return refused("'data' is not a list");
-  const out: unknown[] = [];
-  const stack: Array<{ items: unknown[]; next: number }> = [{ items: data, next: 0 }];
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1];
-    if (top.next === top.items.length) {
-      stack.pop();
-      continue;
-    }
-    const item = top.items[top.next++];
-    if (Array.isArray(item)) {
-      if (stack.length >= MAX_RANK) return refused(`'data' is nested deeper than ${MAX_RANK} levels`);
-      stack.push({ items: item, next: 0 });
-    } else {
-      if (out.length >= limit) return refused(`'data' has more than the shape's ${limit} elements`);
-      out.push(item);
-    }
-  }
-  return { ok: true, value: out };
+/** Elements of the binary extension as numbers: FP16 arrives as its raw bits, 64-bit integers as bigints. */
+function binaryNumbers(datatype: Datatype, data: NumericArray): Float64Array {
+  const typed = datatype === 'FP16' ? new Float16Array(data.buffer, data.byteOffset, data.length) : data;
+  return Float64Array.from(typed as ArrayLike<number | bigint>, Number);
 }
 
 /**
- * `count` raw little-endian elements (the byte order of every platform Node runs on) as numbers; the byte
- * length must be exactly count times the datatype's size, checked before any typed array is made.
+ * JSON elements as numbers. The server writes NaN and infinities as null (JSON has neither), so null is
+ * NaN; BOOL's true and false are 1 and 0. Anything else is not an answer of that datatype.
  */
-export function numbersFromBytes(datatype: Exclude<Datatype, 'BYTES'>, bytes: Uint8Array, count: number): Decoding<Float64Array> {
-  const size = DATATYPES[datatype].byteSize;
-  if (bytes.length !== count * size) return refused(`${bytes.length} bytes of ${datatype} for ${count} elements of ${size} bytes`);
-  // A copy of just the region (a Buffer's slice() would share its pool), whose offset inside the body need
-  // not be aligned for the typed array.
-  const buffer = new Uint8Array(bytes).buffer;
-  const typed = datatype === 'FP16' ? new Float16Array(buffer) : new DATATYPES[datatype].array!(buffer);
-  const out = new Float64Array(typed.length);
-  for (let i = 0; i < typed.length; i++) out[i] = Number(typed[i]);
-  return { ok: true, value: out };
-}
-
-/** `count` length-prefixed strings (4-byte little-endian length, then UTF-8) filling `bytes` exactly. */
-export function stringsFromBytes(bytes: Uint8Array, count: number): Decoding<string[]> {
-  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: string[] = [];
-  let at = 0;
-  while (at < view.length) {
-    if (out.length === count) return refused(`BYTES data holds more than the shape's ${count} elements`);
-    if (at + 4 > view.length) return refused(`BYTES element ${out.length}: its 4-byte length is cut off`);
-    const length = view.readUInt32LE(at);
-    if (length > view.length - at - 4) return refused(`BYTES element ${out.length}: length ${length} runs past the data`);
-    out.push(view.toString('utf8', at + 4, at + 4 + length));
-    at += 4 + length;
+function jsonNumbers(datatype: Datatype, values: unknown[]): Float64Array {
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v === 'number') out[i] = v;
+    else if (v === null) out[i] = NaN;
+    else if (datatype === 'BOOL' && typeof v === 'boolean') out[i] = v ? 1 : 0;
+    else throw new TensorCodecError(`element ${i} (${codecExcerpt(v)}) is not a number`);
   }
-  if (out.length !== count) return refused(`BYTES data holds ${out.length} elements for the shape's ${count}`);
-  return { ok: true, value: out };
+  return out;
 }
 
-const isShape = (shape: unknown): shape is number[] =>
-  Array.isArray(shape) && shape.length <= MAX_RANK && shape.every((d) => Number.isSafeInteger(d) && d >= 0);
-
-/** One output of an answer's header; a binary one's bytes start at `offset.at` in the body, which moves past them. */
+/**
+ * One output of an answer's header, decoded through the shared tensor codec (protocol/tensor-codec.ts):
+ * the shape's element count within limits before any element is read, nested JSON walked without recursion,
+ * binary lengths checked against the datatype, BYTES length prefixes against the data. A binary output's
+ * bytes start at `offset.at` in the body, which moves past them.
+ */
 function decodeOutput(raw: Record<string, any>, body: Buffer, offset: { at: number }): Decoding<DecodedOutput> {
-  const { name, datatype, shape } = raw ?? {};
-  if (typeof name !== 'string' || !isDatatype(datatype) || !isShape(shape)) {
-    return refused(`output ${excerpt(JSON.stringify(name) ?? 'without a name', 60)}: missing or bad name, datatype or shape`);
+  const name: unknown = raw?.name;
+  if (typeof name !== 'string') return { ok: false, reason: `an output with a bad name (${codecExcerpt(name)})` };
+  try {
+    const datatype = parseDatatype(raw.datatype);
+    const shape = parseShape(raw.shape, LIMITS);
+    const head = { datatype, shape };
+    const count = checkedElementCount(head, LIMITS);
+    const size = raw.parameters?.binary_data_size;
+    if (size !== undefined) {
+      if (!Number.isSafeInteger(size) || size < 0 || offset.at + size > body.length) throw new TensorCodecError(`binary_data_size ${codecExcerpt(size)} exceeds the body`);
+      const data = decodeBinaryTensor(head, body.subarray(offset.at, offset.at + size), LIMITS);
+      offset.at += size;
+      return { ok: true, value: datatype === 'BYTES' ? { name, datatype, shape, strings: data as string[] } : { name, datatype, shape, values: binaryNumbers(datatype, data as NumericArray) } };
+    }
+    if (datatype === 'BYTES') return { ok: true, value: { name, datatype, shape, strings: decodeJsonTensor(head, raw.data, LIMITS) as string[] } };
+    const values = flattenJsonData(raw.data, shape);
+    if (values.length !== count) throw new TensorCodecError(`shape [${shape}] needs ${count} elements but 'data' has ${values.length}`);
+    return { ok: true, value: { name, datatype, shape, values: jsonNumbers(datatype, values) } };
+  } catch (error) {
+    if (error instanceof TensorCodecError) return { ok: false, reason: `output '${excerpt(name, 60)}': ${error.message}` };
+    throw error;
   }
-  const label = `output '${excerpt(name, 60)}'`;
-  const count = elementCount(shape);
-  const size = raw.parameters?.binary_data_size;
-  if (size !== undefined) {
-    if (!Number.isSafeInteger(size) || size < 0 || offset.at + size > body.length) return refused(`${label}: binary_data_size ${excerpt(String(size), 30)} exceeds the body`);
-    const bytes = body.subarray(offset.at, offset.at + size);
-    offset.at += size;
-    const decoded = datatype === 'BYTES' ? stringsFromBytes(bytes, count) : numbersFromBytes(datatype, bytes, count);
-    if (!decoded.ok) return refused(`${label}: ${decoded.reason}`);
-    return { ok: true, value: datatype === 'BYTES' ? { name, datatype, shape, strings: decoded.value as string[] } : { name, datatype, shape, values: decoded.value as Float64Array } };
-  }
-  const data = flattenData(raw.data, count);
-  if (!data.ok) return refused(`${label}: ${data.reason}`);
-  if (data.value.length !== count) return refused(`${label}: ${data.value.length} elements for shape [${shape}]`);
-  return {
-    ok: true,
-    value: datatype === 'BYTES'
-      ? { name, datatype, shape, strings: data.value.map(String) }
-      : { name, datatype, shape, values: Float64Array.from(data.value, Number) }, // BOOL's true/false become 1/0
-  };
 }
 
 /**
  * An infer response body: JSON, or (binary tensor extension) a JSON header of `headerLength` bytes followed
- * by each binary output's `binary_data_size` bytes in output order. Every element count and byte length is
- * checked against the shape and the datatype before anything is allocated from it: whatever the body, the
- * result is a decoding or a reason, never a throw.
+ * by each binary output's `binary_data_size` bytes in output order. Whatever the body, the result is a
+ * decoding or a reason, never a throw.
  */
 export function decodeInferResponse(body: Buffer, headerLength?: string): Decoded {
   const jsonLength = headerLength === undefined ? body.length : Number(headerLength);
