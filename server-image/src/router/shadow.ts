@@ -34,6 +34,8 @@ export interface ShadowCopy {
 interface AdmittedCopy extends ShadowCopy {
   answer: CapturedResponse & { body: Buffer };
   reservation: Reservation;
+  /** Lets go of the shadow's upstream, whose pool stays open while a copy for it waits (upstreams.ts). */
+  release(): void;
 }
 
 export interface ShadowOptions {
@@ -77,7 +79,14 @@ export class ShadowMirror {
   /** Takes a copy; it is sent once its primary has answered 200, or dropped (counted). Never blocks, never throws. */
   offer(copy: ShadowCopy): void {
     if (this.stopped) return;
-    void copy.primaryAnswer.then((answer) => this.admit(copy, answer));
+    // Held from now, so a table change while the primary runs cannot close the shadow's pool under the copy.
+    const release = copy.upstream.acquire();
+    copy.primaryAnswer
+      .then((answer) => this.admit(copy, answer, release))
+      .catch((error: Error) => {
+        release();
+        this.options.logger.error('shadow copy failed in the router', { version: copy.upstream.name, error: error.message });
+      });
   }
 
   get pending(): number {
@@ -87,34 +96,38 @@ export class ShadowMirror {
   /** Stops taking copies, drops those queued, and resolves when those in flight are done. */
   stop(): Promise<void> {
     this.stopped = true;
-    for (const copy of this.queue.splice(0)) this.drop(copy, 'queue_full');
+    for (const copy of this.queue.splice(0)) this.drop(copy);
     if (this.inflight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private admit(copy: ShadowCopy, answer: CapturedResponse | undefined): void {
+  private admit(copy: ShadowCopy, answer: CapturedResponse | undefined, release: () => void): void {
     const { metrics, budget, concurrency, queueSize } = this.options;
     const version = copy.upstream.name;
-    if (this.stopped) return;
+    if (this.stopped) return release();
     if (!answer || answer.status !== 200) {
+      release();
       metrics.compared(copy.primary, version, { result: 'skipped', reason: answer ? `primary answered ${answer.status}` : 'primary failed' });
       metrics.shadowDroppedCopy(version, 'primary_failed');
       return;
     }
     const reservation = answer.body && budget.reserve(copy.call.body.length + answer.body.length);
     if (!reservation) {
+      release();
       metrics.shadowDroppedCopy(version, 'queue_full');
       return;
     }
-    const admitted: AdmittedCopy = { ...copy, answer: answer as AdmittedCopy['answer'], reservation };
+    const admitted: AdmittedCopy = { ...copy, answer: answer as AdmittedCopy['answer'], reservation, release };
     if (this.inflight < concurrency) this.run(admitted);
     else if (this.queue.length < queueSize) this.queue.push(admitted);
-    else this.drop(admitted, 'queue_full');
+    else this.drop(admitted);
   }
 
-  private drop(copy: AdmittedCopy, reason: 'queue_full'): void {
+  /** No room for an admitted copy after all (the queue is full, or the mirror stops): let it go, counted. */
+  private drop(copy: AdmittedCopy): void {
     copy.reservation.release();
-    this.options.metrics.shadowDroppedCopy(copy.upstream.name, reason);
+    copy.release();
+    this.options.metrics.shadowDroppedCopy(copy.upstream.name, 'queue_full');
   }
 
   private run(copy: AdmittedCopy): void {
@@ -123,6 +136,7 @@ export class ShadowMirror {
       .catch((error: Error) => this.options.logger.error('shadow copy failed in the router', { version: copy.upstream.name, error: error.message }))
       .finally(() => {
         copy.reservation.release();
+        copy.release();
         this.inflight--;
         const next = this.queue.shift();
         if (next) this.run(next);
@@ -133,7 +147,6 @@ export class ShadowMirror {
   private async mirror(copy: AdmittedCopy): Promise<void> {
     const { metrics, logger, timeoutMs, maxBodyBytes } = this.options;
     const version = copy.upstream.name;
-    const release = copy.upstream.acquire();
     const started = performance.now();
     let shadow: WholeAnswer;
     try {
@@ -144,8 +157,6 @@ export class ShadowMirror {
       metrics.shadowFailed(version, status);
       logger.debug('shadow copy failed', { version, error: (error as Error).message });
       return;
-    } finally {
-      release();
     }
     if ('cut' in shadow && shadow.cut === 'over_budget') {
       // No room among the copies' bytes to read it: like a full queue, not the shadow's fault.
