@@ -6,6 +6,13 @@ import { envName, type OptionSpec, type OptionValues } from './spec.ts';
 
 export { envName, flagName, type OptionSpec } from './spec.ts';
 
+/**
+ * The largest model the server downloads unless told otherwise: 2 GiB, protobuf's limit on one message and
+ * so on a single-file ONNX model (larger models keep their weights in external files, which `--model` does
+ * not fetch). The operator sizes the pod's /tmp volume from the same number.
+ */
+export const DEFAULT_DOWNLOAD_MAX_BYTES = 2 * 1024 ** 3;
+
 export const SERVE_OPTIONS = {
   model: { kind: 'string', description: 'Model to serve: a path, a file:// URI or an http(s):// URL' },
   sha256: { kind: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'Expected SHA-256 of the model file; a mismatch refuses to start' },
@@ -27,6 +34,9 @@ export const SERVE_OPTIONS = {
   maxBodyBytes: { kind: 'integer', default: 64 * 1024 * 1024, minimum: 1024, description: 'Largest request body accepted; larger ones get 413' },
   drainTimeoutMs: { kind: 'number', default: 30000, minimum: 0, description: 'On SIGTERM, how long to finish queued and in-flight requests before exiting' },
   modelCacheDir: { kind: 'string', description: 'Where downloaded models are kept (default: a folder in the system temp dir)' },
+  downloadMaxBytes: { kind: 'integer', default: DEFAULT_DOWNLOAD_MAX_BYTES, minimum: 1, description: 'Largest model an http(s):// download may bring; beyond it the download fails and its partial file is removed' },
+  downloadIdleTimeoutMs: { kind: 'integer', default: 30000, minimum: 1, description: 'How long a model download may make no progress (connecting, awaiting the answer, between body bytes) before it fails' },
+  downloadProgressIntervalMs: { kind: 'integer', default: 10000, minimum: 1, description: 'How often a model download in progress logs how far it has got (ms)' },
   logLevel: { kind: 'enum', default: 'info', values: ['error', 'warn', 'info', 'debug'], description: 'Log level' },
 } as const satisfies Record<string, OptionSpec>;
 

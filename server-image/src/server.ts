@@ -13,15 +13,23 @@ import { ModelHost } from './serving/model-host.ts';
 import { createApiApp } from './http/api-routes.ts';
 import { createInferHandler, matchInferPath } from './http/infer-handler.ts';
 import { unavailable } from './protocol/errors.ts';
+import { ConnectionDrain } from './http/graceful-drain.ts';
 import type { ServeOptions } from '../../contract/settings/serve-options.ts';
 import type { Logger } from '../../contract/logger.ts';
 
 export interface RunningServer {
   port: number;
   host: ModelHost;
-  /** Settles when the model is loaded and warmed (the server is then ready), or rejects if it cannot be. */
+  /**
+   * Settles when the model is loaded and warmed (the server is then ready) or a shutdown stopped its loading;
+   * rejects if it cannot be loaded.
+   */
   loaded: Promise<void>;
-  /** Stops taking inference, finishes what was admitted (bounded by drainTimeoutMs), closes; resolves to the exit code. */
+  /**
+   * Drains (bounded by drainTimeoutMs; see http/graceful-drain.ts): readiness turns false, new connections
+   * are refused, requests on open ones are still answered, each with Connection: close, queued and in-flight
+   * ones are finished; then closes. Resolves to the exit code: 1 when the deadline cut requests short.
+   */
   shutdown(): Promise<number>;
 }
 
@@ -33,10 +41,7 @@ export function defaultIntraOpThreads(instances: number, cores = availableParall
   return Math.max(1, Math.floor((cores - 1) / instances));
 }
 
-async function loadModel(options: ServeOptions, host: ModelHost, logger: Logger): Promise<ServedModel> {
-  const started = performance.now();
-  const cacheDir = options.modelCacheDir ?? join(tmpdir(), 'modelship-models');
-  const modelPath = await resolveModel(options.model, cacheDir, options.sha256);
+async function loadModel(options: ServeOptions, modelPath: string, host: ModelHost, logger: Logger, started: number): Promise<ServedModel> {
   const intraOpThreads = options.intraOpThreads || defaultIntraOpThreads(options.instances);
   const pool = await WorkerPool.start(
     { modelPath, maxBatchSize: options.maxBatchSize, runtime: { executionProvider: options.executionProvider, deviceId: options.deviceId, intraOpThreads, intraOpSpinning: options.intraOpSpinning } },
@@ -79,38 +84,55 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     if (target) void infer(req, res, target);
     else api(req, res);
   });
+  const connections = new ConnectionDrain(server);
   server.listen(options.port, options.host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   logger.info('listening', { model: name, version: options.version, port });
 
-  const loaded = loadModel(options, host, logger).then((model) => {
-    if (host.state === 'loading') host.serve(model);
-    else void model.pool.close(); // shut down while loading
+  // A shutdown while the model downloads stops the download (its partial file removed) and is no failure.
+  const stopLoading = new AbortController();
+  const started = performance.now();
+  const resolving = resolveModel(options.model, {
+    cacheDir: options.modelCacheDir ?? join(tmpdir(), 'modelship-models'),
+    sha256: options.sha256,
+    download: { maxBytes: options.downloadMaxBytes, idleTimeoutMs: options.downloadIdleTimeoutMs, progressIntervalMs: options.downloadProgressIntervalMs },
+    logger,
+    signal: stopLoading.signal,
   });
+  const loaded = resolving
+    .then((modelPath) => loadModel(options, modelPath, host, logger, started))
+    .then((model) => {
+      if (host.state === 'loading') host.serve(model);
+      else void model.pool.close(); // shut down while loading
+    }, (error: unknown) => {
+      if (!stopLoading.signal.aborted) throw error;
+    });
 
   const drain = async (): Promise<number> => {
     const model = host.model;
     host.drain();
-    logger.info('draining', { queued: model?.batcher.queued ?? 0, pending: model?.batcher.pending ?? 0 });
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    stopLoading.abort();
+    logger.info('draining', { queued: model?.batcher.queued ?? 0, pending: model?.batcher.pending ?? 0, requests: connections.activeRequests });
+    const closed = connections.drain();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {
       timer = setTimeout(() => resolve('deadline'), options.drainTimeoutMs);
     });
-    const finished = Promise.all([closed, model?.batcher.whenIdle()]).then(() => 'drained' as const);
+    // Every connection closed means every answer was written; the batcher may still compute for clients gone.
+    const finished = Promise.all([closed.then(() => model?.batcher.whenIdle()), resolving.catch(() => undefined)]).then(() => 'drained' as const);
     const result = await Promise.race([finished, deadline]);
     clearTimeout(timer);
     let code = 0;
-    if (result === 'deadline') {
-      logger.error('drain deadline passed; answering what is left with 503', { pending: model?.batcher.pending ?? 0 });
+    if (result === 'deadline' && (connections.activeRequests > 0 || (model?.batcher.pending ?? 0) > 0)) {
+      logger.error('drain deadline passed; answering what is left with 503', { pending: model?.batcher.pending ?? 0, requests: connections.activeRequests });
       model?.batcher.failQueued(unavailable('server is shutting down; drain deadline passed'));
       // Let those 503s reach their clients before cutting the connections that are left.
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
-      server.closeAllConnections();
       code = 1;
     }
+    // Past the deadline with no request left, what remains is idle keep-alive connections: nothing is cut.
+    if (result === 'deadline') connections.cut();
     await model?.pool.close();
     logger.info('stopped', { exitCode: code });
     return code;

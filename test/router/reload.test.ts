@@ -1,12 +1,13 @@
 // Route tables changing under load: every request is answered 200 while the table is rewritten again and
 // again (weights moved, versions added and removed); in-flight requests finish where they started. And the
-// router's own shutdown: SIGTERM finishes what is in flight, then exits 0.
+// router's own shutdown: SIGTERM finishes what is in flight, then exits 0, cutting no keep-alive client.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, type ServerProcess } from '../support/server-process.ts';
 import { modelPath } from '../support/model-files.ts';
 import { MLP, SLOW, randomRows } from '../models/zoo.ts';
-import { eventually } from '../support/eventually.ts';
+import { eventually, waitFor } from '../support/eventually.ts';
+import { keepAliveLoad } from '../support/keep-alive-load.ts';
 import { encodeBinaryRequest } from '../support/binary-protocol.ts';
 import { client, inferBody, routesOf, sampleSum, scrape, startRouter, writeRoutes, type RouterProcess } from './router-process.ts';
 
@@ -102,5 +103,24 @@ describe('router shutdown', () => {
     assert.equal(await router.exited, 0);
     assert.ok(router.logs.some((l) => l.message === 'draining'));
     http.close();
+  });
+
+  test('SIGTERM under 32 keep-alive clients sending back to back: every request answered 200, each told by its last answer to close, exit 0', async () => {
+    const upstream = await startServer(['--model', modelPath.mlp()]);
+    const router = await startRouter(['--routes-file', writeRoutes({ versions: [{ name: '1', url: upstream.url, weight: 100 }] }), '--drain-timeout-ms', '15000']);
+    try {
+      const load = keepAliveLoad(`${router.url}/v2/models/mlp/infer`, JSON.stringify(inferBody([randomRows(1, MLP.features, 8)[0]])), 32);
+      await waitFor('every client to have been answered', async () => load.answered() >= 320, { intervalMs: 10 });
+      router.child.kill('SIGTERM');
+      const [code, outcome] = await Promise.all([router.exited, load.finished]);
+      assert.deepEqual(
+        { exitCode: code, cut: outcome.cut, statuses: Object.keys(outcome.statuses), notToldToClose: outcome.notToldToClose, refused: outcome.refused },
+        { exitCode: 0, cut: 0, statuses: ['200'], notToldToClose: 0, refused: 32 },
+        `cut: ${outcome.cutErrors.join('; ')}; answers: ${JSON.stringify(outcome.statuses)}`,
+      );
+    } finally {
+      await router.stop();
+      await upstream.stop();
+    }
   });
 });

@@ -1,5 +1,6 @@
 // The server's lifecycle as a kubelet sees it: live but not ready while the model downloads and loads;
-// ready once warmed; on SIGTERM not ready, no new inference, every admitted request finished, exit 0.
+// ready once warmed; on SIGTERM not ready, new connections refused, requests on open connections answered
+// with Connection: close (no request cut under keep-alive load), every admitted request finished, exit 0.
 // A model that cannot be loaded, or settings that make no sense, end the process with a clear error.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,9 @@ import { modelDir, modelPath } from '../support/model-files.ts';
 import { MLP, SLOW, randomRows } from '../models/zoo.ts';
 import { encodeBinaryRequest } from '../support/binary-protocol.ts';
 import { assertClose } from '../support/assertions.ts';
+import { waitFor } from '../support/eventually.ts';
+import { keepAliveLoad } from '../support/keep-alive-load.ts';
+import { client } from '../router/router-process.ts';
 
 const mlpRequest = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 16], data: randomRows(1, 16, 3)[0] }] };
 
@@ -128,10 +132,11 @@ describe('graceful shutdown on SIGTERM', () => {
   });
   after(() => server.stop());
 
-  test('finishes every queued and in-flight request, refuses new ones, exits 0', async () => {
+  test('finishes every queued and in-flight request, answers a late one with Connection: close, exits 0', async () => {
     const rows = randomRows(64, SLOW.features, 9);
+    const slowRequest = () => encodeBinaryRequest({ inputs: [{ name: 'input', datatype: 'FP32', shape: [64, SLOW.features], data: new Float32Array(rows.flat()) }] });
     const send = async () => {
-      const { body, headers } = encodeBinaryRequest({ inputs: [{ name: 'input', datatype: 'FP32', shape: [64, SLOW.features], data: new Float32Array(rows.flat()) }] });
+      const { body, headers } = slowRequest();
       const res = await fetch(`${server.url}/v2/models/slow/infer`, { method: 'POST', headers, body });
       await res.arrayBuffer();
       return res.status;
@@ -142,14 +147,52 @@ describe('graceful shutdown on SIGTERM', () => {
 
     server.child.kill('SIGTERM');
     while (!server.logs.some((l) => l.message === 'draining')) await new Promise((r) => setTimeout(r, 5));
-    // After the signal no new inference is taken: the listener is closed (connection refused) and a request
-    // on a connection still open gets 503; never an answer.
-    const late = await postJson(`${server.url}/v2/models/slow/infer`, mlpRequest).catch((error: Error) => error);
-    if (late instanceof Error) assert.match(String((late as Error & { cause?: Error }).cause?.message ?? late.message), /ECONNREFUSED|ECONNRESET|other side closed/);
-    else assert.equal(late.status, 503, JSON.stringify(late.body));
+    // After the signal a new connection is refused; a request on a connection still open (the metrics
+    // polls left one idle) is still answered, and told to close its connection.
+    const { body, headers } = slowRequest();
+    const late = await fetch(`${server.url}/v2/models/slow/infer`, { method: 'POST', headers, body }).catch((error: Error) => error);
+    if (late instanceof Error) assert.match(String((late as Error & { cause?: Error }).cause?.message ?? late.message), /ECONNREFUSED/);
+    else {
+      assert.equal(late.status, 200, await late.text());
+      assert.equal(late.headers.get('connection'), 'close');
+    }
+    assert.equal((await getJson(`${server.url}/v2/health/ready`).catch(() => ({ status: 503 }))).status, 503);
     assert.deepEqual(await Promise.all(admitted), [200, 200, 200, 200]);
     assert.equal(await server.exited, 0);
     assert.ok(server.logs.some((l) => l.message === 'draining'));
+  });
+});
+
+describe('SIGTERM under keep-alive clients', () => {
+  test('32 clients sending back to back: every request answered 200, each told by its last answer to close, exit 0', async () => {
+    const server = await startServer(['--model', modelPath.mlp(), '--drain-timeout-ms', '15000']);
+    const load = keepAliveLoad(`${server.url}/v2/models/mlp/infer`, JSON.stringify(mlpRequest), 32);
+    await waitFor('every client to have been answered', async () => load.answered() >= 320, { intervalMs: 10 });
+    server.child.kill('SIGTERM');
+    const [code, outcome] = await Promise.all([server.exited, load.finished]);
+    assert.deepEqual(
+      { exitCode: code, cut: outcome.cut, statuses: Object.keys(outcome.statuses), notToldToClose: outcome.notToldToClose, refused: outcome.refused },
+      { exitCode: 0, cut: 0, statuses: ['200'], notToldToClose: 0, refused: 32 },
+      `cut: ${outcome.cutErrors.join('; ')}; answers: ${JSON.stringify(outcome.statuses)}`,
+    );
+  });
+
+  test('a keep-alive connection idle when SIGTERM came still gets its next request answered, with Connection: close', async () => {
+    const server = await startServer(['--model', modelPath.mlp()]);
+    const http = client(1);
+    try {
+      const first = await http.postJson(`${server.url}/v2/models/mlp/infer`, mlpRequest);
+      assert.equal(first.headers.connection, 'keep-alive');
+      server.child.kill('SIGTERM');
+      await waitFor('the drain to begin', async () => server.logs.some((l) => l.message === 'draining'), { intervalMs: 2 });
+      const next = await http.postJson(`${server.url}/v2/models/mlp/infer`, mlpRequest);
+      assert.equal(next.status, 200, JSON.stringify(next.body));
+      assertClose(next.body.outputs[0].data, MLP.reference(mlpRequest.inputs[0].data));
+      assert.equal(next.headers.connection, 'close');
+      assert.equal(await server.exited, 0);
+    } finally {
+      http.close();
+    }
   });
 });
 

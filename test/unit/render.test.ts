@@ -8,6 +8,7 @@ import { renderDesiredState } from '../../operator/src/render/desired-state.ts';
 import { DEFAULT_SETTINGS, type OperatorSettings } from '../../operator/src/render/settings.ts';
 import { dnsLabel, labelValue } from '../../operator/src/render/names.ts';
 import { DRAIN_MS } from '../../operator/src/render/workload.ts';
+import { DEFAULT_DOWNLOAD_MAX_BYTES, SERVE_OPTIONS } from '../../contract/settings/serve-options.ts';
 import { validateModelDeployment } from '../../operator/src/api/validate.ts';
 import { modelDeployment } from '../support/invalid-model-deployments.ts';
 
@@ -75,6 +76,20 @@ test('pods are hardened, probed on the health endpoints and given longer than th
   assert.equal(deployment.spec.template.metadata.annotations['prometheus.io/scrape'], 'true');
   assert.deepEqual(server.volumeMounts, [{ name: 'tmp', mountPath: '/tmp' }]);
   assert.deepEqual(deployment.spec.strategy.rollingUpdate, { maxUnavailable: 0, maxSurge: 1 });
+});
+
+test("the /tmp volume's sizeLimit fits the server's download cap, the user's own cap when they set one", () => {
+  const volumeOf = (mdep: ReturnType<typeof stored>) => byKind(renderDesiredState(mdep, settings()), 'Deployment').spec.template.spec.volumes[0];
+  const mib = (quantity: string) => Number(/^(\d+)Mi$/.exec(quantity)![1]) * 1024 ** 2;
+
+  const byDefault = volumeOf(stored({}));
+  assert.equal(byDefault.name, 'tmp');
+  assert.equal(SERVE_OPTIONS.downloadMaxBytes.default, DEFAULT_DOWNLOAD_MAX_BYTES, 'the server caps downloads at the same number');
+  const headroom = mib(byDefault.emptyDir.sizeLimit) - DEFAULT_DOWNLOAD_MAX_BYTES;
+  assert.ok(headroom > 0 && headroom <= 512 * 1024 ** 2, `a model at the cap fits, with bounded headroom: ${byDefault.emptyDir.sizeLimit}`);
+
+  const bigger = volumeOf(stored({ runtime: { env: [{ name: 'MODELSHIP_DOWNLOAD_MAX_BYTES', value: String(8 * 1024 ** 3) }] } }));
+  assert.equal(mib(bigger.emptyDir.sizeLimit) - 8 * 1024 ** 3, headroom, "the user's cap, with the same headroom");
 });
 
 test('fixed replicas: the Deployment states them and no autoscaler is rendered', () => {

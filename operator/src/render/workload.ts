@@ -1,7 +1,7 @@
 // The Deployment, Service and PodDisruptionBudget of one model version. Pure functions of the
 // ModelDeployment and the operator's settings.
 import { SERVER_PORT } from '../../../contract/ports.ts';
-import { serveEnv } from '../../../contract/settings/serve-options.ts';
+import { DEFAULT_DOWNLOAD_MAX_BYTES, envName, serveEnv } from '../../../contract/settings/serve-options.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { gpuPlacement } from './gpu.ts';
 import { objectLabels, objectMeta, selectorLabels, versionedName } from './names.ts';
@@ -12,6 +12,24 @@ export const DRAIN_MS = 25_000;
 /** Before SIGTERM, wait for endpoint removal to reach the load balancers, so no new request is refused. */
 export const PRE_STOP_SECONDS = 5;
 const MODEL_CACHE = '/tmp';
+/**
+ * Room in /tmp beyond the largest model download. The server writes a download beside its target and
+ * renames it, after removing an earlier copy, so one model's bytes are on the volume at a time; the rest is
+ * a margin for whatever else lands in /tmp (Node and ONNX Runtime write nothing there today).
+ */
+const TMP_HEADROOM_BYTES = 256 * 1024 ** 2;
+const MIB = 1024 ** 2;
+
+/**
+ * The /tmp emptyDir's sizeLimit: the server's download cap (the user's MODELSHIP_DOWNLOAD_MAX_BYTES when
+ * they set one, else the server's default) plus headroom. A download at the cap fits; one beyond it fails
+ * in the server, saying why, before the volume could fill and the kubelet evict the pod.
+ */
+function tmpSizeLimit(env: Array<{ name: string; value: string }>): string {
+  const set = Number(env.find((e) => e.name === envName('downloadMaxBytes'))?.value);
+  const cap = Number.isSafeInteger(set) && set > 0 ? set : DEFAULT_DOWNLOAD_MAX_BYTES;
+  return `${Math.ceil((cap + TMP_HEADROOM_BYTES) / MIB)}Mi`;
+}
 
 function serverEnv(mdep: ModelDeployment, executionProvider: string): Array<{ name: string; value: string }> {
   const { model, runtime = {} } = mdep.spec;
@@ -57,12 +75,13 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
   const placement = gpuPlacement(mdep.spec.gpu, settings);
   const image = mdep.spec.runtime?.image ?? (placement.executionProvider === 'cuda' ? settings.serverImage.cuda : settings.serverImage.cpu);
   const resources = mdep.spec.resources ?? {};
+  const env = serverEnv(mdep, placement.executionProvider);
   const container = {
     name: 'server',
     image,
     args: ['serve'],
     ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
-    env: serverEnv(mdep, placement.executionProvider),
+    env,
     resources: {
       ...(resources.requests ? { requests: resources.requests } : {}),
       ...(resources.limits || Object.keys(placement.resources).length > 0 ? { limits: { ...resources.limits, ...placement.resources } } : {}),
@@ -97,7 +116,7 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
           enableServiceLinks: false,
           ...(Object.keys(placement.nodeSelector).length > 0 ? { nodeSelector: placement.nodeSelector } : {}),
           ...(placement.tolerations.length > 0 ? { tolerations: placement.tolerations } : {}),
-          volumes: [{ name: 'tmp', emptyDir: {} }],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: tmpSizeLimit(env) } }],
         },
       },
     },

@@ -56,7 +56,7 @@ export function createInferHandler({ host, maxBodyBytes, logger }: InferHandlerO
     try {
       if (!host.matches(target.name, target.version)) throw notFound(host.unknownMessage(target.name, target.version));
       const model = host.model;
-      if (!host.ready || !model) throw unavailable(host.unavailableMessage());
+      if (!host.serving || !model) throw unavailable(host.unavailableMessage());
       const body = await readBody(req, maxBodyBytes);
       const { header, binary } = splitBody(body, req.headers['inference-header-content-length']);
       const request = decodeInferRequest(parseJsonHeader(header), binary, model.signature, { maxBatchSize: model.maxBatchSize, tensors: DEFAULT_CODEC_LIMITS });

@@ -1,12 +1,14 @@
 // Resolves `--model` to a local file: a plain path, a file:// URI, or an http(s):// URL downloaded into the
-// model cache. When a SHA-256 is given it is verified before ONNX Runtime ever sees the file.
+// model cache (bounded in time and bytes: download.ts). When a SHA-256 is given it is verified before ONNX
+// Runtime ever sees the file.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { download, type DownloadLimits } from './download.ts';
+import type { Logger } from '../../../contract/logger.ts';
 
 export class ModelSourceError extends Error {
   constructor(message: string) {
@@ -27,31 +29,27 @@ export function modelFileName(uri: string): string {
   return basename(path) || 'model.onnx';
 }
 
-async function download(url: string, cacheDir: string): Promise<string> {
-  await mkdir(cacheDir, { recursive: true });
-  const target = join(cacheDir, `${createHash('sha256').update(url).digest('hex').slice(0, 16)}-${modelFileName(url)}`);
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (error) {
-    throw new ModelSourceError(`cannot download model ${url}: ${(error as Error).cause ?? (error as Error).message}`);
-  }
-  if (!response.ok || !response.body) throw new ModelSourceError(`cannot download model ${url}: HTTP ${response.status}`);
-  // Write beside the target and rename, so a half-written file is never taken for the model.
-  const partial = `${target}.partial`;
-  try {
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), createWriteStream(partial));
-    await rename(partial, target);
-  } catch (error) {
-    await rm(partial, { force: true });
-    throw new ModelSourceError(`cannot download model ${url}: ${(error as Error).message}`);
-  }
+export interface ResolveOptions {
+  /** Where http(s):// models are downloaded to. */
+  cacheDir: string;
+  sha256?: string;
+  download: DownloadLimits;
+  logger: Logger;
+  /** Aborts a download in progress (shutdown). */
+  signal?: AbortSignal;
+}
+
+async function downloadToCache(url: string, options: ResolveOptions): Promise<string> {
+  await mkdir(options.cacheDir, { recursive: true });
+  const target = join(options.cacheDir, `${createHash('sha256').update(url).digest('hex').slice(0, 16)}-${modelFileName(url)}`);
+  await download(url, target, options.download, options.logger, options.signal);
   return target;
 }
 
-export async function resolveModel(uri: string, cacheDir: string, expectedSha256?: string): Promise<string> {
+export async function resolveModel(uri: string, options: ResolveOptions): Promise<string> {
+  const expectedSha256 = options.sha256;
   let path: string;
-  if (/^https?:\/\//i.test(uri)) path = await download(uri, cacheDir);
+  if (/^https?:\/\//i.test(uri)) path = await downloadToCache(uri, options);
   else if (/^file:\/\//i.test(uri)) path = fileURLToPath(uri);
   else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) throw new ModelSourceError(`model URI ${uri}: unsupported scheme (use a path, file://, http:// or https://)`);
   else path = uri;

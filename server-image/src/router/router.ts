@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { upstreamOverrides, type RouteOptions } from '../config/route-options.ts';
 import type { Logger } from '../../../contract/logger.ts';
+import { ConnectionDrain } from '../http/graceful-drain.ts';
 import { createRouterHandler } from './handler.ts';
 import { routerViaName } from './hops.ts';
 import { RouterMetrics, type RouterBudgets } from './metrics.ts';
@@ -18,7 +19,10 @@ import { fileSource, type RouteSource } from './sources.ts';
 
 export interface RunningRouter {
   port: number;
-  /** Stops accepting, answers what was received (bounded by drainTimeoutMs), closes; resolves to the exit code. */
+  /**
+   * Stops accepting, forwards what comes on open connections with Connection: close (bounded by
+   * drainTimeoutMs), closes; resolves to the exit code: 1 when the deadline cut requests short.
+   */
   shutdown(): Promise<number>;
 }
 
@@ -79,6 +83,7 @@ export async function startRouter(options: RouteOptions, logger: Logger, given?:
     describeSource: () => ({ source: source.description, ...(rejected ? { rejected } : {}) }),
   });
   const server = createServer({ keepAliveTimeout: 65_000 }, handler.handle);
+  const connections = new ConnectionDrain(server);
   server.listen(options.port, options.host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
@@ -98,23 +103,23 @@ export async function startRouter(options: RouteOptions, logger: Logger, given?:
   const drain = async (): Promise<number> => {
     source.stop();
     logger.info('draining', { inflight: handler.inflight });
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    // Readiness turns false; requests still coming on open connections are forwarded, each answered with
+    // Connection: close, and idle connections close after a grace (see http/graceful-drain.ts).
+    const answered = Promise.all([connections.drain(), handler.drain()]).then(() => 'drained' as const);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {
       timer = setTimeout(() => resolve('deadline'), options.drainTimeoutMs);
     });
-    const answered = handler.drain().then(() => 'drained' as const);
     const result = await Promise.race([answered, deadline]);
     clearTimeout(timer);
-    // Every answer is out (or the deadline passed): connections left are idle keep-alives, or stuck.
-    server.closeAllConnections();
-    await closed;
+    // Past the deadline with no request left, only idle keep-alive connections remain: nothing is cut.
+    const cut = result === 'deadline' ? connections.activeRequests : 0;
+    connections.cut();
     // Shadow copies are best effort: a second for those in flight, not a reason to hold the exit.
     await Promise.race([shadow.stop(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     state.close();
-    const code = result === 'drained' ? 0 : 1;
-    if (code !== 0) logger.error('drain deadline passed; connections cut', { inflight: handler.inflight });
+    const code = cut > 0 ? 1 : 0;
+    if (code !== 0) logger.error('drain deadline passed; connections cut', { requests: cut });
     logger.info('stopped', { exitCode: code });
     return code;
   };

@@ -1,6 +1,8 @@
 // The server's one model slot and its lifecycle: loading -> ready -> draining. The HTTP server starts before
 // the model has loaded so that liveness holds during a long download or load (a kubelet would otherwise
-// kill a slow-loading pod); readiness and inference wait for `ready`.
+// kill a slow-loading pod); readiness and inference wait for `ready`. While draining, readiness is false but
+// a loaded model still answers: the requests that come then are from clients whose pooled connections
+// were open before the shutdown, and each answer tells them (Connection: close) to go elsewhere.
 import { ServerMetrics } from '../observability/metrics.ts';
 import type { ServedModel } from './served-model.ts';
 
@@ -22,7 +24,16 @@ export class ModelHost {
 
   /** Ready while serving with at least one live model worker (all lost: not ready until one is replaced). */
   get ready(): boolean {
-    return this.state === 'ready' && (this.model?.pool.size ?? 0) > 0;
+    return this.state === 'ready' && this.#hasWorker;
+  }
+
+  /** Takes inference: ready, or draining with the model loaded. */
+  get serving(): boolean {
+    return this.state !== 'loading' && this.#hasWorker;
+  }
+
+  get #hasWorker(): boolean {
+    return (this.model?.pool.size ?? 0) > 0;
   }
 
   serve(model: ServedModel): void {
@@ -50,7 +61,7 @@ export class ModelHost {
   /** Why the model cannot answer now, for a 503. */
   unavailableMessage(): string {
     if (this.state === 'loading') return `model '${this.name}' is loading`;
-    if (this.state === 'draining') return 'server is shutting down; not accepting new inference requests';
+    if (this.state === 'draining' && !this.model) return 'server is shutting down; the model was never loaded';
     return `model '${this.name}' has no live worker; one is being restarted`;
   }
 }
