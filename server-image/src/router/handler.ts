@@ -171,10 +171,10 @@ export function createRouterHandler(options: HandlerOptions) {
     const url = req.url ?? '/';
     const target = requestTarget(req.method ?? 'GET', url);
     if (target.kind === 'own') return own(res, target.path);
-    const kind = routeLabel(target);
+    const label = routeLabel(target);
     /** The router answers itself, charged to no version: the request never reached one. */
     const refuse = (status: number, message: string, headers?: OutgoingHttpHeaders) => {
-      metrics.requestRefused(kind, status);
+      metrics.requestRefused(label, status);
       sendJson(res, status, { error: message }, headers);
     };
     if (target.kind === 'malformed') {
@@ -208,6 +208,7 @@ export function createRouterHandler(options: HandlerOptions) {
       return refuse(503, 'no version of the model is ready: the route table sends traffic nowhere');
     }
 
+    // Empty for now: the body grows it as it arrives (or by its declared length, up front).
     const reservation = budget.reserve(0)!;
     let body: Buffer;
     try {
@@ -227,12 +228,12 @@ export function createRouterHandler(options: HandlerOptions) {
     // the version that answers; sent once the primary has answered, so they cannot delay it.
     const mirror = target.kind === 'weighted' ? snapshot.shadow : undefined;
     if (mirror === undefined || mirror.upstream === upstream || Math.random() * 100 >= mirror.percent) {
-      proxy(res, upstream, call, kind, started, reservation);
+      proxy(res, upstream, call, label, started, reservation);
       return;
     }
     let answered!: (answer: CapturedResponse | undefined) => void;
     const primaryAnswer = new Promise<CapturedResponse | undefined>((resolve) => (answered = resolve));
-    proxy(res, upstream, call, kind, started, reservation, answered);
+    proxy(res, upstream, call, label, started, reservation, answered);
     shadow.offer({ primary: upstream.name, upstream: mirror.upstream, call: { ...call, headers: { ...call.headers, host: mirror.upstream.hostHeader } }, primaryAnswer });
   };
 

@@ -58,7 +58,7 @@ export class RouterMetrics {
       name: ROUTER_METRICS.shadowRequestDuration, help: 'Time of shadow copies, sent to answered in full', labelNames: ['version'], buckets: LATENCY_BUCKETS, registers,
     });
     this.shadowDropped = new client.Counter({
-      name: 'modelship_router_shadow_dropped_total', help: 'Shadow copies not compared: queue full, or the shadow version failed to answer', labelNames: ['version', 'reason'], registers,
+      name: 'modelship_router_shadow_dropped_total', help: 'Shadow copies not compared: no room among the copies (queue_full, by count or bytes), the shadow version failed to answer (error), or the primary failed and the copy was not sent (primary_failed)', labelNames: ['version', 'reason'], registers,
     });
     this.comparisons = new client.Counter({
       name: ROUTER_METRICS.shadowComparisons,
@@ -94,7 +94,7 @@ export class RouterMetrics {
     });
   }
 
-  /** Label children of the per-request series, looked up once per version and code: the hot path skips label hashing. */
+  /** Label children of the per-request series, looked up once per version, route and code: the hot path skips label hashing. */
   private readonly answered = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
 
   requestAnswered(version: string, route: RouterRoute, code: number, seconds: number): void {
