@@ -111,3 +111,13 @@ test('which requests count toward the gates: weight-routed inference only', () =
   assert.equal(route('GET', 'http://evil.example/v2/models/iris/infer'), 'malformed');
   assert.equal(routeLabel({ kind: 'malformed', reason: '' }), 'other');
 });
+
+test("the router's byte budgets: half a 2 GiB pod's limit for clients, a quarter of that for shadow copies; settings win", async () => {
+  const { routerBudgets } = await import('../../server-image/src/router/router.ts');
+  const pod = routerBudgets({}, 2 * 1024 ** 3);
+  assert.deepEqual([pod.inflight.limitBytes, pod.shadow.limitBytes], [1024 ** 3, 256 * 1024 ** 2]);
+  const set = routerBudgets({ maxInflightBytes: 1_000_000, shadowQueueBytes: 5000 }, 2 * 1024 ** 3);
+  assert.deepEqual([set.inflight.limitBytes, set.shadow.limitBytes], [1_000_000, 5000]);
+  assert.equal(routerBudgets({ maxInflightBytes: 1_000_000 }, undefined).shadow.limitBytes, 250_000);
+  assert.equal(routerBudgets({}, undefined).inflight.limitBytes, 512 * 1024 ** 2, 'no limit known: 512 MiB');
+});

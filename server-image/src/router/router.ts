@@ -33,7 +33,7 @@ const summary = (table: RouteTable) => ({
 });
 
 /** The byte budgets of the settings, defaults from the container's memory limit (see route-options.ts). */
-export function routerBudgets(options: Pick<RouteOptions, 'maxInflightBytes' | 'shadowQueueBytes'>, memoryLimit = containerMemoryLimit()): RouterBudgets {
+export function routerBudgets(options: Partial<Pick<RouteOptions, 'maxInflightBytes' | 'shadowQueueBytes'>>, memoryLimit = containerMemoryLimit()): RouterBudgets {
   const inflight = options.maxInflightBytes ?? defaultBudgetBytes(memoryLimit);
   return { inflight: new ByteBudget(inflight), shadow: new ByteBudget(options.shadowQueueBytes ?? Math.floor(inflight / 4)) };
 }
