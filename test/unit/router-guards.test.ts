@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { compareResponses, decodeInferResponse } from '../../server-image/src/router/compare.ts';
 import { MAX_ROUTER_HOPS, nextHop, routerViaName, viaNames } from '../../server-image/src/router/hops.ts';
 import { requestTarget, routeLabel } from '../../server-image/src/router/request-target.ts';
-import { judgeShadowAnswer } from '../../server-image/src/router/shadow.ts';
+import { judgeUncompared } from '../../server-image/src/router/shadow.ts';
 import { excerpt } from '../../server-image/src/excerpt.ts';
 
 const binaryAnswer = (output: Record<string, unknown>, bytes: Buffer) => {
@@ -64,13 +64,11 @@ test('reasons quote names from the answer only as bounded excerpts', () => {
   assert.equal(excerpt('x'.repeat(130), 120), `${'x'.repeat(120)}... (10 more characters)`);
 });
 
-test('a shadow answer: too large or broken off is invalid, not 200 is skipped, else compared', () => {
-  const primary = { status: 200, body: jsonAnswer({ name: 'y', datatype: 'FP32', shape: [1], data: [1] }).body };
-  const headers = {};
-  assert.deepEqual(judgeShadowAnswer(primary, { status: 200, headers, cut: 'over_limit' }, 1024), { result: 'invalid', reason: 'shadow answer larger than 1024 bytes' });
-  assert.equal(judgeShadowAnswer(primary, { status: 200, headers, cut: 'broke_off' }, 1024).result, 'invalid');
-  assert.equal(judgeShadowAnswer(primary, { status: 500, headers, cut: 'over_limit' }, 1024).result, 'skipped');
-  assert.equal(judgeShadowAnswer(primary, { status: 200, headers, body: primary.body }, 1024).result, 'compared');
+test('a shadow answer: too large or broken off is invalid, not 200 is skipped', () => {
+  assert.deepEqual(judgeUncompared(200, 'over_limit', 1024), { result: 'invalid', reason: 'shadow answer larger than 1024 bytes' });
+  assert.deepEqual(judgeUncompared(200, 'broke_off', 1024), { result: 'invalid', reason: 'shadow answer broke off midway' });
+  assert.deepEqual(judgeUncompared(500, 'over_limit', 1024), { result: 'skipped', reason: 'shadow answered 500' });
+  assert.deepEqual(judgeUncompared(503, undefined, 1024), { result: 'skipped', reason: 'shadow answered 503' });
 });
 
 test('hops: each router adds its name to Via; its own name coming back, or too many routers, is a loop', () => {

@@ -7,7 +7,8 @@
 // has arrived, and one that does not fit is dropped. A copy of a request whose primary failed is not sent:
 // there would be nothing to compare it with.
 import type { IncomingHttpHeaders } from 'node:http';
-import { compareResponses, type Comparison } from './compare.ts';
+import type { Comparison } from './compare.ts';
+import { CompareThread } from './compare-thread.ts';
 import { UpstreamError, forwardWhole, type OutgoingCall, type WholeAnswer } from './forward.ts';
 import type { RouterMetrics } from './metrics.ts';
 import type { Upstream } from './upstreams.ts';
@@ -53,16 +54,13 @@ export interface ShadowOptions {
 const headerLength = (headers: IncomingHttpHeaders | undefined) => headers?.['inference-header-content-length'] as string | undefined;
 
 /**
- * The comparison of a shadow's answer (read in full, or cut by its own fault) with the primary's (a 200
- * whose body was kept). An answer larger than any the router compares, or one that broke off, is invalid
- * like an undecodable one. Pure.
+ * What a shadow's answer that is not a whole 200 comes to, without decoding it: skipped when it is not a
+ * 200; invalid when it was larger than any the router compares or broke off (its fault, like an undecodable
+ * one). Pure.
  */
-export function judgeShadowAnswer(primary: CapturedResponse & { body: Buffer }, shadow: Exclude<WholeAnswer, { cut: 'over_budget' }>, maxBodyBytes: number): Comparison {
-  if (shadow.status !== 200) return { result: 'skipped', reason: `shadow answered ${shadow.status}` };
-  if ('cut' in shadow) {
-    return { result: 'invalid', reason: shadow.cut === 'over_limit' ? `shadow answer larger than ${maxBodyBytes} bytes` : 'shadow answer broke off midway' };
-  }
-  return compareResponses({ body: primary.body, headerLength: headerLength(primary.headers) }, { body: shadow.body, headerLength: headerLength(shadow.headers) });
+export function judgeUncompared(status: number, cut: 'over_limit' | 'broke_off' | undefined, maxBodyBytes: number): Comparison {
+  if (status !== 200) return { result: 'skipped', reason: `shadow answered ${status}` };
+  return { result: 'invalid', reason: cut === 'over_limit' ? `shadow answer larger than ${maxBodyBytes} bytes` : 'shadow answer broke off midway' };
 }
 
 export class ShadowMirror {
@@ -71,6 +69,7 @@ export class ShadowMirror {
   private inflight = 0;
   private idleWaiters: Array<() => void> = [];
   private stopped = false;
+  private readonly comparisons = new CompareThread();
 
   constructor(options: ShadowOptions) {
     this.options = options;
@@ -163,7 +162,12 @@ export class ShadowMirror {
       metrics.shadowDroppedCopy(version, 'queue_full');
       return;
     }
-    const comparison = judgeShadowAnswer(copy.answer, shadow, maxBodyBytes);
+    const comparison = 'cut' in shadow || shadow.status !== 200
+      ? judgeUncompared(shadow.status, 'cut' in shadow ? shadow.cut : undefined, maxBodyBytes)
+      : await this.comparisons.compare(
+        { body: copy.answer.body, headerLength: headerLength(copy.answer.headers) },
+        { body: shadow.body, headerLength: headerLength(shadow.headers) },
+      );
     if (comparison.result === 'mismatch' || comparison.result === 'invalid') {
       logger.debug('shadow answer does not line up with the primary', { primary: copy.primary, shadow: version, result: comparison.result, reason: comparison.reason });
     }
