@@ -6,11 +6,12 @@
 //   short-fp32  the shadow answers 200 with a binary FP32 output of 3 bytes
 //   deep        the shadow answers 200 with JSON `data` nested 200,000 levels deep
 //   endless     the shadow answers 200 with a body that never ends (the router's CPU over 5 s shows reading)
+//   big-json    the shadow answers 200 with 35 MB of JSON numbers: decoding it must not hold the event loop
 //   large       72 requests of 18 MB (valid JSON padded with spaces), 8 at a time, to a shadow that never
 //               answers: the bytes the router holds afterwards
-// After each: is the router alive, did the clients get the primary's answers, its RSS now and at peak, the
-// bytes it says it holds, its open sockets, its CPU time since the first request, and its counters. Prints
-// a markdown table.
+// After each: is the router alive, did the clients get the primary's answers, the slowest answer to
+// GET /v2/health/live polled meanwhile, its RSS now and at peak, the bytes it says it holds, its open
+// sockets, its CPU time since the first request, and its counters. Prints a markdown table.
 //
 //   node bench/router-abuse.ts [--baseline main]
 import { execFileSync } from 'node:child_process';
@@ -23,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { writeModel } from '../test/models/zoo.ts';
 import { GraphBuilder } from '../test/models/onnx-builder.ts';
 import { processCpuSeconds } from './cpu-usage.ts';
@@ -36,8 +38,9 @@ const LARGE_CLIENTS = 8;
 /** A 2 GiB pod's budget as this tree derives it (half the limit); the baseline has no such setting. */
 const POD_LIMIT_BYTES = 2 * 1024 ** 3;
 
-type Scenario = 'short-fp32' | 'deep' | 'endless' | 'large';
-const SCENARIOS: Scenario[] = ['short-fp32', 'deep', 'endless', 'large'];
+type Scenario = 'short-fp32' | 'deep' | 'endless' | 'big-json' | 'large';
+const SCENARIOS: Scenario[] = ['short-fp32', 'deep', 'endless', 'big-json', 'large'];
+const BIG_JSON_ROWS = 4 * 1024 * 1024 / 4;
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -67,6 +70,10 @@ const ANSWERS: Record<Exclude<Scenario, 'large'>, (res: ServerResponse) => void>
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(`{"outputs":[{"name":"scores","datatype":"FP32","shape":[1,4],"data":${'['.repeat(200_000)}1${']'.repeat(200_000)}}]}`);
   },
+  'big-json': (res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(bigJson());
+  },
   endless: (res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     const chunk = Buffer.alloc(64 * 1024, 0x20);
@@ -77,6 +84,47 @@ const ANSWERS: Record<Exclude<Scenario, 'large'>, (res: ServerResponse) => void>
     pump();
   },
 };
+
+let bigJsonText: string | undefined;
+/** An answer of 4 Mi FP32 numbers, about 35 MB of JSON (under the body limit, so it is decoded), built once. */
+function bigJson(): string {
+  bigJsonText ??= JSON.stringify({ model_name: 'scores', outputs: [{ name: 'scores', datatype: 'FP32', shape: [BIG_JSON_ROWS, 4], data: Array.from({ length: BIG_JSON_ROWS * 4 }, (_, i) => (i % 1000) / 8) }] });
+  return bigJsonText;
+}
+
+/**
+ * Polls GET /v2/health/live every 10 ms from a thread of its own (this thread is busy serving the hostile
+ * shadow and sending large bodies); stop() resolves to the slowest answer, in ms.
+ */
+function liveProbe(port: number): { stop(): Promise<number> } {
+  const worker = new Worker(`
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { get } = require('node:http');
+    let worst = 0;
+    let running = true;
+    parentPort.on('message', () => { running = false; });
+    const once = () => new Promise((resolve) => {
+      const started = performance.now();
+      const done = () => { worst = Math.max(worst, performance.now() - started); resolve(); };
+      get({ host: '127.0.0.1', port: workerData.port, path: '/v2/health/live', agent: false }, (res) => { res.resume(); res.on('end', done); }).on('error', done);
+    });
+    (async () => {
+      while (running) {
+        await once();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      parentPort.postMessage(worst);
+    })();
+  `, { eval: true, workerData: { port } });
+  return {
+    async stop() {
+      worker.postMessage('stop');
+      const [worst] = await once(worker, 'message');
+      await worker.terminate();
+      return worst as number;
+    },
+  };
+}
 
 async function hostileShadow(scenario: Scenario): Promise<{ url: string; close(): void }> {
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -150,6 +198,8 @@ interface Row {
   alive: boolean;
   /** Client answers by status (the primary's 200s, or failures). */
   answers: string;
+  /** The slowest answer to GET /v2/health/live, polled every 10 ms from the first request on. */
+  worstLiveMs: number;
   rssMiB: number;
   peakRssMiB: number;
   sockets: number;
@@ -157,6 +207,7 @@ interface Row {
   heldMiB: number;
   routerCpuSeconds: number;
   invalid: number;
+  mismatch: number;
   dropped: number;
   unhandled: number;
 }
@@ -176,6 +227,9 @@ async function run(tree: string, label: string, scenario: Scenario, primaryUrl: 
     statuses.set(key, (statuses.get(key) ?? 0) + 1);
   };
   const cpuBefore = processCpuSeconds(router.pid);
+  // The event loop's responsiveness meanwhile, as a liveness probe sees it.
+  const probe = liveProbe(router.port);
+  let worstLiveMs = NaN;
   try {
     if (scenario === 'large') {
       const body = Buffer.from(SMALL + ' '.repeat(LARGE_BYTES - SMALL.length));
@@ -194,6 +248,7 @@ async function run(tree: string, label: string, scenario: Scenario, primaryUrl: 
     if (router.alive) count(await post(router.port, SMALL, agent));
   } finally {
     agent.destroy();
+    worstLiveMs = await probe.stop();
   }
   const cpu = router.alive ? processCpuSeconds(router.pid) - cpuBefore : NaN;
   const alive = router.alive;
@@ -204,12 +259,14 @@ async function run(tree: string, label: string, scenario: Scenario, primaryUrl: 
     scenario,
     alive,
     answers: [...statuses].map(([k, n]) => `${n}x ${k}`).join(', '),
+    worstLiveMs,
     rssMiB: rss.now / 2 ** 20,
     peakRssMiB: rss.peak / 2 ** 20,
     sockets: alive ? openSockets(router.pid) : NaN,
     heldMiB: metrics.includes('modelship_router_shadow_bytes') ? (counter(metrics, 'modelship_router_inflight_bytes') + counter(metrics, 'modelship_router_shadow_bytes')) / 2 ** 20 : NaN,
     routerCpuSeconds: cpu,
     invalid: counter(metrics, 'modelship_router_shadow_comparisons_total', { result: 'invalid' }),
+    mismatch: counter(metrics, 'modelship_router_shadow_comparisons_total', { result: 'mismatch' }),
     dropped: counter(metrics, 'modelship_router_shadow_dropped_total'),
     unhandled: counter(metrics, 'modelship_router_unhandled_rejections_total'),
   };
@@ -225,6 +282,7 @@ async function main(): Promise<void> {
   const primary = await ServerProcess.start('primary', join(ROOT, 'server-image', 'bin', 'modelship-server.js'),
     (port) => ['serve', '--model', model, '--name', 'scores', '--version', 'v1', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn'], 60_000);
   const rows: Row[] = [];
+  bigJson();
   try {
     for (const scenario of SCENARIOS) {
       for (const [tree, label, extra] of [[baseline, flags.baseline!, []], [ROOT, 'this tree', ['--max-inflight-bytes', String(POD_LIMIT_BYTES / 2)]]] as const) {
@@ -238,10 +296,10 @@ async function main(): Promise<void> {
     rmSync(modelDir, { recursive: true, force: true });
   }
   const fmt = (n: number, digits = 0) => (Number.isNaN(n) ? '-' : n.toFixed(digits));
-  console.log('| scenario | tree | alive | client answers | RSS MiB | peak RSS MiB | held MiB | sockets | router CPU s | invalid | dropped | unhandled |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| scenario | tree | alive | client answers | worst live ms | RSS MiB | peak RSS MiB | held MiB | sockets | router CPU s | invalid | mismatch | dropped | unhandled |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.scenario} | ${r.tree} | ${r.alive ? 'yes' : 'no'} | ${r.answers} | ${fmt(r.rssMiB)} | ${fmt(r.peakRssMiB)} | ${fmt(r.heldMiB)} | ${fmt(r.sockets)} | ${fmt(r.routerCpuSeconds, 2)} | ${r.invalid} | ${r.dropped} | ${r.unhandled} |`);
+    console.log(`| ${r.scenario} | ${r.tree} | ${r.alive ? 'yes' : 'no'} | ${r.answers} | ${fmt(r.worstLiveMs)} | ${fmt(r.rssMiB)} | ${fmt(r.peakRssMiB)} | ${fmt(r.heldMiB)} | ${fmt(r.sockets)} | ${fmt(r.routerCpuSeconds, 2)} | ${r.invalid} | ${r.mismatch} | ${r.dropped} | ${r.unhandled} |`);
   }
 }
 
