@@ -207,7 +207,7 @@ describe('the byte budget', () => {
     slow.close();
   });
 
-  test('past --max-inflight-bytes a request gets 503 at once in the error shape, declared or streamed; once bytes are let go, 200', async () => {
+  test('past --max-inflight-bytes a request gets 503 at once in the error shape, declared or streamed; once bytes are let go, 200; one larger than the budget 413', async () => {
     const body = padded(40_000);
     const stuck = http.send(`${router.url}/v2/models/scores/versions/slow/infer`, { body, headers: { 'content-type': 'application/json' } });
     await eventually('the slow version to hold the first request', async () => (arrived === 1 ? true : undefined), { intervalMs: 20 });
@@ -230,6 +230,9 @@ describe('the byte budget', () => {
     assert.equal((await stuck).status, 200);
     const res = await http.send(`${router.url}/v2/models/scores/infer`, { body, headers: { 'content-type': 'application/json' } });
     assert.equal(res.status, 200);
+    const whole = await http.send(`${router.url}/v2/models/scores/infer`, { body: padded(budget + 1), headers: { 'content-type': 'application/json' } });
+    assert.equal(whole.status, 413, 'a body larger than the whole budget could never be held');
+    assert.match(JSON.parse(whole.body.toString()).error, new RegExp(`exceeds the limit of ${budget} bytes`));
     const text = await scrape(router.url);
     assert.equal(sampleSum(text, 'modelship_router_requests_total', { version: 'none', route: 'weighted', code: '503' }), 2, 'charged to no version');
     assert.equal(sampleSum(text, 'modelship_router_inflight_bytes'), 0);

@@ -212,7 +212,8 @@ export function createRouterHandler(options: HandlerOptions) {
     const reservation = budget.reserve(0)!;
     let body: Buffer;
     try {
-      body = await readBodyWithin(req, maxBodyBytes, reservation, budget.limitBytes);
+      // A body larger than the whole budget could never be held: 413, not a 503 to retry forever.
+      body = await readBodyWithin(req, Math.min(maxBodyBytes, budget.limitBytes), reservation, budget.limitBytes);
     } catch (error) {
       reservation.release();
       const status = error instanceof InferenceError ? error.status : 400;
