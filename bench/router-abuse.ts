@@ -216,7 +216,8 @@ const SMALL = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape
 
 async function run(tree: string, label: string, scenario: Scenario, primaryUrl: string, extraArgs: string[]): Promise<Row> {
   const shadow = await hostileShadow(scenario);
-  const routes = join(mkdtempSync(join(tmpdir(), 'modelship-router-abuse-routes-')), 'routes.json');
+  const routesDir = mkdtempSync(join(tmpdir(), 'modelship-router-abuse-routes-'));
+  const routes = join(routesDir, 'routes.json');
   writeFileSync(routes, JSON.stringify({ versions: [{ name: 'bad', url: shadow.url, weight: 0 }, { name: 'v1', url: primaryUrl, weight: 100 }], shadow: { version: 'bad', percent: 100 } }));
   const router = await ServerProcess.start(`${label} router`, join(tree, 'server-image', 'bin', 'modelship-server.js'),
     (port) => ['route', '--routes-file', routes, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...extraArgs], 20_000);
@@ -272,6 +273,7 @@ async function run(tree: string, label: string, scenario: Scenario, primaryUrl: 
   };
   await router.stop();
   shadow.close();
+  rmSync(routesDir, { recursive: true, force: true });
   return row;
 }
 
