@@ -75,6 +75,11 @@ export class ServerProcess {
     return this.child.pid!;
   }
 
+  /** False once the process has exited, by itself or by a signal. */
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** Highest resident set size of the process so far (VmHWM), in bytes. */
   peakRssBytes(): number {
     const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));

@@ -20,7 +20,10 @@ export type ServerOutcome = (typeof SERVER_OUTCOMES)[number];
 /** Outcomes that count against a version in rollout analysis: its failures, not its clients'. */
 export const SERVER_ERROR_OUTCOMES: readonly ServerOutcome[] = ['error', 'unavailable', 'timeout', 'rejected'];
 
-/** The router's series the operator reads (labels: `version`, `code`; shadow pairs: `primary`, `shadow`). */
+/**
+ * The router's series the operator reads (requests: `version`, `route`, `code`; shadow copies: `version`,
+ * `code`; shadow pairs: `primary`, `shadow`, and for comparisons `result`).
+ */
 export const ROUTER_METRICS = {
   requests: 'modelship_router_requests_total',
   requestDuration: 'modelship_router_request_duration_seconds',
@@ -34,3 +37,25 @@ export const ROUTER_METRICS = {
 
 /** Every router series starts with this (the analysis keeps only these from a scrape). */
 export const ROUTER_METRIC_PREFIX = 'modelship_router_';
+
+/**
+ * The `route` label of ROUTER_METRICS.requests and requestDuration: how the router chose the version.
+ * weighted: an inference request routed by the table's weights (or the sticky header), the traffic a
+ * canary's gates judge; pinned: a request to an explicit /versions/{v}/ path, the client's choice; other:
+ * metadata and everything else the router passes on, and requests it refused before choosing.
+ */
+export const ROUTER_ROUTES = ['weighted', 'pinned', 'other'] as const;
+export type RouterRoute = (typeof ROUTER_ROUTES)[number];
+/** The only requests rollout gates count: a client that pins a version or asks for metadata cannot move them. */
+export const GATED_ROUTE: RouterRoute = 'weighted';
+
+/**
+ * The `result` label of ROUTER_METRICS.shadowComparisons. compared: both answers decoded and lined up;
+ * mismatch: the shadow's outputs differ in names, shapes or kind; invalid: the shadow's answer could not
+ * be decoded or was too large; skipped: nothing to compare (either side not 200, or the primary's answer
+ * unusable).
+ */
+export const SHADOW_RESULTS = ['compared', 'mismatch', 'invalid', 'skipped'] as const;
+export type ShadowResult = (typeof SHADOW_RESULTS)[number];
+/** Results that are the shadow version's fault: any of them fails a shadow analysis. */
+export const SHADOW_FAULT_RESULTS: readonly ShadowResult[] = ['mismatch', 'invalid'];

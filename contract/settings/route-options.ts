@@ -21,7 +21,15 @@ export const ROUTE_OPTIONS = {
   port: { kind: 'integer', default: SERVER_PORT, minimum: 0, maximum: 65535, description: 'HTTP port (0 picks a free one)' },
   upstreamTimeoutMs: { kind: 'integer', default: 30000, minimum: 1, description: 'How long an upstream may stay silent (no connection, no response bytes) before the request fails with 504' },
   maxBodyBytes: { kind: 'integer', default: 64 * 1024 * 1024, minimum: 1024, description: 'Largest request body accepted; larger ones get 413' },
+  maxInflightBytes: {
+    kind: 'integer', minimum: 65536, placeholder: 'BYTES',
+    description: "Bytes of client requests and answers held at once; beyond it requests get 503 at once (default: half the container's memory limit, else 512 MiB)",
+  },
   shadowQueueSize: { kind: 'integer', default: 64, minimum: 0, description: 'Shadow copies waiting to be sent; beyond it copies are dropped (never back-pressure)' },
+  shadowQueueBytes: {
+    kind: 'integer', minimum: 1024, placeholder: 'BYTES',
+    description: 'Bytes the shadow copies may hold at once (requests waiting or in flight, primary answers kept to compare, shadow answers); beyond it copies are dropped (default: a quarter of --max-inflight-bytes)',
+  },
   shadowConcurrency: { kind: 'integer', default: 8, minimum: 1, maximum: 1024, description: 'Shadow copies in flight at once' },
   drainTimeoutMs: { kind: 'number', default: 30000, minimum: 0, description: 'On SIGTERM, how long to finish in-flight requests before exiting' },
   logLevel: { kind: 'enum', default: 'info', values: ['error', 'warn', 'info', 'debug'], description: 'Log level' },

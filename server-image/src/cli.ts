@@ -3,6 +3,7 @@
 import { ConfigError, loadServeOptions, serveHelp } from './config/load.ts';
 import { loadRouteOptions, routeHelp } from './config/route-options.ts';
 import { createLogger } from '../../contract/logger.ts';
+import { logUnhandledRejections } from './process-faults.ts';
 import { RouteTableError } from '../../contract/route-table.ts';
 import { startRouter } from './router/router.ts';
 import { startServer } from './server.ts';
@@ -29,6 +30,7 @@ async function serve(argv: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger(options.logLevel, { component: 'modelship-server' });
+  logUnhandledRejections(logger);
   let running;
   try {
     running = await startServer(options, logger);
@@ -67,6 +69,7 @@ async function route(argv: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger(options.logLevel, { component: 'modelship-router' });
+  logUnhandledRejections(logger);
   let router;
   try {
     router = await startRouter(options, logger);

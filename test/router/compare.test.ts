@@ -37,21 +37,22 @@ test('differences: largest absolute and relative, and top-1 agreement per row of
 
 test('outputs that are not classifier-like give no top-1 rows; NaN on one side is an infinite difference', () => {
   const c = compareResponses(answer([fp32('y', [4], [1, 2, 3, 4])], false), answer([fp32('y', [4], [1, 2, 3, NaN])], false));
-  // JSON cannot carry NaN: the server writes null, which decodes as 0 here; binary carries it.
+  // JSON cannot carry NaN: the server writes null, which decodes as NaN again; binary carries it.
   const b = compareResponses(answer([fp32('y', [2, 1], [1, 2])], true), answer([fp32('y', [2, 1], [1, NaN])], true));
-  assert.equal(c.result, 'compared');
+  assert.ok(c.result === 'compared' && c.maxAbsDiff === Infinity);
   assert.ok(b.result === 'compared' && b.maxAbsDiff === Infinity && b.top1Rows === 0);
 });
 
-test('different output names or shapes, or an undecodable body, are a mismatch with the reason', () => {
+test('different output names or shapes are a mismatch; an undecodable shadow body is invalid, an undecodable primary skipped; each with the reason', () => {
   const base = answer([fp32('p', [1, 2], [1, 2])], false);
   const renamed = compareResponses(base, answer([fp32('q', [1, 2], [1, 2])], false));
   assert.deepEqual(renamed, { result: 'mismatch', reason: 'outputs differ: [p] vs [q]' });
   const reshaped = compareResponses(base, answer([fp32('p', [2, 1], [1, 2])], false));
   assert.deepEqual(reshaped, { result: 'mismatch', reason: "output 'p': shape [1,2] vs [2,1]" });
-  assert.equal(compareResponses(base, { body: Buffer.from('{"outputs": ['), headerLength: undefined }).result, 'mismatch');
+  assert.equal(compareResponses(base, { body: Buffer.from('{"outputs": ['), headerLength: undefined }).result, 'invalid');
   const lying = compareResponses(base, { body: Buffer.from('{"outputs":[{"name":"p","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":800}}]}'), headerLength: undefined });
-  assert.match(lying.result === 'mismatch' ? lying.reason : '', /binary_data_size 800 exceeds the body/);
+  assert.deepEqual(lying, { result: 'invalid', reason: "shadow response: output 'p': binary_data_size 800 exceeds the body" });
+  assert.equal(compareResponses({ body: Buffer.from('[]'), headerLength: undefined }, base).result, 'skipped', 'an undecodable primary says nothing of the shadow');
 });
 
 test('weights are consecutive ranges in listed order; weight 0 gets nothing', () => {

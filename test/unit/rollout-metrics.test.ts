@@ -8,12 +8,12 @@ import { formatDuration, parseDuration } from '../../operator/src/rollout/durati
 
 const exposition = (v2ok: number, v2err: number, v1ok: number, buckets: number[]) => `# HELP modelship_router_requests_total Requests
 # TYPE modelship_router_requests_total counter
-modelship_router_requests_total{version="v2",code="200"} ${v2ok}
-modelship_router_requests_total{version="v2",code="503"} ${v2err}
-modelship_router_requests_total{version="v1",code="200"} ${v1ok}
-modelship_router_request_duration_seconds_bucket{le="0.01",version="v2"} ${buckets[0]}
-modelship_router_request_duration_seconds_bucket{le="0.1",version="v2"} ${buckets[1]}
-modelship_router_request_duration_seconds_bucket{le="+Inf",version="v2"} ${buckets[2]}
+modelship_router_requests_total{version="v2",route="weighted",code="200"} ${v2ok}
+modelship_router_requests_total{version="v2",route="weighted",code="503"} ${v2err}
+modelship_router_requests_total{version="v1",route="weighted",code="200"} ${v1ok}
+modelship_router_request_duration_seconds_bucket{le="0.01",version="v2",route="weighted"} ${buckets[0]}
+modelship_router_request_duration_seconds_bucket{le="0.1",version="v2",route="weighted"} ${buckets[1]}
+modelship_router_request_duration_seconds_bucket{le="+Inf",version="v2",route="weighted"} ${buckets[2]}
 modelship_router_shadow_comparisons_total{primary="v1",shadow="v2",result="compared"} 40
 modelship_router_shadow_top1_rows_total{primary="v1",shadow="v2"} 80
 modelship_router_shadow_top1_agreements_total{primary="v1",shadow="v2"} 60
@@ -51,6 +51,21 @@ test('router numbers for a version pair', () => {
   assert.equal(n.stable.p99Ms, null);
   assert.equal(n.shadow?.comparisons, 40);
   assert.equal(n.shadow?.top1Agreement, 0.75);
+});
+
+test('gates count weight-routed inference only: pinned, metadata and router-refused requests move nothing', () => {
+  const pinnedAndOther = `${exposition(90, 10, 400, [50, 100, 100])}modelship_router_requests_total{version="v2",route="pinned",code="500"} 1000
+modelship_router_requests_total{version="v2",route="other",code="503"} 1000
+modelship_router_requests_total{version="none",route="other",code="400"} 1000
+modelship_router_request_duration_seconds_bucket{le="+Inf",version="v2",route="pinned"} 1000
+modelship_router_shadow_comparisons_total{primary="v1",shadow="v2",result="invalid"} 2
+modelship_router_shadow_comparisons_total{primary="v1",shadow="v2",result="mismatch"} 1
+modelship_router_shadow_comparisons_total{primary="v1",shadow="v2",result="skipped"} 7
+`;
+  const n = routerWindowNumbers(addExposition(new Map(), pinnedAndOther), 'v1', 'v2');
+  assert.deepEqual({ requests: n.candidate.requests, errors: n.candidate.errors, errorRate: n.candidate.errorRate }, { requests: 100, errors: 10, errorRate: 0.1 });
+  assert.ok(Math.abs(n.candidate.p99Ms! - (0.01 + 0.09 * 49 / 50) * 1000) < 1e-9, 'the pinned requests\' latencies are not in the p99');
+  assert.equal(n.shadow?.mismatches, 3, 'invalid shadow answers fail the shadow like mismatches; skipped ones do not');
 });
 
 test('durations as Flagger users write them', () => {

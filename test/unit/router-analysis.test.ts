@@ -15,7 +15,7 @@ test('a check and the next window share one scrape; the window is judged on what
   let candidateRequests = 0;
   const router = createServer((_req, res) => {
     served++;
-    res.end(`modelship_router_requests_total{version="v2",code="200"} ${candidateRequests}\nmodelship_router_requests_total{version="v1",code="200"} 1000\n`);
+    res.end(`modelship_router_requests_total{version="v2",route="weighted",code="200"} ${candidateRequests}\nmodelship_router_requests_total{version="v1",route="weighted",code="200"} 1000\n`);
   }).listen(0, '127.0.0.1');
   await once(router, 'listening');
   const url = `http://127.0.0.1:${(router.address() as AddressInfo).port}/metrics`;

@@ -4,7 +4,12 @@
 // Per output: the largest absolute difference and the largest relative difference
 // |a - b| / max(|a|, |b|, 1e-12). For classifier-like outputs (floating point, [batch, classes] with at
 // least two classes) also how many rows pick the same class (argmax, first index on a tie).
-import { DATATYPES, isDatatype, type Datatype } from '../protocol/datatypes.ts';
+import type { Datatype, NumericArray } from '../protocol/datatypes.ts';
+import {
+  DEFAULT_CODEC_LIMITS, TensorCodecError, checkedElementCount, decodeBinaryTensor, decodeJsonTensor, flattenJsonData, parseDatatype, parseShape,
+  excerpt as codecExcerpt,
+} from '../protocol/tensor-codec.ts';
+import { excerpt } from '../excerpt.ts';
 
 export interface DecodedOutput {
   name: string;
@@ -25,84 +30,98 @@ export interface OutputComparison {
   top1?: { rows: number; agreements: number };
 }
 
+/**
+ * compared: both decoded and lined up. mismatch: the shadow's outputs differ in names, shapes or kind.
+ * invalid: the shadow's answer cannot be decoded (its fault, like a mismatch). skipped: nothing to judge
+ * the shadow by (the primary's own answer cannot be decoded).
+ */
 export type Comparison =
   | { result: 'compared'; outputs: OutputComparison[]; maxAbsDiff: number; maxRelDiff: number; top1Rows: number; top1Agreements: number }
-  | { result: 'mismatch'; reason: string };
+  | { result: 'mismatch' | 'invalid' | 'skipped'; reason: string };
 
 const REL_FLOOR = 1e-12;
 const FLOATING = new Set<Datatype>(['FP16', 'FP32', 'FP64']);
+/** Answers are decoded with the server's own limits on tensors (rank, elements, BYTES elements). */
+const LIMITS = DEFAULT_CODEC_LIMITS;
 
-function flatten(data: unknown, out: unknown[]): unknown[] {
-  if (Array.isArray(data)) for (const d of data) flatten(d, out);
-  else out.push(data);
-  return out;
+type Decoding<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Elements of the binary extension as numbers: FP16 arrives as its raw bits, 64-bit integers as bigints. */
+function binaryNumbers(datatype: Datatype, data: NumericArray): Float64Array {
+  const typed = datatype === 'FP16' ? new Float16Array(data.buffer, data.byteOffset, data.length) : data;
+  return Float64Array.from(typed as ArrayLike<number | bigint>, Number);
 }
 
-function elementCount(shape: number[]): number {
-  return shape.reduce((n, d) => n * d, 1);
-}
-
-/** Raw little-endian elements (the byte order of every platform Node runs on) copied into numbers. */
-function numbersFromBytes(datatype: Datatype, bytes: Uint8Array): Float64Array {
-  // A copy of just the region (a Buffer's slice() would share its pool), whose offset inside the body need
-  // not be aligned for the typed array.
-  const buffer = new Uint8Array(bytes).buffer;
-  const typed = datatype === 'FP16' ? new Float16Array(buffer) : new DATATYPES[datatype].array!(buffer);
-  const out = new Float64Array(typed.length);
-  for (let i = 0; i < typed.length; i++) out[i] = Number(typed[i]);
-  return out;
-}
-
-function stringsFromBytes(bytes: Uint8Array): string[] {
-  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: string[] = [];
-  for (let at = 0; at + 4 <= view.length;) {
-    const length = view.readUInt32LE(at);
-    out.push(view.toString('utf8', at + 4, at + 4 + length));
-    at += 4 + length;
+/**
+ * JSON elements as numbers. The server writes NaN and infinities as null (JSON has neither), so null is
+ * NaN; BOOL's true and false are 1 and 0. Anything else is not an answer of that datatype.
+ */
+function jsonNumbers(datatype: Datatype, values: unknown[]): Float64Array {
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v === 'number') out[i] = v;
+    else if (v === null) out[i] = NaN;
+    else if (datatype === 'BOOL' && typeof v === 'boolean') out[i] = v ? 1 : 0;
+    else throw new TensorCodecError(`element ${i} (${codecExcerpt(v)}) is not a number`);
   }
   return out;
 }
 
 /**
+ * One output of an answer's header, decoded through the shared tensor codec (protocol/tensor-codec.ts):
+ * the shape's element count within limits before any element is read, nested JSON walked without recursion,
+ * binary lengths checked against the datatype, BYTES length prefixes against the data. A binary output's
+ * bytes start at `offset.at` in the body, which moves past them.
+ */
+function decodeOutput(raw: Record<string, any>, body: Buffer, offset: { at: number }): Decoding<DecodedOutput> {
+  const name: unknown = raw?.name;
+  if (typeof name !== 'string') return { ok: false, reason: `an output with a bad name (${codecExcerpt(name)})` };
+  try {
+    const datatype = parseDatatype(raw.datatype);
+    const shape = parseShape(raw.shape, LIMITS);
+    const head = { datatype, shape };
+    const count = checkedElementCount(head, LIMITS);
+    const size = raw.parameters?.binary_data_size;
+    if (size !== undefined) {
+      if (!Number.isSafeInteger(size) || size < 0 || offset.at + size > body.length) throw new TensorCodecError(`binary_data_size ${codecExcerpt(size)} exceeds the body`);
+      const data = decodeBinaryTensor(head, body.subarray(offset.at, offset.at + size), LIMITS);
+      offset.at += size;
+      return { ok: true, value: datatype === 'BYTES' ? { name, datatype, shape, strings: data as string[] } : { name, datatype, shape, values: binaryNumbers(datatype, data as NumericArray) } };
+    }
+    if (datatype === 'BYTES') return { ok: true, value: { name, datatype, shape, strings: decodeJsonTensor(head, raw.data, LIMITS) as string[] } };
+    const values = flattenJsonData(raw.data, shape);
+    if (values.length !== count) throw new TensorCodecError(`shape [${shape}] needs ${count} elements but 'data' has ${values.length}`);
+    return { ok: true, value: { name, datatype, shape, values: jsonNumbers(datatype, values) } };
+  } catch (error) {
+    if (error instanceof TensorCodecError) return { ok: false, reason: `output '${excerpt(name, 60)}': ${error.message}` };
+    throw error;
+  }
+}
+
+/**
  * An infer response body: JSON, or (binary tensor extension) a JSON header of `headerLength` bytes followed
- * by each binary output's `binary_data_size` bytes in output order.
+ * by each binary output's `binary_data_size` bytes in output order. Whatever the body, the result is a
+ * decoding or a reason, never a throw.
  */
 export function decodeInferResponse(body: Buffer, headerLength?: string): Decoded {
   const jsonLength = headerLength === undefined ? body.length : Number(headerLength);
-  if (!Number.isInteger(jsonLength) || jsonLength < 0 || jsonLength > body.length) {
-    return { ok: false, reason: `Inference-Header-Content-Length ${headerLength} does not fit a body of ${body.length} bytes` };
+  if (!Number.isSafeInteger(jsonLength) || jsonLength < 0 || jsonLength > body.length) {
+    return { ok: false, reason: `Inference-Header-Content-Length ${excerpt(String(headerLength), 30)} does not fit a body of ${body.length} bytes` };
   }
   let header: { outputs?: unknown };
   try {
     header = JSON.parse(body.toString('utf8', 0, jsonLength));
   } catch (error) {
-    return { ok: false, reason: `malformed JSON: ${(error as Error).message}` };
+    return { ok: false, reason: `malformed JSON: ${excerpt((error as Error).message)}` };
   }
   if (!header || !Array.isArray(header.outputs)) return { ok: false, reason: "no 'outputs' list" };
   const outputs: DecodedOutput[] = [];
-  let offset = jsonLength;
+  const offset = { at: jsonLength };
   for (const raw of header.outputs as Array<Record<string, any>>) {
-    const { name, datatype, shape } = raw ?? {};
-    if (typeof name !== 'string' || !isDatatype(datatype) || !Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      return { ok: false, reason: `output ${JSON.stringify(name)}: missing or bad name, datatype or shape` };
-    }
-    const size = raw.parameters?.binary_data_size;
-    let output: DecodedOutput;
-    if (size !== undefined) {
-      if (!Number.isInteger(size) || size < 0 || offset + size > body.length) return { ok: false, reason: `output '${name}': binary_data_size ${size} exceeds the body` };
-      const bytes = body.subarray(offset, offset + size);
-      offset += size;
-      output = datatype === 'BYTES' ? { name, datatype, shape, strings: stringsFromBytes(bytes) } : { name, datatype, shape, values: numbersFromBytes(datatype, bytes) };
-    } else {
-      const data = flatten(raw.data, []);
-      output = datatype === 'BYTES'
-        ? { name, datatype, shape, strings: data.map(String) }
-        : { name, datatype, shape, values: Float64Array.from(data, Number) }; // BOOL's true/false become 1/0
-    }
-    const length = output.values?.length ?? output.strings!.length;
-    if (length !== elementCount(shape)) return { ok: false, reason: `output '${name}': ${length} elements for shape [${shape}]` };
-    outputs.push(output);
+    const output = decodeOutput(raw, body, offset);
+    if (!output.ok) return output;
+    outputs.push(output.value);
   }
   return { ok: true, outputs };
 }
@@ -152,13 +171,14 @@ function compareOutput(p: DecodedOutput, s: DecodedOutput): OutputComparison {
 /** Compares two decoded answers output by output (matched by name); different names or shapes are a mismatch. */
 export function compareDecoded(primary: DecodedOutput[], shadow: DecodedOutput[]): Comparison {
   const names = (outputs: DecodedOutput[]) => outputs.map((o) => o.name).sort().join(', ');
-  if (names(primary) !== names(shadow)) return { result: 'mismatch', reason: `outputs differ: [${names(primary)}] vs [${names(shadow)}]` };
+  if (names(primary) !== names(shadow)) return { result: 'mismatch', reason: `outputs differ: [${excerpt(names(primary))}] vs [${excerpt(names(shadow))}]` };
   const byName = new Map(shadow.map((o) => [o.name, o]));
   const outputs: OutputComparison[] = [];
   for (const p of primary) {
     const s = byName.get(p.name)!;
-    if (p.shape.join(',') !== s.shape.join(',')) return { result: 'mismatch', reason: `output '${p.name}': shape [${p.shape}] vs [${s.shape}]` };
-    if ((p.datatype === 'BYTES') !== (s.datatype === 'BYTES')) return { result: 'mismatch', reason: `output '${p.name}': datatype ${p.datatype} vs ${s.datatype}` };
+    const label = `output '${excerpt(p.name, 60)}'`;
+    if (p.shape.join(',') !== s.shape.join(',')) return { result: 'mismatch', reason: `${label}: shape [${p.shape}] vs [${s.shape}]` };
+    if ((p.datatype === 'BYTES') !== (s.datatype === 'BYTES')) return { result: 'mismatch', reason: `${label}: datatype ${p.datatype} vs ${s.datatype}` };
     outputs.push(compareOutput(p, s));
   }
   return {
@@ -171,14 +191,17 @@ export function compareDecoded(primary: DecodedOutput[], shadow: DecodedOutput[]
   };
 }
 
-/** Decodes both bodies and compares them; an undecodable body is a mismatch, with the reason. */
+/**
+ * Decodes both bodies and compares them. A shadow answer that cannot be decoded is invalid; a primary
+ * answer that cannot be decoded leaves nothing to judge the shadow by, so the pair is skipped.
+ */
 export function compareResponses(
   primary: { body: Buffer; headerLength?: string },
   shadow: { body: Buffer; headerLength?: string },
 ): Comparison {
   const p = decodeInferResponse(primary.body, primary.headerLength);
-  if (!p.ok) return { result: 'mismatch', reason: `primary response: ${p.reason}` };
+  if (!p.ok) return { result: 'skipped', reason: `primary response: ${p.reason}` };
   const s = decodeInferResponse(shadow.body, shadow.headerLength);
-  if (!s.ok) return { result: 'mismatch', reason: `shadow response: ${s.reason}` };
+  if (!s.ok) return { result: 'invalid', reason: `shadow response: ${s.reason}` };
   return compareDecoded(p.outputs, s.outputs);
 }

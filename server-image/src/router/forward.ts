@@ -8,6 +8,8 @@
 // has begun, and a timeout is not retried either (the upstream may still be computing it).
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { Reservation } from '../memory/byte-budget.ts';
+import { excerpt } from '../excerpt.ts';
 import type { Upstream } from './upstreams.ts';
 
 export interface OutgoingCall {
@@ -37,9 +39,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 
 /**
  * The client's headers as they go upstream: all of them but the hop-by-hop ones (and any the Connection
- * header names), with the length of the buffered body. The Host is the upstream's, as nginx's default is.
+ * header names), with the length of the buffered body and the Via header that names this router (hops.ts).
+ * The Host is the upstream's, as nginx's default is.
  */
-export function upstreamHeaders(headers: Record<string, string | string[] | undefined>, bodyLength: number, host: string): OutgoingHttpHeaders {
+export function upstreamHeaders(headers: Record<string, string | string[] | undefined>, bodyLength: number, host: string, via: string): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const named = headers.connection;
   const dropped = typeof named === 'string' && named !== 'keep-alive' && named !== 'close' ? new Set(named.toLowerCase().split(/\s*,\s*/)) : undefined;
@@ -49,6 +52,7 @@ export function upstreamHeaders(headers: Record<string, string | string[] | unde
   }
   out.host = host;
   out['content-length'] = bodyLength;
+  out.via = via;
   return out;
 }
 
@@ -111,14 +115,15 @@ export function forward(upstream: Upstream, call: OutgoingCall, timeoutMs: numbe
       onResponseError(_c, error: Error & { code?: string; cause?: { code?: string } }) {
         if (aborted) return;
         const code = error.cause?.code ?? error.code ?? '';
+        const why = excerpt(code || error.message);
         if (started) {
-          handler.onError(new UpstreamError(503, `version '${upstream.name}' broke off its answer: ${code || error.message}`), true);
+          handler.onError(new UpstreamError(503, `version '${upstream.name}' broke off its answer: ${why}`), true);
         } else if (TIMED_OUT.has(error.code ?? '')) {
           handler.onError(new UpstreamError(504, `version '${upstream.name}' did not answer within ${timeoutMs} ms`), false);
         } else if (!retry && (NOT_CONNECTED.has(code) || CLOSED_EARLY.has(code) || CLOSED_EARLY.has(error.code ?? ''))) {
           attempt(true);
         } else {
-          handler.onError(new UpstreamError(503, `version '${upstream.name}' is unreachable at ${upstream.url}: ${code || error.message}${retry ? ' (after a retry)' : ''}`), false);
+          handler.onError(new UpstreamError(503, `version '${upstream.name}' is unreachable at ${upstream.url}: ${why}${retry ? ' (after a retry)' : ''}`), false);
         }
       },
     });
@@ -132,35 +137,54 @@ export function forward(upstream: Upstream, call: OutgoingCall, timeoutMs: numbe
   };
 }
 
-/** A whole answer: status, headers, and the body up to `limit` bytes (undefined when larger). */
-export interface WholeAnswer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body?: Buffer;
-}
+/**
+ * A whole answer, or why its body was not kept: larger than the limit, no room left in the reservation's
+ * budget, or broken off midway. In the first two cases the rest of the answer is not read at all: the
+ * request is aborted, so an endless body costs nothing more.
+ */
+export type WholeAnswer =
+  | { status: number; headers: IncomingHttpHeaders; body: Buffer }
+  | { status: number; headers: IncomingHttpHeaders; cut: 'over_limit' | 'broke_off' }
+  | { status: number; headers: IncomingHttpHeaders; cut: 'over_budget' };
 
-/** forward() to the end of the answer, as a promise, for the shadow copies (off the client's path). */
-export function forwardWhole(upstream: Upstream, call: OutgoingCall, timeoutMs: number, limit: number): Promise<WholeAnswer> {
+/**
+ * forward() to the end of the answer, as a promise, for the shadow copies (off the client's path): at most
+ * `limit` bytes of body, each held in `reservation` before it is kept.
+ */
+export function forwardWhole(upstream: Upstream, call: OutgoingCall, timeoutMs: number, limit: number, reservation: Reservation): Promise<WholeAnswer> {
   return new Promise((resolve, reject) => {
     let status = 0;
     let headers: IncomingHttpHeaders = {};
     const chunks: Buffer[] = [];
     let size = 0;
-    forward(upstream, call, timeoutMs, {
+    let settled = false;
+    const cut = (why: 'over_limit' | 'over_budget' | 'broke_off') => {
+      settled = true;
+      if (why !== 'broke_off') forwarding.abort();
+      resolve({ status, headers, cut: why });
+    };
+    const forwarding = forward(upstream, call, timeoutMs, {
       onStart(s, h) {
         status = s;
         headers = h;
+        if (Number(h['content-length'] ?? 0) > limit) cut('over_limit');
       },
       onData(chunk) {
+        if (settled) return;
         size += chunk.length;
-        if (size <= limit) chunks.push(chunk);
+        if (size > limit) cut('over_limit');
+        else if (!reservation.grow(chunk.length)) cut('over_budget');
+        else chunks.push(chunk);
       },
       onEnd() {
-        resolve({ status, headers, body: size <= limit ? Buffer.concat(chunks, size) : undefined });
+        if (settled) return;
+        settled = true;
+        resolve({ status, headers, body: Buffer.concat(chunks, size) });
       },
       onError(error, started) {
+        if (settled) return;
         // An answer that broke off still has a status; it just cannot be compared.
-        if (started) resolve({ status, headers });
+        if (started) cut('broke_off');
         else reject(error);
       },
     });

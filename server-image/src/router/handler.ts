@@ -1,22 +1,23 @@
 // The router's request handling, on bare node:http like the model server's inference path (an express
 // layer costs about 11 us per request on our machines; see server-image/src/http/infer-handler.ts).
-//
-//   GET  /v2/health/live, /v2/health/ready, /metrics, /v2/router/routes   answered by the router itself
-//   POST /v2/models/{m}/infer                  a version by weight (or by the sticky header's value)
-//   *    /v2/models/{m}/versions/{v}[/...]     version v, if listed (else 404)
-//   *    anything else (metadata, config, ...)  the version with the most traffic
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { lingerThenClose, readBody } from '../http/body.ts';
+// Which version a request goes to, and the `route` label it is counted under, follow from its method and
+// target (request-target.ts). Every request first passes the loop check (hops.ts), and its body is held in
+// the router's byte budget (request-body.ts) while it is in flight.
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { lingerThenClose } from '../http/body.ts';
 import { InferenceError } from '../protocol/errors.ts';
+import type { ByteBudget, Reservation } from '../memory/byte-budget.ts';
+import type { RouterRoute } from '../../../contract/metric-names.ts';
+import { excerpt } from '../excerpt.ts';
 import { clientHeaders, forward, upstreamHeaders, type OutgoingCall } from './forward.ts';
-import { NO_VERSION, type RouterMetrics } from './metrics.ts';
+import { nextHop } from './hops.ts';
+import type { RouterMetrics } from './metrics.ts';
+import { readBodyWithin } from './request-body.ts';
+import { requestTarget, routeLabel } from './request-target.ts';
 import { chooseVersion, type RoutingState, type Snapshot } from './routing-state.ts';
 import type { CapturedResponse, ShadowMirror } from './shadow.ts';
 import type { Upstream } from './upstreams.ts';
 import type { Logger } from '../../../contract/logger.ts';
-
-const INFER = /^\/v2\/models\/[^/?]+\/infer(?:\?|$)/;
-const EXPLICIT_VERSION = /^\/v2\/models\/[^/?]+\/versions\/([^/?]+)/;
 
 export interface HandlerOptions {
   state: RoutingState;
@@ -25,29 +26,24 @@ export interface HandlerOptions {
   logger: Logger;
   maxBodyBytes: number;
   upstreamTimeoutMs: number;
+  /** Bytes of client requests (and primary answers kept for the shadow comparison) held at once. */
+  budget: ByteBudget;
+  /** This router's name in Via headers (hops.ts). */
+  viaName: string;
   /** What GET /v2/router/routes adds to the table: where it came from, the last refused update. */
   describeSource(): Record<string, unknown>;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
-}
-
 const WARN_INTERVAL_MS = 10_000;
-const OWN_PATHS = new Set(['/v2/health/live', '/v2/health/ready', '/metrics', '/v2/router/routes']);
 
 export function createRouterHandler(options: HandlerOptions) {
-  const { state, shadow, metrics, logger, maxBodyBytes, upstreamTimeoutMs } = options;
+  const { state, shadow, metrics, logger, maxBodyBytes, upstreamTimeoutMs, budget, viaName } = options;
   let draining = false;
   let inflight = 0;
   let idle: (() => void) | undefined;
@@ -100,10 +96,11 @@ export function createRouterHandler(options: HandlerOptions) {
 
   /**
    * Sends the buffered request to `upstream` and streams its answer back. The exchange ends at the client
-   * response's 'close' (sent in full, or cut): counted and timed there, once. With `capture` the answer's
-   * body is also kept (up to the body limit) for the shadow comparison.
+   * response's 'close' (sent in full, or cut): counted and timed there, once, and the request's bytes are
+   * released. With `capture` the answer's body is also kept (up to the body limit, each byte held in the
+   * request's reservation) for the shadow comparison.
    */
-  const proxy = (res: ServerResponse, upstream: Upstream, call: OutgoingCall, started: number, capture?: (answer: CapturedResponse | undefined) => void): void => {
+  const proxy = (res: ServerResponse, upstream: Upstream, call: OutgoingCall, route: RouterRoute, started: number, reservation: Reservation, capture?: (answer: CapturedResponse | undefined) => void): void => {
     const release = upstream.acquire();
     let upstreamFailed = false;
     let complete = false;
@@ -121,12 +118,17 @@ export function createRouterHandler(options: HandlerOptions) {
         flow = answerFlow;
         if (res.destroyed) return;
         res.writeHead(answerStatus, clientHeaders(answerHeaders));
-        if (capture) kept = [];
+        // Only a 200 is ever compared: nothing else is worth its bytes.
+        if (capture && answerStatus === 200) kept = [];
         left = Number(answerHeaders['content-length'] ?? -1);
       },
       onData(chunk) {
         if (res.destroyed) return;
-        if (kept && (keptBytes += chunk.length) <= maxBodyBytes) kept.push(chunk);
+        if (kept) {
+          // Past the body limit or the budget the copy is given up (its bytes stay held until the exchange ends).
+          if ((keptBytes += chunk.length) <= maxBodyBytes && reservation.grow(chunk.length)) kept.push(chunk);
+          else kept = undefined;
+        }
         // The last chunk of a body of known length goes out with end(): one write to the client instead of two.
         if ((left -= chunk.length) === 0) {
           res.end(chunk);
@@ -155,9 +157,10 @@ export function createRouterHandler(options: HandlerOptions) {
       // The client went away: stop the upstream request, and with it the model's work.
       if (!sent) forwarding.abort();
       release();
-      metrics.requestAnswered(upstream.name, sent ? res.statusCode : upstreamFailed ? 502 : 499, (performance.now() - started) / 1000);
+      reservation.release();
+      metrics.requestAnswered(upstream.name, route, sent ? res.statusCode : upstreamFailed ? 502 : 499, (performance.now() - started) / 1000);
       if (capture) {
-        const whole = sent && (complete || left === 0) && kept !== undefined && keptBytes <= maxBodyBytes;
+        const whole = sent && (complete || left === 0) && kept !== undefined;
         capture(whole ? { status, body: Buffer.concat(kept!, keptBytes), headers } : sent ? { status: res.statusCode } : undefined);
       }
     });
@@ -166,25 +169,34 @@ export function createRouterHandler(options: HandlerOptions) {
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = performance.now();
     const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    if ((req.method === 'GET' || req.method === 'HEAD') && OWN_PATHS.has(path)) return own(res, path);
+    const target = requestTarget(req.method ?? 'GET', url);
+    if (target.kind === 'own') return own(res, target.path);
+    const label = routeLabel(target);
+    /** The router answers itself, charged to no version: the request never reached one. */
+    const refuse = (status: number, message: string, headers?: OutgoingHttpHeaders) => {
+      metrics.requestRefused(label, status);
+      sendJson(res, status, { error: message }, headers);
+    };
+    if (target.kind === 'malformed') {
+      req.resume();
+      return refuse(400, target.reason);
+    }
+    const hop = nextHop(req.headers.via, viaName);
+    if (!hop.ok) {
+      req.resume();
+      return refuse(508, hop.reason);
+    }
 
     const snapshot: Snapshot = state.current;
-    const explicit = EXPLICIT_VERSION.exec(path);
-    const inference = req.method === 'POST' && INFER.test(path);
     let upstream: Upstream | undefined;
-    if (explicit) {
-      const version = decodeSegment(explicit[1]);
-      upstream = snapshot.upstreams.get(version);
+    if (target.kind === 'pinned') {
+      upstream = snapshot.upstreams.get(target.version);
       if (!upstream) {
         req.resume();
-        metrics.requestRefused(NO_VERSION, 404);
         const listed = snapshot.table.versions.map((v) => v.name).join(', ') || 'none';
-        sendJson(res, 404, { error: `unknown version '${version}': this router serves ${listed}` });
-        return;
+        return refuse(404, `unknown version '${excerpt(target.version, 60)}': this router serves ${listed}`);
       }
-    } else if (inference) {
+    } else if (target.kind === 'weighted') {
       const sticky = snapshot.table.stickyHeader ? req.headers[snapshot.table.stickyHeader] : undefined;
       const version = chooseVersion(snapshot, Array.isArray(sticky) ? sticky[0] : sticky);
       upstream = version && snapshot.upstreams.get(version.name);
@@ -193,35 +205,36 @@ export function createRouterHandler(options: HandlerOptions) {
     }
     if (!upstream) {
       req.resume();
-      metrics.requestRefused(NO_VERSION, 503);
-      sendJson(res, 503, { error: 'no version of the model is ready: the route table sends traffic nowhere' });
-      return;
+      return refuse(503, 'no version of the model is ready: the route table sends traffic nowhere');
     }
 
+    // Empty for now: the body grows it as it arrives (or by its declared length, up front).
+    const reservation = budget.reserve(0)!;
     let body: Buffer;
     try {
-      body = await readBody(req, maxBodyBytes);
+      // A body larger than the whole budget could never be held: 413, not a 503 to retry forever.
+      body = await readBodyWithin(req, Math.min(maxBodyBytes, budget.limitBytes), reservation, budget.limitBytes);
     } catch (error) {
+      reservation.release();
       const status = error instanceof InferenceError ? error.status : 400;
       if (status === 499 || res.destroyed) return; // the client is gone; nobody to answer
-      metrics.requestRefused(NO_VERSION, status);
-      sendJson(res, status, { error: (error as Error).message });
-      if (status === 413) lingerThenClose(req);
+      refuse(status, (error as Error).message, status === 503 ? { 'retry-after': '1' } : {});
+      if (status === 413 || status === 503) lingerThenClose(req);
       return;
     }
     if (draining) res.setHeader('connection', 'close');
-    const call: OutgoingCall = { method: req.method ?? 'GET', path: url, headers: upstreamHeaders(req.headers, body.length, upstream.hostHeader), body };
+    const call: OutgoingCall = { method: req.method ?? 'GET', path: url, headers: upstreamHeaders(req.headers, body.length, upstream.hostHeader, hop.via), body };
 
-    // Shadow copies: inference routed by weight only (an explicit version is a deliberate choice), never to
-    // the version that answers, and sent right after the primary so they cannot delay it.
-    const mirror = inference && !explicit ? snapshot.shadow : undefined;
+    // Shadow copies: inference routed by weight only (a pinned version is a deliberate choice), never to
+    // the version that answers; sent once the primary has answered, so they cannot delay it.
+    const mirror = target.kind === 'weighted' ? snapshot.shadow : undefined;
     if (mirror === undefined || mirror.upstream === upstream || Math.random() * 100 >= mirror.percent) {
-      proxy(res, upstream, call, started);
+      proxy(res, upstream, call, label, started, reservation);
       return;
     }
     let answered!: (answer: CapturedResponse | undefined) => void;
     const primaryAnswer = new Promise<CapturedResponse | undefined>((resolve) => (answered = resolve));
-    proxy(res, upstream, call, started, answered);
+    proxy(res, upstream, call, label, started, reservation, answered);
     shadow.offer({ primary: upstream.name, upstream: mirror.upstream, call: { ...call, headers: { ...call.headers, host: mirror.upstream.hostHeader } }, primaryAnswer });
   };
 
@@ -235,8 +248,8 @@ export function createRouterHandler(options: HandlerOptions) {
       });
       route(req, res).catch((error: Error) => {
         // A fault of the router itself: answer 500 if still possible, never crash.
-        logger.error('request failed', { url: req.url, error: error.message });
-        if (!res.headersSent && !res.destroyed) sendJson(res, 500, { error: `router fault: ${error.message}` });
+        logger.error('request failed', { url: excerpt(req.url ?? ''), error: excerpt(error.message) });
+        if (!res.headersSent && !res.destroyed) sendJson(res, 500, { error: `router fault: ${excerpt(error.message)}` });
         else res.destroy();
       });
     },

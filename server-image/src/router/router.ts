@@ -2,12 +2,16 @@
 // the source changes, drain on shutdown. Side effects live here; the parts are plain modules.
 import { createServer } from 'node:http';
 import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { upstreamOverrides, type RouteOptions } from '../config/route-options.ts';
 import type { Logger } from '../../../contract/logger.ts';
 import { ConnectionDrain } from '../http/graceful-drain.ts';
 import { createRouterHandler } from './handler.ts';
-import { RouterMetrics } from './metrics.ts';
+import { routerViaName } from './hops.ts';
+import { RouterMetrics, type RouterBudgets } from './metrics.ts';
+import { ByteBudget, defaultBudgetBytes } from '../memory/byte-budget.ts';
+import { containerMemoryLimit } from '../memory/container-limit.ts';
 import { withUpstreams, type RouteTable } from '../../../contract/route-table.ts';
 import { RoutingState } from './routing-state.ts';
 import { ShadowMirror } from './shadow.ts';
@@ -28,6 +32,12 @@ const summary = (table: RouteTable) => ({
   ...(table.stickyHeader ? { stickyHeader: table.stickyHeader } : {}),
 });
 
+/** The byte budgets of the settings, defaults from the container's memory limit (see route-options.ts). */
+export function routerBudgets(options: Partial<Pick<RouteOptions, 'maxInflightBytes' | 'shadowQueueBytes'>>, memoryLimit = containerMemoryLimit()): RouterBudgets {
+  const inflight = options.maxInflightBytes ?? defaultBudgetBytes(memoryLimit);
+  return { inflight: new ByteBudget(inflight), shadow: new ByteBudget(options.shadowQueueBytes ?? Math.floor(inflight / 4)) };
+}
+
 export async function routeSource(options: RouteOptions): Promise<RouteSource> {
   if (options.routesFile) return fileSource(options.routesFile);
   const { configMapSource } = await import('./configmap-source.ts');
@@ -41,7 +51,8 @@ export async function startRouter(options: RouteOptions, logger: Logger, given?:
   const first = await source.initial();
   if (first.table === undefined) logger.warn('no route table yet; no version is ready until one arrives', { source: source.description, why: first.why });
 
-  const metrics = new RouterMetrics();
+  const budgets = routerBudgets(options);
+  const metrics = new RouterMetrics(budgets);
   const state = new RoutingState();
   let rejected: { at: string; error: string } | undefined;
   const install = (table: RouteTable) => {
@@ -59,6 +70,7 @@ export async function startRouter(options: RouteOptions, logger: Logger, given?:
     concurrency: options.shadowConcurrency,
     timeoutMs: options.upstreamTimeoutMs,
     maxBodyBytes: options.maxBodyBytes,
+    budget: budgets.shadow,
     metrics,
     logger,
   });
@@ -66,6 +78,8 @@ export async function startRouter(options: RouteOptions, logger: Logger, given?:
     state, shadow, metrics, logger,
     maxBodyBytes: options.maxBodyBytes,
     upstreamTimeoutMs: options.upstreamTimeoutMs,
+    budget: budgets.inflight,
+    viaName: routerViaName(randomBytes(6).toString('hex')),
     describeSource: () => ({ source: source.description, ...(rejected ? { rejected } : {}) }),
   });
   const server = createServer({ keepAliveTimeout: 65_000 }, handler.handle);
