@@ -7,6 +7,7 @@ import { lingerThenClose, readBody } from './body.ts';
 import { InferenceError, errorBody, errorStatus, notFound, unavailable } from '../protocol/errors.ts';
 import { decodeInferRequest, parseJsonHeader, splitBody } from '../protocol/request.ts';
 import { encodeInferResponse } from '../protocol/response.ts';
+import { DEFAULT_CODEC_LIMITS } from '../protocol/tensor-codec.ts';
 import type { Submission } from '../batching/dynamic-batcher.ts';
 import type { Outcome } from '../observability/metrics.ts';
 import type { Logger } from '../../../contract/logger.ts';
@@ -58,7 +59,7 @@ export function createInferHandler({ host, maxBodyBytes, logger }: InferHandlerO
       if (!host.ready || !model) throw unavailable(host.unavailableMessage());
       const body = await readBody(req, maxBodyBytes);
       const { header, binary } = splitBody(body, req.headers['inference-header-content-length']);
-      const request = decodeInferRequest(parseJsonHeader(header), binary, model.signature, { maxBatchSize: model.maxBatchSize });
+      const request = decodeInferRequest(parseJsonHeader(header), binary, model.signature, { maxBatchSize: model.maxBatchSize, tensors: DEFAULT_CODEC_LIMITS });
       submission = model.batcher.submit(request);
       const outputs = await submission.result;
       const encoded = encodeInferResponse({ modelName: model.name, modelVersion: model.version, id: request.id, requested: request.outputs }, outputs);

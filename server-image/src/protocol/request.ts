@@ -1,11 +1,12 @@
 // Decoding and validation of an Open Inference Protocol infer request, JSON or with the binary tensor
 // data extension, against the model's signature. Everything a client can get wrong is caught here and
 // answered with a 400 that names the input and the problem; nothing malformed reaches the batcher.
-import {
-  DATATYPES, elementCount, isDatatype, numbersToFp16Bits,
-  type Datatype, type JsonElementRule, type NumericArray, type Tensor, type TensorData,
-} from './datatypes.ts';
+import type { Tensor } from './datatypes.ts';
 import { badRequest } from './errors.ts';
+import {
+  TensorCodecError, checkedElementCount, decodeBinaryTensor, decodeJsonTensor, excerpt, parseDatatype, parseShape,
+  type CodecLimits, type DecodeRules, type TensorHead,
+} from './tensor-codec.ts';
 import type { ModelSignature, TensorSpec } from '../model/signature.ts';
 
 export interface RequestedOutput {
@@ -31,6 +32,7 @@ export interface InferenceRequest {
 
 export interface DecodeLimits {
   maxBatchSize: number;
+  tensors: CodecLimits;
 }
 
 /** Splits a body into the JSON header and the binary region of the binary tensor data extension. */
@@ -39,7 +41,7 @@ export function splitBody(body: Buffer, headerLengthValue: string | string[] | u
   const raw = Array.isArray(headerLengthValue) ? headerLengthValue[0] : headerLengthValue;
   const length = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(length)) {
-    throw badRequest(`header Inference-Header-Content-Length: '${raw}' is not a non-negative integer`);
+    throw badRequest(`header Inference-Header-Content-Length: ${quoted(raw)} is not a non-negative integer`);
   }
   if (length > body.length) {
     throw badRequest(`header Inference-Header-Content-Length: ${length} exceeds the body's ${body.length} bytes`);
@@ -55,11 +57,14 @@ export function parseJsonHeader(header: Buffer): unknown {
   }
 }
 
+/** A client-supplied name or header, quoted as the messages quote names, cut short when it is long. */
+const quoted = (value: string) => (value.length <= 100 ? `'${value}'` : excerpt(value));
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function nonNegativeInteger(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw badRequest(`${what} must be a non-negative integer, got ${JSON.stringify(value)}`);
+    throw badRequest(`${what} must be a non-negative integer, got ${excerpt(value)}`);
   }
   return value;
 }
@@ -72,7 +77,7 @@ export function decodeInferRequest(
 ): InferenceRequest {
   if (!isObject(body)) throw badRequest('request body must be a JSON object');
   const { id, parameters = {}, inputs, outputs } = body;
-  if (id !== undefined && typeof id !== 'string') throw badRequest(`'id' must be a string, got ${JSON.stringify(id)}`);
+  if (id !== undefined && typeof id !== 'string') throw badRequest(`'id' must be a string, got ${excerpt(id)}`);
   if (!isObject(parameters)) throw badRequest(`'parameters' must be an object`);
   if (!Array.isArray(inputs)) throw badRequest(`'inputs' must be an array of tensors`);
 
@@ -81,24 +86,29 @@ export function decodeInferRequest(
   const binaryOutputDefault = parameters.binary_data_output ?? false;
   if (typeof binaryOutputDefault !== 'boolean') throw badRequest(`parameter 'binary_data_output' must be a boolean`);
 
-  const binaryReader = new BinaryReader(binary);
-  const byName = new Map<string, Tensor>();
+  // Every input's head (datatype, shape, element count) and the batch are checked before any element is read.
+  const heads = new Map<string, InputHead>();
   for (const [index, raw] of inputs.entries()) {
     if (!isObject(raw) || typeof raw.name !== 'string') throw badRequest(`inputs[${index}] must be an object with a string 'name'`);
     const spec = signature.inputs.find((s) => s.name === raw.name);
     if (!spec) {
-      throw badRequest(`unknown input '${raw.name}'; the model's inputs are ${signature.inputs.map((s) => `'${s.name}'`).join(', ')}`);
+      throw badRequest(`unknown input ${quoted(raw.name)}; the model's inputs are ${signature.inputs.map((s) => `'${s.name}'`).join(', ')}`);
     }
-    if (byName.has(spec.name)) throw badRequest(`input '${spec.name}' is given more than once`);
-    byName.set(spec.name, decodeInput(raw, spec, binaryReader));
+    if (heads.has(spec.name)) throw badRequest(`input '${spec.name}' is given more than once`);
+    heads.set(spec.name, decodeInputHead(raw, spec, limits.tensors));
   }
-  binaryReader.assertConsumed();
-
-  const missing = signature.inputs.filter((s) => !byName.has(s.name));
+  const missing = signature.inputs.filter((s) => !heads.has(s.name));
   if (missing.length > 0) throw badRequest(`missing input ${missing.map((s) => `'${s.name}'`).join(', ')}`);
+  const orderedHeads = signature.inputs.map((s) => heads.get(s.name)!);
+  const rows = signature.batchable ? checkBatchRows(orderedHeads, limits.maxBatchSize) : 1;
+
+  // In the order the client wrote them, as that is the order of their binary regions.
+  const binaryReader = new BinaryReader(binary);
+  const byName = new Map<string, Tensor>();
+  for (const head of heads.values()) byName.set(head.name, decodeInputData(head, binaryReader, limits.tensors));
+  binaryReader.assertConsumed();
   const ordered = signature.inputs.map((s) => byName.get(s.name)!);
 
-  const rows = signature.batchable ? checkBatchRows(ordered, limits.maxBatchSize) : 1;
   const batchKey = ordered.map((t) => (signature.batchable ? t.shape.slice(1) : t.shape).join('x')).join('|');
 
   return {
@@ -113,7 +123,7 @@ export function decodeInferRequest(
   };
 }
 
-function checkBatchRows(inputs: Tensor[], maxBatchSize: number): number {
+function checkBatchRows(inputs: InputHead[], maxBatchSize: number): number {
   const rows = inputs[0].shape[0];
   for (const t of inputs) {
     if (t.shape[0] !== rows) {
@@ -134,7 +144,7 @@ function decodeRequestedOutputs(outputs: unknown, signature: ModelSignature, bin
   return outputs.map((raw, index) => {
     if (!isObject(raw) || typeof raw.name !== 'string') throw badRequest(`outputs[${index}] must be an object with a string 'name'`);
     if (!signature.outputs.some((s) => s.name === raw.name)) {
-      throw badRequest(`unknown output '${raw.name}'; the model's outputs are ${signature.outputs.map((s) => `'${s.name}'`).join(', ')}`);
+      throw badRequest(`unknown output ${quoted(raw.name)}; the model's outputs are ${signature.outputs.map((s) => `'${s.name}'`).join(', ')}`);
     }
     if (seen.has(raw.name)) throw badRequest(`output '${raw.name}' is requested more than once`);
     seen.add(raw.name);
@@ -146,35 +156,30 @@ function decodeRequestedOutputs(outputs: unknown, signature: ModelSignature, bin
   });
 }
 
-function decodeInput(raw: Record<string, unknown>, spec: TensorSpec, binary: BinaryReader): Tensor {
-  const name = spec.name;
-  if (!isDatatype(raw.datatype)) throw badRequest(`input '${name}': unknown datatype ${JSON.stringify(raw.datatype)}`);
-  if (raw.datatype !== spec.datatype) {
-    throw badRequest(`input '${name}': datatype ${raw.datatype} does not match the model's ${spec.datatype}`);
+/** A codec failure is the client's: a 400 naming the input. */
+function asBadRequest<T>(name: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    if (error instanceof TensorCodecError) throw badRequest(`input '${name}': ${error.message}`);
+    throw error;
   }
-  const shape = decodeShape(raw.shape, spec);
-  const count = elementCount(shape);
-  const params = raw.parameters ?? {};
-  if (!isObject(params)) throw badRequest(`input '${name}': 'parameters' must be an object`);
-
-  let data: TensorData;
-  if (params.binary_data_size !== undefined) {
-    if (raw.data !== undefined) throw badRequest(`input '${name}': has both 'data' and binary_data_size`);
-    const size = nonNegativeInteger(params.binary_data_size, `input '${name}': parameter 'binary_data_size'`);
-    data = binary.read(name, spec.datatype, size, count);
-  } else {
-    if (raw.data === undefined) throw badRequest(`input '${name}': has neither 'data' nor parameter 'binary_data_size'`);
-    data = decodeJsonData(name, spec.datatype, raw.data, count, shape);
-  }
-  return { name, datatype: spec.datatype, shape, data };
 }
 
-function decodeShape(value: unknown, spec: TensorSpec): number[] {
+/** An input's name, datatype, shape and where its data is, checked against the model before any element is read. */
+interface InputHead extends TensorHead {
+  name: string;
+  raw: Record<string, unknown>;
+  binarySize?: number;
+}
+
+function decodeInputHead(raw: Record<string, unknown>, spec: TensorSpec, limits: CodecLimits): InputHead {
   const name = spec.name;
-  if (!Array.isArray(value) || !value.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw badRequest(`input '${name}': 'shape' must be an array of non-negative integers, got ${JSON.stringify(value)}`);
+  const datatype = asBadRequest(name, () => parseDatatype(raw.datatype));
+  if (datatype !== spec.datatype) {
+    throw badRequest(`input '${name}': datatype ${datatype} does not match the model's ${spec.datatype}`);
   }
-  const shape = value as number[];
+  const shape = asBadRequest(name, () => parseShape(raw.shape, limits));
   if (shape.length !== spec.shape.length) {
     throw badRequest(`input '${name}': shape [${shape}] has rank ${shape.length}, the model expects rank ${spec.shape.length} [${spec.shape}]`);
   }
@@ -183,103 +188,30 @@ function decodeShape(value: unknown, spec: TensorSpec): number[] {
       throw badRequest(`input '${name}': shape [${shape}] does not match the model's [${spec.shape}] at dimension ${i}`);
     }
   }
-  return shape;
+  const head: InputHead = { name, datatype, shape, raw };
+  asBadRequest(name, () => checkedElementCount(head, limits));
+  const params = raw.parameters ?? {};
+  if (!isObject(params)) throw badRequest(`input '${name}': 'parameters' must be an object`);
+  if (params.binary_data_size !== undefined) {
+    if (raw.data !== undefined) throw badRequest(`input '${name}': has both 'data' and binary_data_size`);
+    head.binarySize = nonNegativeInteger(params.binary_data_size, `input '${name}': parameter 'binary_data_size'`);
+  } else if (raw.data === undefined) {
+    throw badRequest(`input '${name}': has neither 'data' nor parameter 'binary_data_size'`);
+  }
+  return head;
 }
 
-/** Flattens nested JSON arrays (row-major) after checking that their structure matches the shape. */
-function flatten(name: string, data: unknown[], shape: number[]): unknown[] {
-  if (data.length === 0 || !Array.isArray(data[0])) return data;
-  const flat: unknown[] = [];
-  const walk = (node: unknown, depth: number): void => {
-    if (depth === shape.length) {
-      flat.push(node);
-      return;
-    }
-    if (!Array.isArray(node) || node.length !== shape[depth]) {
-      throw badRequest(`input '${name}': nested 'data' does not match shape [${shape}] at depth ${depth}`);
-    }
-    for (const child of node) walk(child, depth + 1);
-  };
-  walk(data, 0);
-  return flat;
+const INPUT_RULES: DecodeRules = { finite: true, noNul: true };
+
+function decodeInputData(head: InputHead, binary: BinaryReader, limits: CodecLimits): Tensor {
+  const { name, datatype, shape } = head;
+  const data = head.binarySize === undefined
+    ? asBadRequest(name, () => decodeJsonTensor(head, head.raw.data, limits, INPUT_RULES))
+    : asBadRequest(name, () => decodeBinaryTensor(head, binary.take(name, head.binarySize!), limits, INPUT_RULES));
+  return { name, datatype, shape, data };
 }
 
-function decodeJsonData(name: string, datatype: Datatype, raw: unknown, count: number, shape: number[]): TensorData {
-  if (!Array.isArray(raw)) throw badRequest(`input '${name}': 'data' must be an array`);
-  const values = flatten(name, raw, shape);
-  if (values.length !== count) {
-    throw badRequest(`input '${name}': shape [${shape}] needs ${count} elements but 'data' has ${values.length}`);
-  }
-  const info = DATATYPES[datatype];
-  if (!info.array || !info.json) {
-    for (let i = 0; i < count; i++) {
-      const value = values[i];
-      if (typeof value !== 'string') throw badRequest(`input '${name}': BYTES element ${i} must be a string, got ${JSON.stringify(value)}`);
-      if (value.includes('\0')) throw nulByte(name, i);
-    }
-    return values as string[];
-  }
-  if (datatype === 'FP16') {
-    const halves = new Float16Array(count);
-    fillChecked(name, datatype, values, info.json, halves as unknown as NumericArray);
-    return numbersToFp16Bits(halves);
-  }
-  const out = new info.array(count);
-  fillChecked(name, datatype, values, info.json, out);
-  return out;
-}
-
-function fillChecked(name: string, datatype: Datatype, values: unknown[], rule: JsonElementRule, out: NumericArray): void {
-  const fail = (i: number, why: string): never => {
-    throw badRequest(`input '${name}': element ${i} (${JSON.stringify(values[i]) ?? String(values[i])}) ${why} for ${datatype}`);
-  };
-  const n = values.length;
-  switch (rule.kind) {
-    case 'float': {
-      const arr = out as Float32Array;
-      for (let i = 0; i < n; i++) {
-        const v = values[i];
-        if (typeof v !== 'number') fail(i, 'is not a number');
-        // JSON.parse turns 1e400 into Infinity; reject non-finite and out-of-range values instead of storing Infinity.
-        if (!((v as number) <= rule.max && (v as number) >= -rule.max)) fail(i, 'is not a finite number in range');
-        arr[i] = v as number;
-      }
-      return;
-    }
-    case 'int': {
-      const arr = out as Int32Array;
-      for (let i = 0; i < n; i++) {
-        const v = values[i];
-        if (!Number.isInteger(v)) fail(i, 'is not an integer');
-        if ((v as number) < rule.min || (v as number) > rule.max) fail(i, `is out of range [${rule.min}, ${rule.max}]`);
-        arr[i] = v as number;
-      }
-      return;
-    }
-    case 'bigint': {
-      const arr = out as BigInt64Array;
-      for (let i = 0; i < n; i++) {
-        const v = values[i];
-        if (!Number.isInteger(v)) fail(i, 'is not an integer');
-        const b = BigInt(v as number);
-        if (b < rule.min || b > rule.max) fail(i, `is out of range [${rule.min}, ${rule.max}]`);
-        arr[i] = b;
-      }
-      return;
-    }
-    case 'bool': {
-      const arr = out as Uint8Array;
-      for (let i = 0; i < n; i++) {
-        const v = values[i];
-        if (typeof v !== 'boolean') fail(i, 'is not a boolean');
-        arr[i] = v ? 1 : 0;
-      }
-      return;
-    }
-  }
-}
-
-/** Reads consecutive tensors from the binary region, checking every declared size against the shape. */
+/** Hands out consecutive regions of the binary data, checking every declared size against what is left. */
 class BinaryReader {
   private offset = 0;
   private readonly binary: Buffer | undefined;
@@ -287,24 +219,14 @@ class BinaryReader {
     this.binary = binary;
   }
 
-  read(name: string, datatype: Datatype, size: number, count: number): TensorData {
+  take(name: string, size: number): Buffer {
     const available = (this.binary?.length ?? 0) - this.offset;
     if (size > available) {
       throw badRequest(`input '${name}': binary_data_size ${size} exceeds the ${available} bytes of binary data left in the body`);
     }
     const bytes = this.binary!.subarray(this.offset, this.offset + size);
     this.offset += size;
-    const info = DATATYPES[datatype];
-    if (!info.array) return readBinaryStrings(name, bytes, count);
-    const expected = count * info.byteSize;
-    if (size !== expected) {
-      throw badRequest(`input '${name}': binary_data_size ${size} does not match ${count} ${datatype} elements (${expected} bytes)`);
-    }
-    // Copy into a fresh, aligned buffer that this request owns (it may be transferred to a worker).
-    const out = new info.array(count);
-    new Uint8Array(out.buffer).set(bytes);
-    if (info.json?.kind === 'float' && datatype !== 'FP16') checkFinite(name, out as Float32Array | Float64Array);
-    return out;
+    return bytes;
   }
 
   assertConsumed(): void {
@@ -313,39 +235,4 @@ class BinaryReader {
       throw badRequest(`binary data has ${length} bytes but the inputs declare ${this.offset} (binary_data_size)`);
     }
   }
-}
-
-function checkFinite(name: string, values: Float32Array | Float64Array): void {
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) throw badRequest(`input '${name}': element ${i} is ${values[i]}; the model takes finite numbers`);
-  }
-}
-
-// ONNX string tensors hold UTF-8 text, and onnxruntime-node passes them as C strings: invalid UTF-8 would be
-// silently replaced and a NUL byte would silently cut the element short. Refuse both instead.
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-const nulByte = (name: string, index: number) =>
-  badRequest(`input '${name}': BYTES element ${index} contains a NUL byte, which ONNX Runtime string tensors cannot carry`);
-
-/** BYTES in the binary extension: each element is a 4-byte little-endian length followed by its bytes. */
-function readBinaryStrings(name: string, bytes: Buffer, count: number): string[] {
-  const out: string[] = [];
-  let offset = 0;
-  while (offset < bytes.length) {
-    if (offset + 4 > bytes.length) throw badRequest(`input '${name}': truncated BYTES length prefix at byte ${offset}`);
-    const length = bytes.readUInt32LE(offset);
-    offset += 4;
-    if (offset + length > bytes.length) throw badRequest(`input '${name}': BYTES element ${out.length} claims ${length} bytes, only ${bytes.length - offset} remain`);
-    const element = bytes.subarray(offset, offset + length);
-    if (element.includes(0)) throw nulByte(name, out.length);
-    try {
-      out.push(utf8.decode(element));
-    } catch {
-      throw badRequest(`input '${name}': BYTES element ${out.length} is not valid UTF-8, which ONNX string tensors require`);
-    }
-    offset += length;
-  }
-  if (out.length !== count) throw badRequest(`input '${name}': binary data holds ${out.length} BYTES elements, the shape needs ${count}`);
-  return out;
 }
