@@ -7,7 +7,8 @@
 //   *    anything else (metadata, config, ...)  the version with the most traffic
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { lingerThenClose, readBody } from '../http/body.ts';
-import { InferenceError } from '../protocol/errors.ts';
+import { InferenceError, errorKind } from '../protocol/errors.ts';
+import { httpStatus } from '../http/error-status.ts';
 import { clientHeaders, forward, upstreamHeaders, type OutgoingCall } from './forward.ts';
 import { NO_VERSION, type RouterMetrics } from './metrics.ts';
 import { chooseVersion, type RoutingState, type Snapshot } from './routing-state.ts';
@@ -202,8 +203,8 @@ export function createRouterHandler(options: HandlerOptions) {
     try {
       body = await readBody(req, maxBodyBytes);
     } catch (error) {
-      const status = error instanceof InferenceError ? error.status : 400;
-      if (status === 499 || res.destroyed) return; // the client is gone; nobody to answer
+      const status = error instanceof InferenceError ? httpStatus(error) : 400;
+      if (errorKind(error) === 'cancelled' || res.destroyed) return; // the client is gone; nobody to answer
       metrics.requestRefused(NO_VERSION, status);
       sendJson(res, status, { error: (error as Error).message });
       if (status === 413) lingerThenClose(req);
