@@ -14,12 +14,11 @@ import { once } from 'node:events';
 import { lingerThenClose, overBudget, readBody } from './body.ts';
 import { errorBody, httpStatus } from './error-status.ts';
 import { InferenceError, errorKind, notFound, unavailable } from '../protocol/errors.ts';
-import { encodeInferResponse } from '../protocol/response.ts';
 import type { DecodeLimits } from '../protocol/request.ts';
 import type { Tensor } from '../protocol/datatypes.ts';
 import { ByteBudget, type Reservation } from '../memory/byte-budget.ts';
 import { Cancellation, InferenceCore } from '../serving/inference.ts';
-import { RequestDecoder } from '../serving/decode-pool.ts';
+import { CodecThread } from '../serving/codec-thread.ts';
 import { requestLimits, type LimitSettings } from '../serving/request-limits.ts';
 import type { ServedModel } from '../serving/served-model.ts';
 import type { Outcome } from '../observability/metrics.ts';
@@ -87,7 +86,7 @@ export function createInferHandler({ host, settings, logger }: InferHandlerOptio
   const metrics = host.metrics;
   const core = new InferenceCore(host);
   const budget = new ByteBudget(limits.maxInflightBytes);
-  const decoder = new RequestDecoder();
+  const codec = new CodecThread();
   // The last answer written on each connection: while the client has not read it, the connection gets no
   // more work (its next request waits unread, so TCP pushes back on the client).
   const lastAnswer = new WeakMap<Socket, ServerResponse>();
@@ -123,10 +122,10 @@ export function createInferHandler({ host, settings, logger }: InferHandlerOptio
       const model = host.model;
       if (!host.ready || !model) throw unavailable(host.unavailableMessage());
       const body = await readBody(req, limits.maxBodyBytes, reservation, budget.limitBytes);
-      const request = await decoder.decode(body, req.headers['inference-header-content-length'], model.signature, limitsFor(model));
+      const request = await codec.decode(body, req.headers['inference-header-content-length'], model.signature, limitsFor(model));
       grow(reservation, tensorBytes(request.inputs));
       const outputs = await core.infer(request, cancellation);
-      const encoded = encodeInferResponse({ modelName: model.name, modelVersion: model.version, id: request.id, requested: request.outputs }, outputs);
+      const encoded = await codec.encode({ modelName: model.name, modelVersion: model.version, id: request.id, requested: request.outputs }, outputs);
       grow(reservation, encoded.body.length);
       res.writeHead(200, { ...encoded.headers, 'content-length': encoded.body.length });
       res.end(encoded.body);
