@@ -56,13 +56,11 @@ function outcomeOf(error: unknown): Outcome {
   }
 }
 
-/** Bytes a request's decoded tensors hold (strings: two bytes a character, as V8 may store them). */
-function tensorBytes(tensors: readonly Tensor[]): number {
+/** Bytes a tensor holds (strings: a header and two bytes a character, as V8 may store them). */
+function tensorBytes({ data }: Tensor): number {
+  if (!Array.isArray(data)) return data.byteLength;
   let bytes = 0;
-  for (const { data } of tensors) {
-    if (!Array.isArray(data)) bytes += data.byteLength;
-    else for (const s of data) bytes += 16 + 2 * s.length;
-  }
+  for (const s of data) bytes += 16 + 2 * s.length;
   return bytes;
 }
 
@@ -123,8 +121,13 @@ export function createInferHandler({ host, settings, logger }: InferHandlerOptio
       if (!host.ready || !model) throw unavailable(host.unavailableMessage());
       const body = await readBody(req, limits.maxBodyBytes, reservation, budget.limitBytes);
       const request = await codec.decode(body, req.headers['inference-header-content-length'], model.signature, limitsFor(model));
-      grow(reservation, tensorBytes(request.inputs));
+      let inputBytes = 0;
+      for (const tensor of request.inputs) inputBytes += tensorBytes(tensor);
+      grow(reservation, inputBytes);
       const outputs = await core.infer(request, cancellation);
+      let outputBytes = 0;
+      for (const { name } of request.outputs) outputBytes += tensorBytes(outputs.get(name)!);
+      grow(reservation, outputBytes);
       const encoded = await codec.encode({ modelName: model.name, modelVersion: model.version, id: request.id, requested: request.outputs }, outputs);
       grow(reservation, encoded.body.length);
       res.writeHead(200, { ...encoded.headers, 'content-length': encoded.body.length });
