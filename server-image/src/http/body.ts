@@ -13,6 +13,8 @@ export const overBudget = (bytes: number, budget: number) =>
   unavailable(`no room for ${bytes} more bytes of request data: the server holds at most ${budget} bytes in flight (maxInflightBytes); retry later`);
 
 export function readBody(req: IncomingMessage, limit: number, reservation?: Reservation, budgetBytes = 0): Promise<Buffer> {
+  // Gone already (it waited behind an unread answer on a connection that has since closed): no events will come.
+  if (req.destroyed) return Promise.reject(cancelled());
   const declaredHeader = req.headers['content-length'];
   const declared = declaredHeader === undefined ? undefined : Number(declaredHeader);
   if (declared !== undefined && declared > limit) {
