@@ -142,9 +142,9 @@ const single = (name: string, model: string, body: Buffer, headers: Record<strin
   },
 });
 
-/** Clients that send a request for a large answer (1 M FP32 as JSON, about 10 MB) three times on one connection, and never read. */
+/** Clients that send a request for a large answer (1 M FP32 as JSON, about 18 MB) three times on one connection, and never read. */
 function nonReadingClients(clients: number): Scenario {
-  const input = Buffer.from(new Float32Array(1_000_000).fill(1 / 3).buffer);
+  const input = Buffer.from(Float32Array.from({ length: 1_000_000 }, (_, i) => (i % 1000) / 7).buffer);
   const { body, headers } = binaryRequest({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1_000_000], parameters: { binary_data_size: input.length } }] }, input);
   const head = Buffer.from(`POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-length: ${body.length}\r\ninference-header-content-length: ${headers['inference-header-content-length']}\r\n\r\n`);
   const one = Buffer.concat([head, body]);

@@ -215,9 +215,10 @@ describe('the byte budget', () => {
     const infer = `${server.url}/v2/models/varlen/infer`;
     let socket: Socket | undefined;
     try {
-      // The answer (4 M FP32 of 1/3 as JSON) is far more than the loopback's socket buffers hold.
+      // The answer (4 M FP32 as JSON, each like 0.4285714328289032) is far more than the loopback's socket buffers hold.
       const elements = 4_000_000;
-      const { body, headers } = encodeBinaryRequest({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, elements], data: new Float32Array(elements).fill(1 / 3) }] });
+      const data = Float32Array.from({ length: elements }, (_, i) => (i % 1000) / 7);
+      const { body, headers } = encodeBinaryRequest({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, elements], data }] });
       const head = Buffer.from(`POST /v2/models/varlen/infer HTTP/1.1\r\nhost: test\r\ncontent-length: ${body.length}\r\ninference-header-content-length: ${headers['inference-header-content-length']}\r\n\r\n`);
       const one = Buffer.concat([head, body]);
       socket = connect(server.port, '127.0.0.1');

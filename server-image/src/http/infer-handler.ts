@@ -10,15 +10,15 @@
 // handed to the kernel, so clients that do not read their answers cannot pile them up in the server.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { once } from 'node:events';
 import { lingerThenClose, overBudget, readBody } from './body.ts';
 import { errorBody, httpStatus } from './error-status.ts';
 import { InferenceError, errorKind, notFound, unavailable } from '../protocol/errors.ts';
-import type { DecodeLimits } from '../protocol/request.ts';
+import { decodeInferBody, type DecodeLimits } from '../protocol/request.ts';
+import { encodeInferResponse } from '../protocol/response.ts';
 import type { Tensor } from '../protocol/datatypes.ts';
 import { ByteBudget, type Reservation } from '../memory/byte-budget.ts';
 import { Cancellation, InferenceCore } from '../serving/inference.ts';
-import { CodecThread } from '../serving/codec-thread.ts';
+import { CodecThread, decodesOffThread, encodesOffThread } from '../serving/codec-thread.ts';
 import { requestLimits, type LimitSettings } from '../serving/request-limits.ts';
 import type { ServedModel } from '../serving/served-model.ts';
 import type { Outcome } from '../observability/metrics.ts';
@@ -64,6 +64,19 @@ function tensorBytes({ data }: Tensor): number {
   return bytes;
 }
 
+/** Resolves when `previous` has been flushed or closed, or when `req`'s connection is gone. */
+function flushedOrGone(previous: ServerResponse, req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      previous.off('close', done);
+      req.off('close', done);
+      resolve();
+    };
+    previous.on('close', done);
+    req.on('close', done);
+  });
+}
+
 export interface InferHandlerOptions {
   host: ModelHost;
   /** The `serve` settings; the limits are read from them. */
@@ -73,10 +86,8 @@ export interface InferHandlerOptions {
 
 export interface InferHandler {
   (req: IncomingMessage, res: ServerResponse, target: { name: string; version?: string }): Promise<void>;
-  /** The core every request goes through, for observers. */
+  /** The core every request goes through: where observers (monitoring, a cache) plug in. */
   readonly core: InferenceCore;
-  /** The byte budget all requests in flight share. */
-  readonly budget: ByteBudget;
 }
 
 export function createInferHandler({ host, settings, logger }: InferHandlerOptions): InferHandler {
@@ -85,8 +96,9 @@ export function createInferHandler({ host, settings, logger }: InferHandlerOptio
   const core = new InferenceCore(host);
   const budget = new ByteBudget(limits.maxInflightBytes);
   const codec = new CodecThread();
-  // The last answer written on each connection: while the client has not read it, the connection gets no
-  // more work (its next request waits unread, so TCP pushes back on the client).
+  // The latest request's answer on each connection. A request waits, its body unread, until the answer
+  // before it on its connection has been flushed: a client that does not read its answers (or pipelines
+  // many) gets no more work done, and TCP pushes back on it.
   const lastAnswer = new WeakMap<Socket, ServerResponse>();
   let decodeLimits: DecodeLimits | undefined;
   let decodeLimitsOf: ServedModel | undefined;
@@ -115,12 +127,16 @@ export function createInferHandler({ host, settings, logger }: InferHandlerOptio
     });
     try {
       const previous = lastAnswer.get(req.socket);
-      if (previous !== undefined && !previous.writableFinished && !previous.destroyed) await once(previous, 'close');
+      lastAnswer.set(req.socket, res);
+      if (previous !== undefined && !previous.writableFinished && !previous.destroyed) await flushedOrGone(previous, req);
       if (!host.matches(target.name, target.version)) throw notFound(host.unknownMessage(target.name, target.version));
       const model = host.model;
       if (!host.ready || !model) throw unavailable(host.unavailableMessage());
       const body = await readBody(req, limits.maxBodyBytes, reservation, budget.limitBytes);
-      const request = await codec.decode(body, req.headers['inference-header-content-length'], model.signature, limitsFor(model));
+      const headerLength = req.headers['inference-header-content-length'];
+      const request = decodesOffThread(body)
+        ? await codec.decode(body, headerLength, model.signature, limitsFor(model))
+        : decodeInferBody(body, headerLength, model.signature, limitsFor(model));
       let inputBytes = 0;
       for (const tensor of request.inputs) inputBytes += tensorBytes(tensor);
       grow(reservation, inputBytes);
@@ -128,11 +144,11 @@ export function createInferHandler({ host, settings, logger }: InferHandlerOptio
       let outputBytes = 0;
       for (const { name } of request.outputs) outputBytes += tensorBytes(outputs.get(name)!);
       grow(reservation, outputBytes);
-      const encoded = await codec.encode({ modelName: model.name, modelVersion: model.version, id: request.id, requested: request.outputs }, outputs);
+      const context = { modelName: model.name, modelVersion: model.version, id: request.id, requested: request.outputs };
+      const encoded = encodesOffThread(context, outputs) ? await codec.encode(context, outputs) : encodeInferResponse(context, outputs);
       grow(reservation, encoded.body.length);
       res.writeHead(200, { ...encoded.headers, 'content-length': encoded.body.length });
       res.end(encoded.body);
-      lastAnswer.set(req.socket, res);
       outcome = 'success';
     } catch (error) {
       outcome = outcomeOf(error);
@@ -142,7 +158,6 @@ export function createInferHandler({ host, settings, logger }: InferHandlerOptio
         const body = errorBody(error);
         res.writeHead(httpStatus(error), { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
-        lastAnswer.set(req.socket, res);
         // The body was refused unread (too large, or no room for it): let the client finish sending it.
         if (!req.readableEnded) lingerThenClose(req);
       }
@@ -150,5 +165,5 @@ export function createInferHandler({ host, settings, logger }: InferHandlerOptio
       metrics.requestFinished(outcome, (performance.now() - started) / 1000);
     }
   };
-  return Object.assign(handle, { core, budget });
+  return Object.assign(handle, { core });
 }

@@ -1,11 +1,11 @@
-// Where infer requests are decoded and answers encoded. Small ones (the hot path) are done inline: a thread
-// hop would cost more than the work. Large ones go to one codec thread, because JSON.parse, the element
+// Where large infer requests are decoded and large answers encoded. Small ones (the hot path) are done
+// inline by the caller: a thread hop would cost more than the work. Large ones go to one codec thread, because JSON.parse, the element
 // checks and JSON.stringify are synchronous and grow with the data: a 12 MB body of a million keys held the
 // event loop for 5.5 s, and a liveness probe that cannot get through in that time restarts a healthy pod.
 // One thread also means at most one large body is parsed (its JS objects held) at a time.
 import { Worker } from 'node:worker_threads';
-import { decodeInferBody, type DecodeLimits, type InferenceRequest } from '../protocol/request.ts';
-import { encodeInferResponse, type EncodedResponse, type ResponseContext } from '../protocol/response.ts';
+import type { DecodeLimits, InferenceRequest } from '../protocol/request.ts';
+import type { EncodedResponse, ResponseContext } from '../protocol/response.ts';
 import { InferenceError, internal } from '../protocol/errors.ts';
 import type { Tensor } from '../protocol/datatypes.ts';
 import type { ModelSignature } from '../model/signature.ts';
@@ -29,27 +29,30 @@ function ownedBuffer(view: ArrayBufferView): ArrayBuffer[] {
   return view.byteOffset === 0 && view.byteLength === buffer.byteLength ? [buffer] : [];
 }
 
+/** Whether a body is decoded on the codec thread. */
+export function decodesOffThread(body: Buffer): boolean {
+  return body.length >= OFF_THREAD_BODY_BYTES;
+}
+
+/** Whether an answer is encoded on the codec thread. */
+export function encodesOffThread(context: ResponseContext, outputs: Map<string, Tensor>): boolean {
+  let elements = 0;
+  for (const { name } of context.requested) elements += outputs.get(name)!.data.length;
+  return elements >= OFF_THREAD_ANSWER_ELEMENTS;
+}
+
+/** The codec thread, started on first use. Callers do small work inline (see decodesOffThread, encodesOffThread). */
 export class CodecThread {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
 
   decode(body: Buffer, headerLength: string | string[] | undefined, signature: ModelSignature, limits: DecodeLimits): Promise<InferenceRequest> {
-    if (body.length < OFF_THREAD_BODY_BYTES) {
-      try {
-        return Promise.resolve(decodeInferBody(body, headerLength, signature, limits));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
     const id = this.nextId++;
     return this.post({ type: 'decode', id, body, headerLength, signature, limits }, ownedBuffer(body)).then((reply) => (reply as { request: InferenceRequest }).request);
   }
 
   encode(context: ResponseContext, outputs: Map<string, Tensor>): Promise<EncodedResponse> {
-    let elements = 0;
-    for (const { name } of context.requested) elements += outputs.get(name)!.data.length;
-    if (elements < OFF_THREAD_ANSWER_ELEMENTS) return Promise.resolve(encodeInferResponse(context, outputs));
     // Only the requested outputs travel, copied (a memcpy): they may be views into a batch's shared buffer,
     // and what the core's observers were handed must stay intact.
     const tensors = context.requested.map(({ name }) => outputs.get(name)!);
