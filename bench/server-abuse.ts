@@ -178,7 +178,7 @@ function nonReadingClients(clients: number): Scenario {
 
 /** The server's inference requests so far, by outcome. */
 async function outcomes(port: number): Promise<Map<string, number>> {
-  const { body } = await httpGet(port, '/metrics');
+  const { body } = await httpGet(port, '/metrics', 120_000);
   const counts = new Map<string, number>();
   for (const line of body.split('\n')) {
     const match = /^modelship_inference_requests_total\{.*outcome="([a-z_]+)".*\} (\d+)/.exec(line);
