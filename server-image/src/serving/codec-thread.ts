@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { DecodeLimits, InferenceRequest } from '../protocol/request.ts';
 import type { EncodedResponse, ResponseContext } from '../protocol/response.ts';
 import { InferenceError, internal } from '../protocol/errors.ts';
+import { transferables } from '../runtime/messages.ts';
 import type { Tensor } from '../protocol/datatypes.ts';
 import type { ModelSignature } from '../model/signature.ts';
 import type { CodecJob, CodecReply } from './codec-messages.ts';
@@ -53,11 +54,15 @@ export class CodecThread {
   }
 
   encode(context: ResponseContext, outputs: Map<string, Tensor>): Promise<EncodedResponse> {
-    // Only the requested outputs travel, copied (a memcpy): they may be views into a batch's shared buffer,
-    // and what the core's observers were handed must stay intact.
-    const tensors = context.requested.map(({ name }) => outputs.get(name)!);
+    // Only the requested outputs travel, each copied into a buffer of its own and moved: an output is often
+    // a view into its batch's buffer (which a plain postMessage would clone whole, once per request of the
+    // batch), and what the core's observers were handed must stay intact.
+    const tensors = context.requested.map(({ name }) => {
+      const tensor = outputs.get(name)!;
+      return { ...tensor, data: tensor.data.slice() };
+    });
     const id = this.nextId++;
-    return this.post({ type: 'encode', id, context, outputs: tensors }, []).then((reply) => {
+    return this.post({ type: 'encode', id, context, outputs: tensors }, transferables(tensors)).then((reply) => {
       const { body, headers } = reply as { body: Uint8Array; headers: Record<string, string> };
       return { body: Buffer.from(body.buffer, body.byteOffset, body.byteLength), headers };
     });
