@@ -76,7 +76,11 @@ let worst = 0;
 let probes = 0;
 parentPort.on('message', () => (done = true));
 const probe = () => new Promise((resolve) => {
-  const req = get({ host: '127.0.0.1', port: workerData.port, path: '/v2/health/live', agent: false }, (res) => { res.resume(); res.on('end', resolve); });
+  const req = get({ host: '127.0.0.1', port: workerData.port, path: '/v2/health/live', agent: false }, (res) => {
+    res.on('error', resolve);
+    res.on('end', resolve);
+    res.resume();
+  });
   req.on('error', resolve);
 });
 (async () => {

@@ -142,6 +142,14 @@ describe('abusive requests to a server with its default limits', () => {
     }
   });
 
+  test('a URL that cannot be percent-decoded is a 400 in the error shape, not a 500', async () => {
+    for (const path of ['/v2/models/%E0%A4%A', '/v2/models/mlp/versions/%ZZ/config', '/v2/models/%E0%A4%A/ready']) {
+      const res = await fetch(`${server.url}${path}`);
+      assert.equal(res.status, 400, path);
+      assert.match(((await res.json()) as { error: string }).error, /Failed to decode param/);
+    }
+  });
+
   test('after all of that the server still answers correctly', async () => {
     const res = await postJson(infer, good);
     assert.equal(res.status, 200);

@@ -2,7 +2,7 @@
 // error body `{"error": "..."}`. Statuses follow the protocol and Triton: 400 for anything the client got
 // wrong, 404 unknown model, 413 body too large, 503 no room now (retry later), 500 only for the server's
 // own faults. A client that went away gets nothing (its socket is gone); 400 if anything is still written.
-import { errorKind, type ErrorKind } from '../protocol/errors.ts';
+import { InferenceError, errorKind, type ErrorKind } from '../protocol/errors.ts';
 
 const STATUS: Record<ErrorKind, number> = {
   invalid: 400,
@@ -14,7 +14,10 @@ const STATUS: Record<ErrorKind, number> = {
 };
 
 export function httpStatus(error: unknown): number {
-  return STATUS[errorKind(error)];
+  if (error instanceof InferenceError) return STATUS[error.kind];
+  // A refusal of the HTTP framework itself (express cannot percent-decode a URL parameter) carries its 4xx.
+  const status = (error as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : STATUS[errorKind(error)];
 }
 
 export function errorBody(error: unknown): string {
