@@ -193,7 +193,7 @@ describe('abusive tensors', () => {
 
 describe('the byte budget', () => {
   test('past the budget, concurrent big bodies get 503 naming maxInflightBytes, and the server survives', async (t) => {
-    const server = await startServer(['--model', modelPath.mlp(), '--max-inflight-bytes', String(100 * MiB)]);
+    const server = await startServer(['--model', modelPath.mlp(), '--max-inflight-bytes', String(100 * MiB), '--max-body-bytes', String(200 * MiB)]);
     try {
       // 12 bodies of 40 MB at once: at most two fit in 100 MB; the rest are refused when their headers arrive.
       const binary = Buffer.alloc(40 * MiB);
@@ -211,6 +211,21 @@ describe('the byte budget', () => {
       assert.ok(probes.every((p) => p.status === 200));
       const res = await postJson(`${server.url}/v2/models/mlp/infer`, good);
       assert.equal(res.status, 200, 'the budget is free again once the answers are out');
+      // A body that could never fit is told so at once (413), not to retry (503): only its headers are sent.
+      const never = await new Promise<{ status: number; error: string }>((resolve, reject) => {
+        const req = request(`${server.url}/v2/models/mlp/infer`, { method: 'POST', agent: false, headers: { 'content-length': String(101 * MiB) } }, (answer) => {
+          const chunks: Buffer[] = [];
+          answer.on('data', (c: Buffer) => chunks.push(c));
+          answer.on('end', () => {
+            req.destroy();
+            resolve({ status: answer.statusCode ?? 0, error: JSON.parse(Buffer.concat(chunks).toString()).error });
+          });
+        });
+        req.on('error', reject);
+        req.flushHeaders();
+      });
+      assert.equal(never.status, 413);
+      assert.match(never.error, /request body of 105906176 bytes exceeds the server's budget of 104857600 bytes in flight \(maxInflightBytes\)/);
       assert.equal(server.child.exitCode, null);
     } finally {
       await server.stop();

@@ -12,7 +12,7 @@ import type { Reservation } from '../memory/byte-budget.ts';
 export const overBudget = (bytes: number, budget: number) =>
   unavailable(`no room for ${bytes} more bytes of request data: the server holds at most ${budget} bytes in flight (maxInflightBytes); retry later`);
 
-export function readBody(req: IncomingMessage, limit: number, reservation?: Reservation, budgetBytes = 0): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, reservation?: Reservation): Promise<Buffer> {
   // Gone already (it waited behind an unread answer on a connection that has since closed): no events will come.
   if (req.destroyed) return Promise.reject(cancelled());
   const declaredHeader = req.headers['content-length'];
@@ -21,9 +21,14 @@ export function readBody(req: IncomingMessage, limit: number, reservation?: Rese
     req.resume();
     return Promise.reject(tooLarge(`request body of ${declared} bytes exceeds the limit of ${limit} bytes`));
   }
+  if (declared !== undefined && reservation && declared > reservation.budgetBytes) {
+    // It could never fit, however long the client waited: that is a 413, not a "retry later".
+    req.resume();
+    return Promise.reject(tooLarge(`request body of ${declared} bytes exceeds the server's budget of ${reservation.budgetBytes} bytes in flight (maxInflightBytes)`));
+  }
   if (declared !== undefined && reservation && !reservation.grow(declared)) {
     req.resume();
-    return Promise.reject(overBudget(declared, budgetBytes));
+    return Promise.reject(overBudget(declared, reservation.budgetBytes));
   }
   return new Promise((resolve, reject) => {
     const stop = (error: Error) => {
@@ -43,7 +48,7 @@ export function readBody(req: IncomingMessage, limit: number, reservation?: Rese
       }
       size += chunk.length;
       if (size > limit) return stop(tooLarge(`request body exceeds the limit of ${limit} bytes`));
-      if (reservation && !reservation.grow(chunk.length)) return stop(overBudget(chunk.length, budgetBytes));
+      if (reservation && !reservation.grow(chunk.length)) return stop(overBudget(chunk.length, reservation.budgetBytes));
       chunks.push(chunk);
     });
     req.on('end', () => {

@@ -132,7 +132,7 @@ export function createInferHandler({ host, settings, logger }: InferHandlerOptio
       if (!host.matches(target.name, target.version)) throw notFound(host.unknownMessage(target.name, target.version));
       const model = host.model;
       if (!host.ready || !model) throw unavailable(host.unavailableMessage());
-      const body = await readBody(req, limits.maxBodyBytes, reservation, budget.limitBytes);
+      const body = await readBody(req, limits.maxBodyBytes, reservation);
       const headerLength = req.headers['inference-header-content-length'];
       const request = decodesOffThread(body)
         ? await codec.decode(body, headerLength, model.signature, limitsFor(model))
