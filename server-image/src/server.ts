@@ -78,7 +78,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   const name = options.name ?? modelFileName(options.model).replace(/\.onnx$/i, '');
   const host = new ModelHost(name, options.version);
   const api = createApiApp(host);
-  const infer = createInferHandler({ host, maxBodyBytes: options.maxBodyBytes, logger });
+  const infer = createInferHandler({ host, settings: options, logger });
   const server = createServer((req, res) => {
     const target = req.method === 'POST' ? matchInferPath(req.url ?? '') : undefined;
     if (target) void infer(req, res, target);

@@ -215,7 +215,7 @@ describe('the byte budget', () => {
     const refused = await http.send(`${router.url}/v2/models/scores/infer`, { body, headers: { 'content-type': 'application/json' } });
     assert.equal(refused.status, 503);
     assert.equal(refused.headers['retry-after'], '1');
-    assert.match(JSON.parse(refused.body.toString()).error, new RegExp(`holds as many bytes of requests as it may \\(--max-inflight-bytes ${budget}\\)`));
+    assert.match(JSON.parse(refused.body.toString()).error, new RegExp(`at most ${budget} bytes may be in flight \\(maxInflightBytes, --max-inflight-bytes\\)`));
     const stream = new ReadableStream({
       start(controller) {
         for (let i = 0; i < 40; i++) controller.enqueue(new TextEncoder().encode(' '.repeat(1000)));
@@ -232,7 +232,7 @@ describe('the byte budget', () => {
     assert.equal(res.status, 200);
     const whole = await http.send(`${router.url}/v2/models/scores/infer`, { body: padded(budget + 1), headers: { 'content-type': 'application/json' } });
     assert.equal(whole.status, 413, 'a body larger than the whole budget could never be held');
-    assert.match(JSON.parse(whole.body.toString()).error, new RegExp(`exceeds the limit of ${budget} bytes`));
+    assert.match(JSON.parse(whole.body.toString()).error, new RegExp(`exceeds the budget of ${budget} bytes in flight`));
     const text = await scrape(router.url);
     assert.equal(sampleSum(text, 'modelship_router_requests_total', { version: 'none', route: 'weighted', code: '503' }), 2, 'charged to no version');
     assert.equal(sampleSum(text, 'modelship_router_inflight_bytes'), 0);

@@ -187,7 +187,7 @@ test('failQueued answers everything waiting and whenIdle resolves once the runni
   const waiting = batcher.submit(request([1]));
   let idle = false;
   void batcher.whenIdle().then(() => (idle = true));
-  batcher.failQueued(new InferenceError(503, 'going away'));
+  batcher.failQueued(new InferenceError('unavailable', 'going away'));
   await assert.rejects(waiting.result, /going away/);
   await tick();
   assert.equal(idle, false);

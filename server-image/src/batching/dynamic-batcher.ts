@@ -8,7 +8,7 @@
 // - per-request timeouts and client disconnects remove requests from the queue before they are computed.
 import { RequestQueue, type QueueEntry } from './request-queue.ts';
 import { concatBatch, splitBatch } from './tensor-batch.ts';
-import { InferenceError, badRequest, unavailable } from '../protocol/errors.ts';
+import { InferenceError, badRequest, cancelled, internal, unavailable } from '../protocol/errors.ts';
 import type { InferenceRequest } from '../protocol/request.ts';
 import type { Tensor } from '../protocol/datatypes.ts';
 
@@ -99,7 +99,7 @@ export class DynamicBatcher {
     return {
       result,
       cancel: () => {
-        if (this.drop(entry, 'cancelled')) entry.reject(new InferenceError(499, 'client closed the request', 'cancelled'));
+        if (this.drop(entry, 'cancelled')) entry.reject(cancelled());
         else entry.state = 'done';
       },
     };
@@ -191,7 +191,7 @@ export class DynamicBatcher {
       if (entry.state === 'done') return; // cancelled while computing: its client is gone
       entry.state = 'done';
       if (perRequest) entry.resolve(perRequest[i]);
-      else entry.reject(error instanceof InferenceError ? error : new InferenceError(500, `inference failed: ${(error as Error).message}`));
+      else entry.reject(error instanceof InferenceError ? error : internal(`inference failed: ${(error as Error).message}`));
     });
     this.running -= batch.length;
     this.pump();

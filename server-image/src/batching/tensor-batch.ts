@@ -1,7 +1,7 @@
 // Concatenation of requests into one batch along the batch dimension, and the exact split of the batch's
 // outputs back to each request. Pure functions over tensors.
 import { allocate, elementCount, type NumericArray, type Tensor, type TensorData } from '../protocol/datatypes.ts';
-import { InferenceError } from '../protocol/errors.ts';
+import { internal } from '../protocol/errors.ts';
 
 /** Inputs of several requests (each in the model's input order, equal non-batch shapes) as one batch. */
 export function concatBatch(requests: readonly Tensor[][]): Tensor[] {
@@ -34,7 +34,7 @@ export function splitBatch(outputs: readonly Tensor[], rowsPerRequest: readonly 
   const result = rowsPerRequest.map(() => new Map<string, Tensor>());
   for (const tensor of outputs) {
     if (tensor.shape[0] !== total) {
-      throw new InferenceError(500, `model output '${tensor.name}' has ${tensor.shape[0]} rows for a batch of ${total}`);
+      throw internal(`model output '${tensor.name}' has ${tensor.shape[0]} rows for a batch of ${total}`);
     }
     const rowElements = elementCount(tensor.shape.slice(1));
     let row = 0;

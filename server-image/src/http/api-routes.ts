@@ -1,7 +1,8 @@
 // The Open Inference Protocol's non-inference endpoints (server and model metadata, health), Triton's
 // model configuration and statistics extensions, and Prometheus metrics, on express.
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { errorBody, errorStatus, notFound } from '../protocol/errors.ts';
+import { notFound } from '../protocol/errors.ts';
+import { errorBody, httpStatus } from './error-status.ts';
 import type { ModelHost } from '../serving/model-host.ts';
 import type { ServedModel } from '../serving/served-model.ts';
 
@@ -63,7 +64,7 @@ export function createApiApp(host: ModelHost): express.Express {
 
   app.use((req, _res, next) => next(notFound(`no route for ${req.method} ${req.path}`)));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    res.status(errorStatus(error)).type('application/json').send(errorBody(error));
+    res.status(httpStatus(error)).type('application/json').send(errorBody(error));
   });
   return app;
 }

@@ -58,6 +58,11 @@ export class Reservation {
     return this.held;
   }
 
+  /** The whole budget this reservation draws on, for messages. */
+  get budgetBytes(): number {
+    return this.budget.limitBytes;
+  }
+
   /** Holds `bytes` more; false (and nothing more held) when the budget cannot take them. */
   grow(bytes: number): boolean {
     if (this.released) return false;

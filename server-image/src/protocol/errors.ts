@@ -1,28 +1,40 @@
-// Every failure the server answers with carries its HTTP status; the body is the protocol's
-// `{"error": "..."}` shape. Statuses follow the Open Inference Protocol and Triton:
-// 400 bad request, 404 unknown model, 413 body too large, 503 unavailable (queue full, draining, timed out),
-// 500 for faults of the server itself.
+// Why a request failed, in the server's own terms: a kind that says whose fault it is and what the client
+// may do about it, never an HTTP status. Each protocol edge maps kinds to its codes in one place (for HTTP:
+// http/error-status.ts), so a new frontend (gRPC) maps the same kinds to its own.
+export type ErrorKind =
+  /** The request is malformed or does not fit the model: the client's fault. */
+  | 'invalid'
+  /** No such model or version. */
+  | 'not_found'
+  /** The body is over the size limit. */
+  | 'too_large'
+  /** The server has no room for it now (byte budget, full queue, loading, draining, queue timeout). */
+  | 'unavailable'
+  /** The client went away before its answer. */
+  | 'cancelled'
+  /** The server's own fault. */
+  | 'internal';
+
 export class InferenceError extends Error {
-  readonly status: number;
+  readonly kind: ErrorKind;
   /** Why a request was turned away, for the outcome label of the request counter. */
   readonly reason: string | undefined;
-  constructor(status: number, message: string, reason?: string) {
+  constructor(kind: ErrorKind, message: string, reason?: string) {
     super(message);
     this.name = 'InferenceError';
-    this.status = status;
+    this.kind = kind;
     this.reason = reason;
   }
 }
 
-export const badRequest = (message: string) => new InferenceError(400, message);
-export const notFound = (message: string) => new InferenceError(404, message);
-export const unavailable = (message: string, reason?: string) => new InferenceError(503, message, reason);
+export const badRequest = (message: string) => new InferenceError('invalid', message);
+export const notFound = (message: string) => new InferenceError('not_found', message);
+export const tooLarge = (message: string) => new InferenceError('too_large', message);
+export const unavailable = (message: string, reason?: string) => new InferenceError('unavailable', message, reason);
+export const cancelled = () => new InferenceError('cancelled', 'client closed the request', 'cancelled');
+export const internal = (message: string) => new InferenceError('internal', message);
 
-export function errorStatus(error: unknown): number {
-  return error instanceof InferenceError ? error.status : 500;
-}
-
-export function errorBody(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return JSON.stringify({ error: message });
+/** The kind of any error: anything that is not an InferenceError is the server's own fault. */
+export function errorKind(error: unknown): ErrorKind {
+  return error instanceof InferenceError ? error.kind : 'internal';
 }

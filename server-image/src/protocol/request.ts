@@ -2,7 +2,7 @@
 // data extension, against the model's signature. Everything a client can get wrong is caught here and
 // answered with a 400 that names the input and the problem; nothing malformed reaches the batcher.
 import type { Tensor } from './datatypes.ts';
-import { badRequest } from './errors.ts';
+import { InferenceError, badRequest } from './errors.ts';
 import {
   TensorCodecError, checkedElementCount, decodeBinaryTensor, decodeJsonTensor, excerpt, parseDatatype, parseShape,
   type CodecLimits, type DecodeRules, type TensorHead,
@@ -33,6 +33,27 @@ export interface InferenceRequest {
 export interface DecodeLimits {
   maxBatchSize: number;
   tensors: CodecLimits;
+  /** Most keys in any 'parameters' object (of the request, an input or an output). */
+  maxParameters: number;
+}
+
+/**
+ * A whole infer request body, from bytes to a checked request. Whatever goes wrong on the way is the
+ * client's bytes' doing, so it is a 400, never a 500: a failure the decoder did not foresee becomes one too.
+ */
+export function decodeInferBody(
+  body: Buffer,
+  headerLength: string | string[] | undefined,
+  signature: ModelSignature,
+  limits: DecodeLimits,
+): InferenceRequest {
+  try {
+    const { header, binary } = splitBody(body, headerLength);
+    return decodeInferRequest(parseJsonHeader(header), binary, signature, limits);
+  } catch (error) {
+    if (error instanceof InferenceError) throw error;
+    throw badRequest(`request could not be decoded: ${excerpt((error as Error).message ?? String(error))}`);
+  }
 }
 
 /** Splits a body into the JSON header and the binary region of the binary tensor data extension. */
@@ -62,6 +83,15 @@ const quoted = (value: string) => (value.length <= 100 ? `'${value}'` : excerpt(
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** A 'parameters' object with at most `max` keys (counted without listing them: there may be a million). */
+function checkParameters(value: unknown, what: string, max: number): asserts value is Record<string, unknown> {
+  if (!isObject(value)) throw badRequest(`${what} must be an object`);
+  let keys = 0;
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && ++keys > max) throw badRequest(`${what} has more than the limit of ${max} keys`);
+  }
+}
+
 function nonNegativeInteger(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw badRequest(`${what} must be a non-negative integer, got ${excerpt(value)}`);
@@ -78,7 +108,7 @@ export function decodeInferRequest(
   if (!isObject(body)) throw badRequest('request body must be a JSON object');
   const { id, parameters = {}, inputs, outputs } = body;
   if (id !== undefined && typeof id !== 'string') throw badRequest(`'id' must be a string, got ${excerpt(id)}`);
-  if (!isObject(parameters)) throw badRequest(`'parameters' must be an object`);
+  checkParameters(parameters, "'parameters'", limits.maxParameters);
   if (!Array.isArray(inputs)) throw badRequest(`'inputs' must be an array of tensors`);
 
   const priority = parameters.priority === undefined ? 0 : nonNegativeInteger(parameters.priority, "parameter 'priority'");
@@ -95,7 +125,7 @@ export function decodeInferRequest(
       throw badRequest(`unknown input ${quoted(raw.name)}; the model's inputs are ${signature.inputs.map((s) => `'${s.name}'`).join(', ')}`);
     }
     if (heads.has(spec.name)) throw badRequest(`input '${spec.name}' is given more than once`);
-    heads.set(spec.name, decodeInputHead(raw, spec, limits.tensors));
+    heads.set(spec.name, decodeInputHead(raw, spec, limits));
   }
   const missing = signature.inputs.filter((s) => !heads.has(s.name));
   if (missing.length > 0) throw badRequest(`missing input ${missing.map((s) => `'${s.name}'`).join(', ')}`);
@@ -115,7 +145,7 @@ export function decodeInferRequest(
     id,
     parameters,
     inputs: ordered,
-    outputs: decodeRequestedOutputs(outputs, signature, binaryOutputDefault),
+    outputs: decodeRequestedOutputs(outputs, signature, binaryOutputDefault, limits.maxParameters),
     rows,
     priority,
     timeoutUs,
@@ -137,7 +167,7 @@ function checkBatchRows(inputs: InputHead[], maxBatchSize: number): number {
   return rows;
 }
 
-function decodeRequestedOutputs(outputs: unknown, signature: ModelSignature, binaryDefault: boolean): RequestedOutput[] {
+function decodeRequestedOutputs(outputs: unknown, signature: ModelSignature, binaryDefault: boolean, maxParameters: number): RequestedOutput[] {
   if (outputs === undefined) return signature.outputs.map((s) => ({ name: s.name, binary: binaryDefault }));
   if (!Array.isArray(outputs)) throw badRequest(`'outputs' must be an array`);
   const seen = new Set<string>();
@@ -149,7 +179,7 @@ function decodeRequestedOutputs(outputs: unknown, signature: ModelSignature, bin
     if (seen.has(raw.name)) throw badRequest(`output '${raw.name}' is requested more than once`);
     seen.add(raw.name);
     const params = raw.parameters ?? {};
-    if (!isObject(params)) throw badRequest(`output '${raw.name}': 'parameters' must be an object`);
+    checkParameters(params, `output '${raw.name}': 'parameters'`, maxParameters);
     const binary = params.binary_data ?? binaryDefault;
     if (typeof binary !== 'boolean') throw badRequest(`output '${raw.name}': parameter 'binary_data' must be a boolean`);
     return { name: raw.name, binary };
@@ -173,13 +203,13 @@ interface InputHead extends TensorHead {
   binarySize?: number;
 }
 
-function decodeInputHead(raw: Record<string, unknown>, spec: TensorSpec, limits: CodecLimits): InputHead {
+function decodeInputHead(raw: Record<string, unknown>, spec: TensorSpec, limits: DecodeLimits): InputHead {
   const name = spec.name;
   const datatype = asBadRequest(name, () => parseDatatype(raw.datatype));
   if (datatype !== spec.datatype) {
     throw badRequest(`input '${name}': datatype ${datatype} does not match the model's ${spec.datatype}`);
   }
-  const shape = asBadRequest(name, () => parseShape(raw.shape, limits));
+  const shape = asBadRequest(name, () => parseShape(raw.shape, limits.tensors));
   if (shape.length !== spec.shape.length) {
     throw badRequest(`input '${name}': shape [${shape}] has rank ${shape.length}, the model expects rank ${spec.shape.length} [${spec.shape}]`);
   }
@@ -189,9 +219,9 @@ function decodeInputHead(raw: Record<string, unknown>, spec: TensorSpec, limits:
     }
   }
   const head: InputHead = { name, datatype, shape, raw };
-  asBadRequest(name, () => checkedElementCount(head, limits));
+  asBadRequest(name, () => checkedElementCount(head, limits.tensors));
   const params = raw.parameters ?? {};
-  if (!isObject(params)) throw badRequest(`input '${name}': 'parameters' must be an object`);
+  checkParameters(params, `input '${name}': 'parameters'`, limits.maxParameters);
   if (params.binary_data_size !== undefined) {
     if (raw.data !== undefined) throw badRequest(`input '${name}': has both 'data' and binary_data_size`);
     head.binarySize = nonNegativeInteger(params.binary_data_size, `input '${name}': parameter 'binary_data_size'`);

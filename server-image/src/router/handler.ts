@@ -2,17 +2,17 @@
 // layer costs about 11 us per request on our machines; see server-image/src/http/infer-handler.ts).
 // Which version a request goes to, and the `route` label it is counted under, follow from its method and
 // target (request-target.ts). Every request first passes the loop check (hops.ts), and its body is held in
-// the router's byte budget (request-body.ts) while it is in flight.
+// the router's byte budget (http/body.ts, as the server's) while it is in flight.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { lingerThenClose } from '../http/body.ts';
-import { InferenceError } from '../protocol/errors.ts';
+import { lingerThenClose, readBody } from '../http/body.ts';
+import { errorKind } from '../protocol/errors.ts';
+import { httpStatus } from '../http/error-status.ts';
 import type { ByteBudget, Reservation } from '../memory/byte-budget.ts';
 import type { RouterRoute } from '../../../contract/metric-names.ts';
 import { excerpt } from '../excerpt.ts';
 import { clientHeaders, forward, upstreamHeaders, type OutgoingCall } from './forward.ts';
 import { nextHop } from './hops.ts';
 import type { RouterMetrics } from './metrics.ts';
-import { readBodyWithin } from './request-body.ts';
 import { requestTarget, routeLabel } from './request-target.ts';
 import { chooseVersion, type RoutingState, type Snapshot } from './routing-state.ts';
 import type { CapturedResponse, ShadowMirror } from './shadow.ts';
@@ -213,11 +213,11 @@ export function createRouterHandler(options: HandlerOptions) {
     let body: Buffer;
     try {
       // A body larger than the whole budget could never be held: 413, not a 503 to retry forever.
-      body = await readBodyWithin(req, Math.min(maxBodyBytes, budget.limitBytes), reservation, budget.limitBytes);
+      body = await readBody(req, maxBodyBytes, reservation);
     } catch (error) {
       reservation.release();
-      const status = error instanceof InferenceError ? error.status : 400;
-      if (status === 499 || res.destroyed) return; // the client is gone; nobody to answer
+      if (errorKind(error) === 'cancelled' || res.destroyed) return; // the client is gone; nobody to answer
+      const status = httpStatus(error);
       refuse(status, (error as Error).message, status === 503 ? { 'retry-after': '1' } : {});
       if (status === 413 || status === 503) lingerThenClose(req);
       return;
