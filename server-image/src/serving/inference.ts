@@ -57,7 +57,7 @@ export class InferenceCore {
 
   async infer(request: InferenceRequest, cancellation?: Cancellation): Promise<Outputs> {
     const model = this.host.model;
-    if (!this.host.ready || !model) throw unavailable(this.host.unavailableMessage());
+    if (!this.host.serving || !model) throw unavailable(this.host.unavailableMessage());
     if (cancellation?.cancelled) throw cancelled();
     const started = this.observers.length > 0 ? performance.now() : 0;
     for (const o of this.observers) o.started?.(request);
