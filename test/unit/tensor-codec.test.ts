@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   DEFAULT_CODEC_LIMITS, TensorCodecError, checkedElementCount, decodeBinaryStrings, decodeBinaryTensor,
-  decodeJsonTensor, excerpt, flattenJsonData, parseShape, type CodecLimits,
+  decodeJsonTensor, flattenJsonData, parseShape, type CodecLimits,
 } from '../../server-image/src/protocol/tensor-codec.ts';
+import { quoteValue } from '../../server-image/src/excerpt.ts';
 
 const limits: CodecLimits = { maxElements: 1000, maxBytesElements: 10, maxRank: 4 };
 
@@ -32,7 +33,7 @@ test('nested JSON data is flattened row-major when it matches the shape, and ref
   assert.deepEqual(flattenJsonData([1, 2, 3, 4], [2, 2]), [1, 2, 3, 4], 'flat data is taken as it is');
   assert.throws(() => flattenJsonData([[1, 2], [3]], [2, 2]), /nested 'data' does not match shape \[2,2\] at depth 1/);
   assert.throws(() => flattenJsonData([[1, 2]], [2, 2]), /at depth 0/);
-  assert.throws(() => flattenJsonData('x'.repeat(10_000), [1]), /'data' must be an array, got "x{100}"… \(10000 characters\)/);
+  assert.throws(() => flattenJsonData('x'.repeat(10_000), [1]), /'data' must be an array, got "x{120}"… \(10000 characters\)/);
 });
 
 test('JSON elements are checked against the datatype and copied into its typed array', () => {
@@ -54,10 +55,10 @@ test('a bad 20 MB string comes back as a short excerpt with its length', () => {
   } catch (error) {
     message = (error as Error).message;
   }
-  assert.match(message, /element 0 \("x{100}"… \(20000000 characters\)\) is not a number for FP32/);
+  assert.match(message, /element 0 \("x{120}"… \(20000000 characters\)\) is not a number for FP32/);
   assert.ok(message.length < 200, `message of ${message.length} characters`);
-  assert.equal(excerpt({ a: 1 }), 'an object');
-  assert.equal(excerpt('short'), '"short"');
+  assert.equal(quoteValue({ a: 1 }), 'an object');
+  assert.equal(quoteValue('short'), '"short"');
 });
 
 test('element counts are checked from the shape before any element is read, without overflowing', () => {

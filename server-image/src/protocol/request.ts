@@ -3,8 +3,9 @@
 // answered with a 400 that names the input and the problem; nothing malformed reaches the batcher.
 import type { Tensor } from './datatypes.ts';
 import { InferenceError, badRequest } from './errors.ts';
+import { EXCERPT_CHARS, quoteValue } from '../excerpt.ts';
 import {
-  TensorCodecError, checkedElementCount, decodeBinaryTensor, decodeJsonTensor, excerpt, parseDatatype, parseShape,
+  TensorCodecError, checkedElementCount, decodeBinaryTensor, decodeJsonTensor, parseDatatype, parseShape,
   type CodecLimits, type DecodeRules, type TensorHead,
 } from './tensor-codec.ts';
 import type { ModelSignature, TensorSpec } from '../model/signature.ts';
@@ -52,7 +53,7 @@ export function decodeInferBody(
     return decodeInferRequest(parseJsonHeader(header), binary, signature, limits);
   } catch (error) {
     if (error instanceof InferenceError) throw error;
-    throw badRequest(`request could not be decoded: ${excerpt((error as Error).message ?? String(error))}`);
+    throw badRequest(`request could not be decoded: ${quoteValue((error as Error).message ?? String(error))}`);
   }
 }
 
@@ -79,7 +80,7 @@ export function parseJsonHeader(header: Buffer): unknown {
 }
 
 /** A client-supplied name or header, quoted as the messages quote names, cut short when it is long. */
-const quoted = (value: string) => (value.length <= 100 ? `'${value}'` : excerpt(value));
+const quoted = (value: string) => (value.length <= EXCERPT_CHARS ? `'${value}'` : quoteValue(value));
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -94,7 +95,7 @@ function checkParameters(value: unknown, what: string, max: number): asserts val
 
 function nonNegativeInteger(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw badRequest(`${what} must be a non-negative integer, got ${excerpt(value)}`);
+    throw badRequest(`${what} must be a non-negative integer, got ${quoteValue(value)}`);
   }
   return value;
 }
@@ -107,7 +108,7 @@ export function decodeInferRequest(
 ): InferenceRequest {
   if (!isObject(body)) throw badRequest('request body must be a JSON object');
   const { id, parameters = {}, inputs, outputs } = body;
-  if (id !== undefined && typeof id !== 'string') throw badRequest(`'id' must be a string, got ${excerpt(id)}`);
+  if (id !== undefined && typeof id !== 'string') throw badRequest(`'id' must be a string, got ${quoteValue(id)}`);
   checkParameters(parameters, "'parameters'", limits.maxParameters);
   if (!Array.isArray(inputs)) throw badRequest(`'inputs' must be an array of tensors`);
 

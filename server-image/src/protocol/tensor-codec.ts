@@ -6,7 +6,8 @@
 // Every size is checked before the work it would cost: the element count from the shape before any element
 // is read, nesting without recursion (an attacker's 200,000 levels must not overflow the stack), binary
 // lengths against the datatype, BYTES length prefixes against what is left. Messages quote client values
-// only through `excerpt`, so a 20 MB bad string never comes back as a 20 MB error.
+// only through `quoteValue` (../excerpt.ts), so a 20 MB bad string never comes back as a 20 MB error.
+import { quoteValue } from '../excerpt.ts';
 import {
   DATATYPES, isDatatype, numbersToFp16Bits,
   type Datatype, type JsonElementRule, type NumericArray, type TensorData,
@@ -43,37 +44,19 @@ export interface DecodeRules {
   noNul?: boolean;
 }
 
-const EXCERPT_CHARS = 100;
-
-/**
- * A short, safe rendering of a client-supplied value for an error message: at most ~100 characters of a
- * string (with an ellipsis and its full length), and containers by their size, never their contents.
- */
-export function excerpt(value: unknown): string {
-  if (typeof value === 'string') {
-    if (value.length <= EXCERPT_CHARS) return JSON.stringify(value);
-    return `${JSON.stringify(value.slice(0, EXCERPT_CHARS))}… (${value.length} characters)`;
-  }
-  if (Array.isArray(value)) return `an array of ${value.length} elements`;
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'bigint') return `${value}n`;
-  return String(value);
-}
-
 /** The datatype named by `value`. */
 export function parseDatatype(value: unknown): Datatype {
-  if (!isDatatype(value)) throw new TensorCodecError(`unknown datatype ${excerpt(value)}`);
+  if (!isDatatype(value)) throw new TensorCodecError(`unknown datatype ${quoteValue(value)}`);
   return value;
 }
 
 /** A shape: an array of at most maxRank non-negative safe integers. */
 export function parseShape(value: unknown, limits: CodecLimits): number[] {
-  if (!Array.isArray(value)) throw new TensorCodecError(`'shape' must be an array of non-negative integers, got ${excerpt(value)}`);
+  if (!Array.isArray(value)) throw new TensorCodecError(`'shape' must be an array of non-negative integers, got ${quoteValue(value)}`);
   if (value.length > limits.maxRank) throw new TensorCodecError(`'shape' has rank ${value.length}, over the limit of ${limits.maxRank}`);
   for (const d of value) {
     if (!Number.isSafeInteger(d) || d < 0) {
-      throw new TensorCodecError(`'shape' must be an array of non-negative integers, got [${value.map(excerpt).join(',')}]`);
+      throw new TensorCodecError(`'shape' must be an array of non-negative integers, got [${value.map(quoteValue).join(',')}]`);
     }
   }
   return value as number[];
@@ -103,7 +86,7 @@ export function checkedElementCount(head: TensorHead, limits: CodecLimits): numb
  * refused by the element check), however deep it goes.
  */
 export function flattenJsonData(data: unknown, shape: readonly number[]): unknown[] {
-  if (!Array.isArray(data)) throw new TensorCodecError(`'data' must be an array, got ${excerpt(data)}`);
+  if (!Array.isArray(data)) throw new TensorCodecError(`'data' must be an array, got ${quoteValue(data)}`);
   if (data.length === 0 || !Array.isArray(data[0]) || shape.length <= 1) return data;
   const mismatch = (depth: number) => new TensorCodecError(`nested 'data' does not match shape [${shape}] at depth ${depth}`);
   if (data.length !== shape[0]) throw mismatch(0);
@@ -155,7 +138,7 @@ export function decodeJsonTensor(head: TensorHead, data: unknown, limits: CodecL
 function checkedStrings(values: unknown[], rules: DecodeRules): string[] {
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
-    if (typeof value !== 'string') throw new TensorCodecError(`BYTES element ${i} must be a string, got ${excerpt(value)}`);
+    if (typeof value !== 'string') throw new TensorCodecError(`BYTES element ${i} must be a string, got ${quoteValue(value)}`);
     if (rules.noNul && value.includes('\0')) throw nulByte(i);
   }
   return values as string[];
@@ -163,7 +146,7 @@ function checkedStrings(values: unknown[], rules: DecodeRules): string[] {
 
 function fillChecked(datatype: Datatype, values: unknown[], rule: JsonElementRule, out: NumericArray): void {
   const fail = (i: number, why: string): never => {
-    throw new TensorCodecError(`element ${i} (${excerpt(values[i])}) ${why} for ${datatype}`);
+    throw new TensorCodecError(`element ${i} (${quoteValue(values[i])}) ${why} for ${datatype}`);
   };
   const n = values.length;
   switch (rule.kind) {

@@ -7,9 +7,8 @@
 import type { Datatype, NumericArray } from '../protocol/datatypes.ts';
 import {
   DEFAULT_CODEC_LIMITS, TensorCodecError, checkedElementCount, decodeBinaryTensor, decodeJsonTensor, flattenJsonData, parseDatatype, parseShape,
-  excerpt as codecExcerpt,
 } from '../protocol/tensor-codec.ts';
-import { excerpt } from '../excerpt.ts';
+import { excerpt, quoteValue } from '../excerpt.ts';
 
 export interface DecodedOutput {
   name: string;
@@ -63,7 +62,7 @@ function jsonNumbers(datatype: Datatype, values: unknown[]): Float64Array {
     if (typeof v === 'number') out[i] = v;
     else if (v === null) out[i] = NaN;
     else if (datatype === 'BOOL' && typeof v === 'boolean') out[i] = v ? 1 : 0;
-    else throw new TensorCodecError(`element ${i} (${codecExcerpt(v)}) is not a number`);
+    else throw new TensorCodecError(`element ${i} (${quoteValue(v)}) is not a number`);
   }
   return out;
 }
@@ -76,7 +75,7 @@ function jsonNumbers(datatype: Datatype, values: unknown[]): Float64Array {
  */
 function decodeOutput(raw: Record<string, any>, body: Buffer, offset: { at: number }): Decoding<DecodedOutput> {
   const name: unknown = raw?.name;
-  if (typeof name !== 'string') return { ok: false, reason: `an output with a bad name (${codecExcerpt(name)})` };
+  if (typeof name !== 'string') return { ok: false, reason: `an output with a bad name (${quoteValue(name)})` };
   try {
     const datatype = parseDatatype(raw.datatype);
     const shape = parseShape(raw.shape, LIMITS);
@@ -84,7 +83,7 @@ function decodeOutput(raw: Record<string, any>, body: Buffer, offset: { at: numb
     const count = checkedElementCount(head, LIMITS);
     const size = raw.parameters?.binary_data_size;
     if (size !== undefined) {
-      if (!Number.isSafeInteger(size) || size < 0 || offset.at + size > body.length) throw new TensorCodecError(`binary_data_size ${codecExcerpt(size)} exceeds the body`);
+      if (!Number.isSafeInteger(size) || size < 0 || offset.at + size > body.length) throw new TensorCodecError(`binary_data_size ${quoteValue(size)} exceeds the body`);
       const data = decodeBinaryTensor(head, body.subarray(offset.at, offset.at + size), LIMITS);
       offset.at += size;
       return { ok: true, value: datatype === 'BYTES' ? { name, datatype, shape, strings: data as string[] } : { name, datatype, shape, values: binaryNumbers(datatype, data as NumericArray) } };
