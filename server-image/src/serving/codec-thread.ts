@@ -3,11 +3,11 @@
 // checks and JSON.stringify are synchronous and grow with the data: a 12 MB body of a million keys held the
 // event loop for 5.5 s, and a liveness probe that cannot get through in that time restarts a healthy pod.
 // One thread also means at most one large body is parsed (its JS objects held) at a time.
-import { Worker } from 'node:worker_threads';
 import type { DecodeLimits, InferenceRequest } from '../protocol/request.ts';
 import type { EncodedResponse, ResponseContext } from '../protocol/response.ts';
 import { InferenceError, internal } from '../protocol/errors.ts';
 import { transferables } from '../runtime/messages.ts';
+import { JobThread, ownedBuffer } from '../runtime/job-thread.ts';
 import type { Tensor } from '../protocol/datatypes.ts';
 import type { ModelSignature } from '../model/signature.ts';
 import type { CodecJob, CodecReply } from './codec-messages.ts';
@@ -18,17 +18,6 @@ const WORKER_URL = new URL('./codec-worker.ts', import.meta.url);
 export const OFF_THREAD_BODY_BYTES = 256 * 1024;
 /** Answers with at least this many elements are encoded off the main thread (as JSON, about 10 ms). */
 export const OFF_THREAD_ANSWER_ELEMENTS = 64 * 1024;
-
-interface Pending {
-  resolve(reply: CodecReply & { ok: true }): void;
-  reject(error: Error): void;
-}
-
-/** Moves a buffer's memory when it owns it whole; otherwise it is copied. */
-function ownedBuffer(view: ArrayBufferView): ArrayBuffer[] {
-  const buffer = view.buffer as ArrayBuffer;
-  return view.byteOffset === 0 && view.byteLength === buffer.byteLength ? [buffer] : [];
-}
 
 /** Whether a body is decoded on the codec thread. */
 export function decodesOffThread(body: Buffer): boolean {
@@ -44,13 +33,15 @@ export function encodesOffThread(context: ResponseContext, outputs: Map<string, 
 
 /** The codec thread, started on first use. Callers do small work inline (see decodesOffThread, encodesOffThread). */
 export class CodecThread {
-  private worker: Worker | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 0;
+  private readonly thread = new JobThread<CodecJob, CodecReply>({
+    url: WORKER_URL,
+    failureOf: (reply) => (reply.ok ? undefined : new InferenceError(reply.kind, reply.message, reply.reason)),
+    lost: (why) => internal(`codec thread ${why}`),
+  });
 
   decode(body: Buffer, headerLength: string | string[] | undefined, signature: ModelSignature, limits: DecodeLimits): Promise<InferenceRequest> {
-    const id = this.nextId++;
-    return this.post({ type: 'decode', id, body, headerLength, signature, limits }, ownedBuffer(body)).then((reply) => (reply as { request: InferenceRequest }).request);
+    const id = this.thread.nextId();
+    return this.thread.run({ type: 'decode', id, body, headerLength, signature, limits }, ownedBuffer(body)).then((reply) => (reply as { request: InferenceRequest }).request);
   }
 
   encode(context: ResponseContext, outputs: Map<string, Tensor>): Promise<EncodedResponse> {
@@ -61,40 +52,10 @@ export class CodecThread {
       const tensor = outputs.get(name)!;
       return { ...tensor, data: tensor.data.slice() };
     });
-    const id = this.nextId++;
-    return this.post({ type: 'encode', id, context, outputs: tensors }, transferables(tensors)).then((reply) => {
+    const id = this.thread.nextId();
+    return this.thread.run({ type: 'encode', id, context, outputs: tensors }, transferables(tensors)).then((reply) => {
       const { body, headers } = reply as { body: Uint8Array; headers: Record<string, string> };
       return { body: Buffer.from(body.buffer, body.byteOffset, body.byteLength), headers };
     });
-  }
-
-  private post(job: CodecJob, transfer: ArrayBuffer[]): Promise<CodecReply & { ok: true }> {
-    return new Promise((resolve, reject) => {
-      this.pending.set(job.id, { resolve, reject });
-      this.thread().postMessage(job, transfer);
-    });
-  }
-
-  private thread(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(WORKER_URL);
-    // The codec thread never keeps the process alive: the server's sockets do, while there is work.
-    worker.unref();
-    worker.on('message', (reply: CodecReply) => {
-      const waiting = this.pending.get(reply.id);
-      if (!waiting) return;
-      this.pending.delete(reply.id);
-      if (reply.ok) waiting.resolve(reply);
-      else waiting.reject(new InferenceError(reply.kind, reply.message, reply.reason));
-    });
-    const lost = (why: string) => {
-      if (this.worker === worker) this.worker = undefined;
-      for (const waiting of this.pending.values()) waiting.reject(internal(`codec thread ${why}`));
-      this.pending.clear();
-    };
-    worker.on('error', (error) => lost(`failed: ${error.message}`));
-    worker.on('exit', (code) => lost(`exited with code ${code}`));
-    this.worker = worker;
-    return worker;
   }
 }
