@@ -26,6 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { writeModel } from '../test/models/zoo.ts';
+import { HOSTILE_ANSWERS } from '../test/support/hostile-answers.ts';
 import { GraphBuilder } from '../test/models/onnx-builder.ts';
 import { processCpuSeconds } from './cpu-usage.ts';
 import { ServerProcess, httpGet } from './server-process.ts';
@@ -61,27 +62,10 @@ function identityModel(): Uint8Array {
 }
 
 const ANSWERS: Record<Exclude<Scenario, 'large'>, (res: ServerResponse) => void> = {
-  'short-fp32': (res) => {
-    const header = Buffer.from(JSON.stringify({ model_name: 'scores', outputs: [{ name: 'scores', datatype: 'FP32', shape: [1, 4], parameters: { binary_data_size: 3 } }] }));
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'inference-header-content-length': header.length });
-    res.end(Buffer.concat([header, Buffer.from([1, 2, 3])]));
-  },
-  deep: (res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(`{"outputs":[{"name":"scores","datatype":"FP32","shape":[1,4],"data":${'['.repeat(200_000)}1${']'.repeat(200_000)}}]}`);
-  },
+  ...HOSTILE_ANSWERS,
   'big-json': (res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(bigJson());
-  },
-  endless: (res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    const chunk = Buffer.alloc(64 * 1024, 0x20);
-    const pump = () => {
-      while (!res.destroyed && res.write(chunk));
-      if (!res.destroyed) res.once('drain', pump);
-    };
-    pump();
   },
 };
 

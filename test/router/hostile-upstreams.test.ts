@@ -5,6 +5,7 @@
 // Also: shadow copies bounded in bytes and never sent for a failed primary, the byte budget's 503, the
 // requests the rollout gates count (read with the operator's own router-numbers), routing loops, error
 // messages that quote input only as excerpts, and a stray unhandled rejection that the process survives.
+import { HOSTILE_ANSWERS, type HostileAnswer } from '../support/hostile-answers.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -54,33 +55,12 @@ const comparisons = (router: RouterProcess, result: string, count: number) => ev
 }, { timeoutMs: 20_000, intervalMs: 50, context: () => JSON.stringify(router.logs.slice(-5)) });
 
 describe('a shadow that answers garbage', () => {
-  type Mode = 'short-fp32' | 'deep' | 'endless';
-  let mode: Mode = 'short-fp32';
+  let mode: HostileAnswer = 'short-fp32';
   let hostile: Awaited<ReturnType<typeof listen>>;
   let router: RouterProcess;
   const http = client(4);
-  const answers: Record<Mode, (res: ServerResponse) => void> = {
-    // Three bytes where one FP32 element needs four.
-    'short-fp32': (res) => {
-      const header = Buffer.from(JSON.stringify({ model_name: 'scores', outputs: [{ name: 'scores', datatype: 'FP32', shape: [1, 4], parameters: { binary_data_size: 3 } }] }));
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'inference-header-content-length': header.length });
-      res.end(Buffer.concat([header, Buffer.from([1, 2, 3])]));
-    },
-    deep: (res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(`{"model_name":"scores","outputs":[{"name":"scores","datatype":"FP32","shape":[1,4],"data":${'['.repeat(200_000)}1${']'.repeat(200_000)}}]}`);
-    },
-    // A body that never ends, as fast as the router reads it.
-    endless: (res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      const chunk = Buffer.alloc(64 * 1024, 0x20);
-      const pump = () => {
-        while (!res.destroyed && res.write(chunk));
-        if (!res.destroyed) res.once('drain', pump);
-      };
-      pump();
-    },
-  };
+  const answers = HOSTILE_ANSWERS;
+
 
   before(async () => {
     hostile = await listen((req, res) => {
@@ -107,7 +87,7 @@ describe('a shadow that answers garbage', () => {
     assert.deepEqual(res.body.outputs[0].data, [1, 2, 3, 4]);
   };
 
-  const cases: Array<[Mode, string]> = [
+  const cases: Array<[HostileAnswer, string]> = [
     ['short-fp32', 'a shadow answer with a truncated FP32 tensor is counted invalid and the router keeps serving'],
     ['deep', 'a shadow answer nested 200,000 levels deep is counted invalid and the router keeps serving'],
     ['endless', 'a shadow answer without end is read only up to the body limit, counted invalid, and the router keeps serving'],
