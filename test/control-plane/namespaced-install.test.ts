@@ -11,6 +11,8 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { OPERATOR_NAMESPACE, startOperator } from './operator-identity.ts';
+import type { ModelDeployment } from '../../operator/src/api/types.ts';
+import { versionedName } from '../../operator/src/render/names.ts';
 import { modelDeployment } from '../support/invalid-model-deployments.ts';
 import { eventually } from '../support/eventually.ts';
 
@@ -66,9 +68,10 @@ test('run as its ServiceAccount with --watch-namespaces, the operator reconciles
   const token = (await cluster.kubectl(['create', 'token', '-n', OPERATOR_NAMESPACE, 'modelship-operator', '--duration', '1h'])).trim();
   operator = startOperator(cluster.kubeconfigFor('modelship-operator', token), ['--watch-namespaces', 'team-a,team-b', '--workers', '2'], (chunk) => logs.push(chunk));
   await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('ranker', {}, 'other')));
-  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('ranker', {}, 'team-a')));
+  const watched = modelDeployment('ranker', {}, 'team-a');
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(watched));
   const context = () => logs.slice(-20).join('');
-  await eventually('the model server Deployment in team-a', () => cluster.kubectl(['get', '-n', 'team-a', 'deployment', 'ranker-v1', '-o', 'name']), { context });
+  await eventually('the model server Deployment in team-a', () => cluster.kubectl(['get', '-n', 'team-a', 'deployment', versionedName(watched as unknown as ModelDeployment), '-o', 'name']), { context });
   const status = await eventually('status in team-a', async () => {
     const mdep = JSON.parse(await cluster.kubectl(['get', '-n', 'team-a', 'mdep', 'ranker', '-o', 'json']));
     return mdep.status?.observedGeneration === mdep.metadata.generation ? mdep.status : undefined;
