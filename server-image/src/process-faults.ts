@@ -1,7 +1,8 @@
 // A promise rejection nobody handles is a bug in this program, not a reason to take a model offline: by
 // default Node ends the process on one, and with it every request in flight (and, in the router, the
 // model's only address). Both commands log and count it instead; each source is fixed where found, and
-// the count (exported by the router as modelship_router_unhandled_rejections_total) says whether any is left.
+// the count (modelship_unhandled_rejections_total on the server's /metrics, modelship_router_unhandled_rejections_total
+// on the router's) says whether any is left.
 import type { Logger } from '../../contract/logger.ts';
 import { excerpt } from './excerpt.ts';
 

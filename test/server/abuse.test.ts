@@ -4,7 +4,10 @@
 // belong in bench/server-abuse.ts).
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, postJson, metricValue, type ServerProcess } from '../support/server-process.ts';
@@ -267,4 +270,22 @@ describe('the byte budget', () => {
       await server.stop();
     }
   });
+});
+
+test('a stray unhandled rejection is logged and counted on /metrics; the server keeps serving', async () => {
+  // Loaded before the program, as a dependency with a bug would be: it rejects a promise nobody handles, on
+  // the main thread (NODE_OPTIONS reaches the ONNX Runtime worker threads too, which the pool restarts).
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-stray-'));
+  const stray = join(dir, 'stray-rejection.mjs');
+  writeFileSync(stray, "import { isMainThread } from 'node:worker_threads';\nif (isMainThread) setTimeout(() => { Promise.reject(new Error('a bug somewhere')); }, 100);\n");
+  const server = await startServer(['--model', modelPath.mlp()], { env: { NODE_OPTIONS: `--import=${stray}` } });
+  try {
+    await waitFor('the rejection to be logged', async () => server.logs.some((l) => l.message === 'unhandled promise rejection (a bug); the process keeps running' && /a bug somewhere/.test(String(l.error))));
+    assert.equal(await metricValue(server.url, 'modelship_unhandled_rejections_total'), 1);
+    const { status } = await postJson(`${server.url}/v2/models/mlp/infer`, { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, MLP.features], data: row }] });
+    assert.equal(status, 200);
+  } finally {
+    assert.equal(await server.stop(), 0);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

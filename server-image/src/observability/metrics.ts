@@ -2,6 +2,7 @@
 // across pods, the queue-depth gauge that autoscaling reads) and Triton's statistics extension
 // (`/v2/models/{name}/stats`, which perf_analyzer reads).
 import { SERVER_METRICS, SERVER_OUTCOMES, type ServerOutcome } from '../../../contract/metric-names.ts';
+import { unhandledRejectionCount } from '../process-faults.ts';
 import client from 'prom-client';
 import type { BatcherObserver, DropReason } from '../batching/dynamic-batcher.ts';
 
@@ -81,6 +82,13 @@ export class ServerMetrics implements BatcherObserver {
       name: 'modelship_inference_rows_total', help: 'Rows computed by the model', registers,
     });
     this.ready = new client.Gauge({ name: 'modelship_model_ready', help: '1 when the model is loaded, warmed and accepting requests', registers });
+    new client.Counter({
+      name: 'modelship_unhandled_rejections_total', help: 'Promise rejections nobody handled (bugs), logged instead of ending the process', registers,
+      collect() {
+        this.reset();
+        this.inc(unhandledRejectionCount());
+      },
+    });
   }
 
   setReady(ready: boolean): void {
