@@ -30,10 +30,10 @@ const models = {
   varlen: writeModel(modelDir, 'varlen.onnx', variableLengthModel()),
 };
 
-/** A ref's server-image and contract in a temp folder, resolving packages from this checkout. */
+/** A ref's tree in a temp folder (older refs have no contract/), resolving packages from this checkout. */
 function checkout(ref: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'modelship-abuse-baseline-'));
-  const archive = execFileSync('git', ['-C', ROOT, 'archive', ref, 'server-image', 'contract', 'package.json'], { maxBuffer: 256 * MiB });
+  const archive = execFileSync('git', ['-C', ROOT, 'archive', ref], { maxBuffer: 256 * MiB });
   execFileSync('tar', ['-x', '-C', dir], { input: archive });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   return dir;
