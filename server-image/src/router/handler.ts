@@ -45,8 +45,6 @@ const WARN_INTERVAL_MS = 10_000;
 export function createRouterHandler(options: HandlerOptions) {
   const { state, shadow, metrics, logger, maxBodyBytes, upstreamTimeoutMs, budget, viaName } = options;
   let draining = false;
-  let inflight = 0;
-  let idle: (() => void) | undefined;
 
   // An upstream that is down fails every request sent to it: say so in the log once per version per interval,
   // with how many failed meanwhile, rather than once per request.
@@ -222,7 +220,6 @@ export function createRouterHandler(options: HandlerOptions) {
       if (status === 413 || status === 503) lingerThenClose(req);
       return;
     }
-    if (draining) res.setHeader('connection', 'close');
     const call: OutgoingCall = { method: req.method ?? 'GET', path: url, headers: upstreamHeaders(req.headers, body.length, upstream.hostHeader, hop.via), body };
 
     // Shadow copies: inference routed by weight only (a pinned version is a deliberate choice), never to
@@ -240,12 +237,6 @@ export function createRouterHandler(options: HandlerOptions) {
 
   return {
     handle(req: IncomingMessage, res: ServerResponse): void {
-      // Every response ends in 'close' (sent or cut): the one place a request stops being in flight.
-      inflight++;
-      res.once('close', () => {
-        inflight--;
-        if (inflight === 0 && idle) idle();
-      });
       route(req, res).catch((error: Error) => {
         // A fault of the router itself: answer 500 if still possible, never crash.
         logger.error('request failed', { url: excerpt(req.url ?? ''), error: excerpt(error.message) });
@@ -253,14 +244,12 @@ export function createRouterHandler(options: HandlerOptions) {
         else res.destroy();
       });
     },
-    /** Answers the requests already received (readiness turns false); resolves when none are left. */
-    drain(): Promise<void> {
+    /**
+     * Readiness turns false. Requests still coming are forwarded; the server's ConnectionDrain tells their
+     * clients to close and says when the last one is answered.
+     */
+    drain(): void {
       draining = true;
-      if (inflight === 0) return Promise.resolve();
-      return new Promise((resolve) => (idle = resolve));
-    },
-    get inflight(): number {
-      return inflight;
     },
   };
 }

@@ -102,10 +102,11 @@ export async function startRouter(options: RouteOptions, logger: Logger, given?:
 
   const drain = async (): Promise<number> => {
     source.stop();
-    logger.info('draining', { inflight: handler.inflight });
+    logger.info('draining', { requests: connections.activeRequests });
     // Readiness turns false; requests still coming on open connections are forwarded, each answered with
     // Connection: close, and idle connections close after a grace (see http/graceful-drain.ts).
-    const answered = Promise.all([connections.drain(), handler.drain()]).then(() => 'drained' as const);
+    handler.drain();
+    const answered = connections.drain().then(() => 'drained' as const);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {
       timer = setTimeout(() => resolve('deadline'), options.drainTimeoutMs);
