@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { lingerThenClose, overBudget, readBody } from './body.ts';
 import { errorBody, httpStatus } from './error-status.ts';
-import { InferenceError, errorKind, notFound, unavailable } from '../protocol/errors.ts';
+import { InferenceError, errorKind, notFound } from '../protocol/errors.ts';
 import { decodeInferBody, type DecodeLimits } from '../protocol/request.ts';
 import { encodeInferResponse } from '../protocol/response.ts';
 import type { Tensor } from '../protocol/datatypes.ts';
@@ -130,8 +130,7 @@ export function createInferHandler({ host, settings, logger }: InferHandlerOptio
       lastAnswer.set(req.socket, res);
       if (previous !== undefined && !previous.writableFinished && !previous.destroyed) await flushedOrGone(previous, req);
       if (!host.matches(target.name, target.version)) throw notFound(host.unknownMessage(target.name, target.version));
-      const model = host.model;
-      if (!host.serving || !model) throw unavailable(host.unavailableMessage());
+      const model = core.servingModel();
       const body = await readBody(req, limits.maxBodyBytes, reservation);
       const headerLength = req.headers['inference-header-content-length'];
       const request = decodesOffThread(body)

@@ -6,6 +6,7 @@ import { InferenceError, cancelled, internal, unavailable } from '../protocol/er
 import type { Tensor } from '../protocol/datatypes.ts';
 import type { InferenceRequest } from '../protocol/request.ts';
 import type { ModelHost } from './model-host.ts';
+import type { ServedModel } from './served-model.ts';
 
 export type Outputs = Map<string, Tensor>;
 
@@ -55,9 +56,18 @@ export class InferenceCore {
     this.observers.push(observer);
   }
 
-  async infer(request: InferenceRequest, cancellation?: Cancellation): Promise<Outputs> {
+  /**
+   * The model that takes inference now, or the domain error saying why none does. Frontends ask before
+   * reading a body (its signature decodes the request); infer() asks again, as the model may be gone since.
+   */
+  servingModel(): ServedModel {
     const model = this.host.model;
     if (!this.host.serving || !model) throw unavailable(this.host.unavailableMessage());
+    return model;
+  }
+
+  async infer(request: InferenceRequest, cancellation?: Cancellation): Promise<Outputs> {
+    const model = this.servingModel();
     if (cancellation?.cancelled) throw cancelled();
     const started = this.observers.length > 0 ? performance.now() : 0;
     for (const o of this.observers) o.started?.(request);
