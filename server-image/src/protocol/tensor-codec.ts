@@ -115,13 +115,20 @@ export function flattenJsonData(data: unknown, shape: readonly number[]): unknow
   return flat;
 }
 
-/** A tensor's elements from JSON `data`, checked element by element against the datatype. */
-export function decodeJsonTensor(head: TensorHead, data: unknown, limits: CodecLimits, rules: DecodeRules = {}): TensorData {
+/** JSON `data` flattened row-major, exactly as many elements as the shape (within limits) needs; unchecked elements. */
+export function jsonElements(head: TensorHead, data: unknown, limits: CodecLimits): unknown[] {
   const count = checkedElementCount(head, limits);
   const values = flattenJsonData(data, head.shape);
   if (values.length !== count) {
     throw new TensorCodecError(`shape [${head.shape}] needs ${count} elements but 'data' has ${values.length}`);
   }
+  return values;
+}
+
+/** A tensor's elements from JSON `data`, checked element by element against the datatype. */
+export function decodeJsonTensor(head: TensorHead, data: unknown, limits: CodecLimits, rules: DecodeRules = {}): TensorData {
+  const values = jsonElements(head, data, limits);
+  const count = values.length;
   const { datatype } = head;
   const info = DATATYPES[datatype];
   if (!info.array || !info.json) return checkedStrings(values, rules);

@@ -6,7 +6,7 @@
 // least two classes) also how many rows pick the same class (argmax, first index on a tie).
 import type { Datatype, NumericArray } from '../protocol/datatypes.ts';
 import {
-  DEFAULT_CODEC_LIMITS, TensorCodecError, checkedElementCount, decodeBinaryTensor, decodeJsonTensor, flattenJsonData, parseDatatype, parseShape,
+  DEFAULT_CODEC_LIMITS, TensorCodecError, decodeBinaryTensor, decodeJsonTensor, jsonElements, parseDatatype, parseShape,
 } from '../protocol/tensor-codec.ts';
 import { excerpt, quoteValue } from '../excerpt.ts';
 
@@ -80,7 +80,6 @@ function decodeOutput(raw: Record<string, any>, body: Buffer, offset: { at: numb
     const datatype = parseDatatype(raw.datatype);
     const shape = parseShape(raw.shape, LIMITS);
     const head = { datatype, shape };
-    const count = checkedElementCount(head, LIMITS);
     const size = raw.parameters?.binary_data_size;
     if (size !== undefined) {
       if (!Number.isSafeInteger(size) || size < 0 || offset.at + size > body.length) throw new TensorCodecError(`binary_data_size ${quoteValue(size)} exceeds the body`);
@@ -89,9 +88,7 @@ function decodeOutput(raw: Record<string, any>, body: Buffer, offset: { at: numb
       return { ok: true, value: datatype === 'BYTES' ? { name, datatype, shape, strings: data as string[] } : { name, datatype, shape, values: binaryNumbers(datatype, data as NumericArray) } };
     }
     if (datatype === 'BYTES') return { ok: true, value: { name, datatype, shape, strings: decodeJsonTensor(head, raw.data, LIMITS) as string[] } };
-    const values = flattenJsonData(raw.data, shape);
-    if (values.length !== count) throw new TensorCodecError(`shape [${shape}] needs ${count} elements but 'data' has ${values.length}`);
-    return { ok: true, value: { name, datatype, shape, values: jsonNumbers(datatype, values) } };
+    return { ok: true, value: { name, datatype, shape, values: jsonNumbers(datatype, jsonElements(head, raw.data, LIMITS)) } };
   } catch (error) {
     if (error instanceof TensorCodecError) return { ok: false, reason: `output '${excerpt(name, 60)}': ${error.message}` };
     throw error;
