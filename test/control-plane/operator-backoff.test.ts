@@ -1,12 +1,15 @@
 // The operator's cost stays bounded whatever a spec or a flood of watch events does to it, against the real
 // API server: a spec the API refuses to apply is retried with exponential backoff (its own status writes
 // and Events do not re-queue it early), told by one Event whose count rises and by a status that is written
-// once, without HTTP details; many watch events on one object leave one periodic resync, not one per event.
+// once, without HTTP details; many watch events on one object leave one periodic resync, not one per event;
+// the Event recorder's memory is bounded.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { ModelDeployment } from '../../operator/src/api/types.ts';
+import { EventRecorder } from '../../operator/src/controller/events.ts';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { operatorKubeconfig, startOperator } from './operator-identity.ts';
 import { eventually } from '../support/eventually.ts';
@@ -104,4 +107,22 @@ test('after many watch events on one object, an idle operator reconciles it once
   // One resync a second for the one object (a little slack for a reconcile's own duration).
   assert.ok(idle <= 10, `${idle} reconciles in 8 resync periods`);
   assert.ok(await metric('modelship_operator_queue_delayed') <= 1, 'at most one delayed re-queue pending for the one object');
+});
+
+test('the Event recorder remembers a bounded number of Events: a repeat within the bound raises a count, one evicted is created anew', async () => {
+  const config = new KubeConfig();
+  config.loadFromFile(cluster.kubeconfig);
+  const recorder = new EventRecorder(config.makeApiClient(CoreV1Api), 'recorder-test', 2);
+  const mdep = modelDeployment('recorded', {}) as unknown as ModelDeployment;
+  mdep.metadata.uid = 'recorded-uid';
+  const told = (message: string) => recorder.record(mdep, { type: 'Normal', reason: 'Told', message });
+  const events = async () => (JSON.parse(await cluster.kubectl(['get', 'events', '-n', 'ml', '--field-selector', 'involvedObject.name=recorded,reason=Told', '-o', 'json'])).items as Array<{ message: string; count: number }>)
+    .map((e) => `${e.message}:${e.count}`).sort();
+  await told('a');
+  await told('b');
+  await told('a');
+  assert.deepEqual(await events(), ['a:2', 'b:1'], 'within the bound, the same Event counts up');
+  await told('c'); // the least recently told ('b') is forgotten
+  await told('b');
+  assert.deepEqual(await events(), ['a:2', 'b:1', 'b:1', 'c:1'], 'past the bound, a forgotten Event is written anew, never held in memory');
 });
