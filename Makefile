@@ -12,7 +12,7 @@ NODE_BIN := $(LOCAL_NODE_DIR)/node
 export PATH := $(LOCAL_NODE_DIR):$(PATH)
 endif
 
-.PHONY: setup demo test typecheck bench bench-server bench-router bench-operator models crds generate kube-binaries clean
+.PHONY: setup demo test typecheck bench bench-server bench-router bench-operator models crds generate kube-binaries cluster-up cluster-down clean
 
 setup: node_modules/.installed
 
@@ -49,6 +49,16 @@ typecheck: setup
 # ~/.cache/modelship (or $$MODELSHIP_CACHE): several minutes the first time, instant after.
 kube-binaries: setup
 	node test/control-plane/build-binaries.ts
+
+# A real single-node Kubernetes on this machine (root, Linux): containerd, the kubelet, kube-proxy, CoreDNS,
+# Prometheus and prometheus-adapter, with modelship's images built by buildah and imported. Installs the Debian
+# packages it needs when missing. The admin kubeconfig is ~/.cache/modelship/cluster/kubeconfig.
+cluster-up: setup
+	node cluster/up.ts
+
+# Stops all of it and removes what it changed on the host (iptables chains, the bridge, mounts).
+cluster-down: setup
+	node cluster/down.ts
 
 test: setup typecheck kube-binaries
 	node --test --test-reporter=spec "test/**/*.test.ts"

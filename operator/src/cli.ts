@@ -27,7 +27,9 @@ Render and operator options:
   --time-slicing renamed|unrenamed   time-sliced GPUs as nvidia.com/gpu.shared or nvidia.com/gpu (default ${DEFAULT_SETTINGS.timeSlicing})
   --server-image IMAGE               CPU server image (default ${DEFAULT_SETTINGS.serverImage.cpu})
   --server-image-cuda IMAGE          CUDA server image (default ${DEFAULT_SETTINGS.serverImage.cuda})
-  --prometheus-url URL               for KEDA's Prometheus trigger (default ${DEFAULT_SETTINGS.prometheusUrl})`;
+  --prometheus-url URL               for KEDA's Prometheus trigger (default ${DEFAULT_SETTINGS.prometheusUrl})
+  --gpu-pods-run-on-cpu              GPU-mode pods keep their GPU requests but run the CPU image on CPU
+                                     (clusters whose GPUs containers cannot use; default off)`;
 
 const SETTINGS_FLAGS = {
   'mig-strategy': { type: 'string' },
@@ -35,6 +37,7 @@ const SETTINGS_FLAGS = {
   'server-image': { type: 'string' },
   'server-image-cuda': { type: 'string' },
   'prometheus-url': { type: 'string' },
+  'gpu-pods-run-on-cpu': { type: 'boolean' },
 } as const;
 
 async function operator(args: string[]): Promise<number> {
@@ -111,7 +114,7 @@ function readDocuments(file: string): unknown[] {
   }).filter((doc) => doc !== null && doc !== undefined);
 }
 
-function settingsFrom(values: Partial<Record<keyof typeof SETTINGS_FLAGS, string>>): OperatorSettings {
+function settingsFrom(values: { [flag in keyof typeof SETTINGS_FLAGS]?: (typeof SETTINGS_FLAGS)[flag]['type'] extends 'boolean' ? boolean : string }): OperatorSettings {
   const choice = <T extends string>(flag: string, value: string | undefined, allowed: readonly T[], fallback: T): T => {
     if (value === undefined) return fallback;
     if (!allowed.includes(value as T)) throw new Error(`--${flag}: must be one of ${allowed.join(', ')}`);
@@ -125,6 +128,7 @@ function settingsFrom(values: Partial<Record<keyof typeof SETTINGS_FLAGS, string
       cuda: values['server-image-cuda'] ?? DEFAULT_SETTINGS.serverImage.cuda,
     },
     prometheusUrl: values['prometheus-url'] ?? DEFAULT_SETTINGS.prometheusUrl,
+    gpuPodsRunOnCpu: values['gpu-pods-run-on-cpu'] ?? DEFAULT_SETTINGS.gpuPodsRunOnCpu,
   };
 }
 

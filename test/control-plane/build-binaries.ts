@@ -2,7 +2,7 @@
 // tests run, Prometheus included, and fetches the Gateway API CRDs they install, printing progress, so
 // `make test` does not sit silent inside a test hook on a cold machine.
 import { dirname } from 'node:path';
-import { ensureKubeBinaries, ensurePrometheus, GATEWAY_API_VERSION, prometheusRelease } from './kube-binaries.ts';
+import { ensureKubeBinaries, ensurePrometheus, GATEWAY_API_VERSION, prometheusRelease } from '../../cluster/upstream-binaries.ts';
 
 const binaries = ensureKubeBinaries();
 console.log(`Kubernetes programs ready in ${binaries.kubectl.replace(/\/kubectl$/, '')}`);

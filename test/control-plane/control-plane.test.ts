@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
-import { KUBERNETES_VERSION } from './kube-binaries.ts';
+import { KUBERNETES_VERSION } from '../../cluster/upstream-binaries.ts';
 
 let cluster: LocalCluster;
 before(async () => {

@@ -9,7 +9,7 @@ import { freePort } from '../support/free-port.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'node:https';
-import { ensureKubeBinaries, type KubeBinaries } from './kube-binaries.ts';
+import { ensureKubeBinaries, type KubeBinaries } from '../../cluster/upstream-binaries.ts';
 
 export interface LocalCluster {
   /** https://127.0.0.1:PORT */

@@ -25,7 +25,7 @@ import { eventually } from '../support/eventually.ts';
 import { freePort } from '../support/free-port.ts';
 import { modelDir, modelPath } from '../support/model-files.ts';
 import { postJson, startServer, type ServerProcess } from '../support/server-process.ts';
-import { ensurePrometheus } from './kube-binaries.ts';
+import { ensurePrometheus } from '../../cluster/upstream-binaries.ts';
 import { startPrometheus, type LocalPrometheus } from './prometheus.ts';
 
 const NAMESPACE = 'ml';

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensurePrometheus } from './kube-binaries.ts';
+import { ensurePrometheus } from '../../cluster/upstream-binaries.ts';
 import { freePort } from '../support/free-port.ts';
 import { waitFor } from '../support/eventually.ts';
 

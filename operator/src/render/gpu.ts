@@ -57,6 +57,7 @@ export function gpuPlacement(gpu: ModelDeploymentSpec['gpu'], settings: Operator
     resources,
     nodeSelector: { ...labels, ...userSelector },
     tolerations: [GPU_TOLERATION, ...userTolerations],
-    executionProvider: 'cuda',
+    // The placement stays a GPU's; only what runs in the pod changes (the image follows the provider).
+    executionProvider: settings.gpuPodsRunOnCpu ? 'cpu' : 'cuda',
   };
 }

@@ -7,6 +7,11 @@ export interface OperatorSettings {
   timeSlicing: 'renamed' | 'unrenamed';
   /** Where KEDA's Prometheus trigger queries queue depth. */
   prometheusUrl: string;
+  /**
+   * GPU-mode pods keep their GPU requests and placement but run the CPU image on the CPU execution provider:
+   * for clusters that advertise GPUs containers cannot use (the project's local cluster fakes them).
+   */
+  gpuPodsRunOnCpu: boolean;
 }
 
 export const DEFAULT_SETTINGS: OperatorSettings = {
@@ -14,4 +19,5 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   migStrategy: 'mixed',
   timeSlicing: 'renamed',
   prometheusUrl: 'http://prometheus-operated.monitoring.svc:9090',
+  gpuPodsRunOnCpu: false,
 };

@@ -77,6 +77,9 @@ const KUBE_PROGRAMS = {
   kubectl: 'kubectl',
 } as const;
 
+/** The node's programs (the real local cluster only), built from the same tools module and build cache. */
+const NODE_PROGRAMS = { kubelet: 'kubelet', kubeProxy: 'kube-proxy' } as const;
+
 export function cacheRoot(): string {
   return process.env.MODELSHIP_CACHE ?? join(homedir(), '.cache', 'modelship');
 }
@@ -113,7 +116,7 @@ function writeToolsModule(dir: string): void {
     'package tools',
     '',
     'import (',
-    ...Object.values(KUBE_PROGRAMS).map((p) => `\t_ "k8s.io/kubernetes/cmd/${p}"`),
+    ...[...Object.values(KUBE_PROGRAMS), ...Object.values(NODE_PROGRAMS)].map((p) => `\t_ "k8s.io/kubernetes/cmd/${p}"`),
     '\t_ "sigs.k8s.io/kwok/cmd/kwok"',
     ')',
     '',
@@ -156,19 +159,49 @@ export function ensureKubeBinaries(log: (line: string) => void = (l) => console.
     ['etcd', './cmd/etcd'],
     ['kwok', 'sigs.k8s.io/kwok/cmd/kwok'],
   ];
-  // What `make` in the Kubernetes tree stamps into its binaries, so /version and `kubectl version` are true.
+  for (const [key, pkg] of targets) buildKubeProgram(dir, pkg, programs[key], log);
+  return binaries();
+}
+
+/**
+ * What `make` in the Kubernetes tree stamps into its binaries, so /version, `kubectl version` and the node's
+ * kubeletVersion are true. The same flags for every program also share one build cache between them.
+ */
+function versionStamp(): string {
   const [major, minor] = KUBERNETES_VERSION.slice(1).split('.');
-  const stamp = ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']
+  return ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']
     .flatMap((pkg) => [`-X ${pkg}.gitVersion=${KUBERNETES_VERSION}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`, `-X ${pkg}.gitTreeState=clean`])
     .join(' ');
-  for (const [key, pkg] of targets) {
-    if (existsSync(programs[key])) continue;
-    const started = performance.now();
-    log(`building ${pkg} (first run only; several minutes on 2 cores)`);
-    go(['build', '-trimpath', `-ldflags=-s -w ${stamp}`, '-o', programs[key], pkg], dir);
-    log(`built ${programs[key]} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+function buildKubeProgram(dir: string, pkg: string, output: string, log: (line: string) => void): void {
+  if (existsSync(output)) return;
+  const started = performance.now();
+  log(`building ${pkg} (first run only; several minutes on 2 cores)`);
+  go(['build', '-trimpath', `-ldflags=-s -w ${versionStamp()}`, '-o', output, pkg], dir);
+  log(`built ${output} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+export interface NodeBinaries {
+  kubelet: string;
+  kubeProxy: string;
+}
+
+/**
+ * kubelet and kube-proxy, for the real local cluster. A tools module made before they were listed lacks
+ * kube-proxy's netlink, nftables and ipvs requirements in go.sum: `go get` adds them (once).
+ */
+export function ensureNodeBinaries(log: (line: string) => void = (l) => console.log(l)): NodeBinaries {
+  ensureKubeBinaries(log);
+  const dir = join(cacheRoot(), 'kube', KUBERNETES_VERSION);
+  const programs: NodeBinaries = { kubelet: join(dir, 'bin', 'kubelet'), kubeProxy: join(dir, 'bin', 'kube-proxy') };
+  if (Object.values(programs).every((p) => existsSync(p))) return programs;
+  const packages = Object.values(NODE_PROGRAMS).map((p) => `k8s.io/kubernetes/cmd/${p}`);
+  go(['get', ...packages.map((p) => `${p}@${KUBERNETES_VERSION}`)], dir);
+  for (const [key, program] of Object.entries(NODE_PROGRAMS) as Array<[keyof NodeBinaries, string]>) {
+    buildKubeProgram(dir, `k8s.io/kubernetes/cmd/${program}`, programs[key], log);
   }
-  return binaries();
+  return programs;
 }
 
 /** The release a Prometheus module version stands for: v0.316.0 is 3.16.0. */
@@ -181,12 +214,14 @@ export function prometheusRelease(moduleVersion = PROMETHEUS_VERSION): string {
 /**
  * The prometheus server, built (once) from its module with `go install`; its go.mod has no replace
  * directives, so it installs by version like helm. Tag remove_all_sd leaves out every service discovery
- * but static, file and http (the tests scrape static targets), which keeps the cloud SDKs out of the build.
+ * but static, file and http (the tests scrape static targets), which keeps the cloud SDKs out of the build;
+ * enable_kubernetes_sd puts Kubernetes discovery back, for the Prometheus that finds the real local
+ * cluster's pods by itself.
  * Without tag builtinassets the web UI is not compiled in (it would be read from web/ui/static under the
  * working directory, which the module zip does not ship); the HTTP API and /-/ready do not need it.
  */
 export function ensurePrometheus(log: (line: string) => void = (l) => console.log(l)): string {
-  const dir = join(cacheRoot(), 'prometheus', PROMETHEUS_VERSION);
+  const dir = join(cacheRoot(), 'prometheus', `${PROMETHEUS_VERSION}-kubernetes-sd`);
   const binary = join(dir, 'bin', 'prometheus');
   if (existsSync(binary)) return binary;
   // Installed into a folder of its own, then moved: a binary at the final path is always a whole one.
@@ -196,7 +231,7 @@ export function ensurePrometheus(log: (line: string) => void = (l) => console.lo
   log(`building github.com/prometheus/prometheus/cmd/prometheus@${PROMETHEUS_VERSION} (Prometheus ${prometheusRelease()}; first run only, about 2 minutes on 2 cores)`);
   const stamp = `-X github.com/prometheus/common/version.Version=${prometheusRelease()} -X github.com/prometheus/common/version.Revision=${PROMETHEUS_VERSION}`;
   try {
-    execFileSync('go', ['install', '-trimpath', '-tags=remove_all_sd', `-ldflags=-s -w ${stamp}`, `github.com/prometheus/prometheus/cmd/prometheus@${PROMETHEUS_VERSION}`], {
+    execFileSync('go', ['install', '-trimpath', '-tags=remove_all_sd,enable_kubernetes_sd', `-ldflags=-s -w ${stamp}`, `github.com/prometheus/prometheus/cmd/prometheus@${PROMETHEUS_VERSION}`], {
       cwd: dir, env: { ...process.env, GOBIN: staging, CGO_ENABLED: '0', GOFLAGS: '', GOWORK: 'off' }, stdio: ['ignore', 'inherit', 'inherit'],
     });
     mkdirSync(join(dir, 'bin'), { recursive: true });
