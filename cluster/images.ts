@@ -9,7 +9,7 @@
 // Images are tagged by a hash of what goes into them, so an unchanged image is neither rebuilt nor imported.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { cacheRoot, KUBERNETES_VERSION } from './upstream-binaries.ts';
@@ -129,8 +129,10 @@ export function ensureNodeBaseImage(log: Log): string {
 /** The files a Dockerfile build reads from the repository, hashed with the Dockerfile and its arguments. */
 function contentTag(repoRoot: string, paths: string[], salt: string): string {
   const hash = createHash('sha256').update(salt);
-  const files = run('git', ['ls-files', '--cached', '--others', '--exclude-standard', '--', ...paths], { cwd: repoRoot })
-    .split('\n').filter(Boolean).sort();
+  const listed = run('git', ['ls-files', '--cached', '--others', '--exclude-standard', '--', ...paths], { cwd: repoRoot }).split('\n').filter(Boolean);
+  // Files named one by one count even when git ignores them (built models, for instance).
+  const named = paths.filter((path) => existsSync(join(repoRoot, path)) && statSync(join(repoRoot, path)).isFile());
+  const files = [...new Set([...listed, ...named])].sort();
   for (const file of files) {
     if (!existsSync(join(repoRoot, file))) continue;
     hash.update(file).update('\0').update(readFileSync(join(repoRoot, file))).update('\0');
@@ -145,16 +147,18 @@ export interface ImageRecipe {
   buildArgs: Record<string, string>;
   /** Repository paths the Dockerfile copies (the tag's hash covers them). */
   inputs: string[];
+  /** The build context, relative to the repository root (default: the root). */
+  context?: string;
 }
 
-/** Builds an image from one of the repository's Dockerfiles (context: the repository root). */
+/** Builds an image from one of the repository's Dockerfiles. */
 export function buildDockerfileImage(repoRoot: string, recipe: ImageRecipe, log: Log): string {
   const args = Object.entries(recipe.buildArgs).sort().map(([k, v]) => `${k}=${v}`);
   const image = `${recipe.name}:${contentTag(repoRoot, [recipe.dockerfile, ...recipe.inputs], args.join('\n'))}`;
   if (buildahHas(image)) return image;
   timed(log, `buildah bud -f ${recipe.dockerfile} -t ${image}`, () => run('buildah', [
     'bud', '--layers', '--isolation', 'chroot', '--pull=never', '-f', recipe.dockerfile,
-    ...args.flatMap((arg) => ['--build-arg', arg]), '-t', image, '.',
+    ...args.flatMap((arg) => ['--build-arg', arg]), '-t', image, recipe.context ?? '.',
   ], { cwd: repoRoot }));
   return image;
 }
