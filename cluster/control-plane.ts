@@ -2,6 +2,7 @@
 // detached daemons (cluster/daemons.ts) with their configuration written under the cluster directory.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { join } from 'node:path';
 import { request, Agent } from 'node:https';
 import type { KubeBinaries, NodeBinaries } from './upstream-binaries.ts';
@@ -11,6 +12,16 @@ import { containerdConfig, cniConfig, kubeconfig, kubeletConfig, kubeProxyConfig
 import type { Pki } from './pki.ts';
 
 type Log = (line: string) => void;
+
+/**
+ * Writes a config file only when its content changes: kube-proxy (and the kubelet, for some files) exits when
+ * its config file is written while it runs, which would make a second cluster-up stop the node it finds.
+ */
+function writeConfig(path: string, content: string, mode = 0o644): void {
+  if (existsSync(path) && readFileSync(path, 'utf8') === content) return;
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, content, { mode });
+}
 
 /** One identity per component, each bound by Kubernetes' default RBAC (or the Node authorizer). */
 const IDENTITIES = {
@@ -35,7 +46,7 @@ function ensureCredentials(pki: Pki): Record<Identity, string> {
   const files = {} as Record<Identity, string>;
   for (const [identity, { user }] of Object.entries(IDENTITIES) as Array<[Identity, { user: string }]>) {
     const path = identity === 'admin' ? kubeconfigPath() : join(config, `${identity}.kubeconfig`);
-    writeFileSync(path, kubeconfig(apiServerUrl(), pki.ca, { name: user, token: tokens.get(user) }), { mode: 0o600 });
+    writeConfig(path, kubeconfig(apiServerUrl(), pki.ca, { name: user, token: tokens.get(user) }), 0o600);
     files[identity] = path;
   }
   return files;
@@ -69,8 +80,8 @@ export async function startContainerd(log: Log): Promise<void> {
   const config = join(paths.config(), 'containerd.toml');
   mkdirSync(paths.config(), { recursive: true });
   mkdirSync(paths.cniConfDir(), { recursive: true });
-  writeFileSync(config, containerdConfig());
-  writeFileSync(join(paths.cniConfDir(), '10-modelship.conflist'), cniConfig());
+  writeConfig(config, containerdConfig());
+  writeConfig(join(paths.cniConfDir(), '10-modelship.conflist'), cniConfig());
   if (!runningPid('containerd')) log('starting containerd');
   startDaemon('containerd', 'containerd', ['--config', config]);
   await waitFor('containerd\'s socket', ['containerd'], () => existsSync(paths.containerdSocket()), 30_000);
@@ -119,6 +130,9 @@ export async function startControlPlane(kube: KubeBinaries, pki: Pki, log: Log):
     '--cluster-signing-cert-file', pki.ca, '--cluster-signing-key-file', pki.ca.replace(/\.crt$/, '.key'),
     // Garbage collection of finished pods sooner than the default 12,500.
     '--terminated-pod-gc-threshold', '100',
+    // The HPA acts every 5 s instead of 15 s, so the demo shows scaling within a minute; the scale-down
+    // stabilization window stays each HPA's own (the chart's defaults, the demo's short one).
+    '--horizontal-pod-autoscaler-sync-period', '5s',
   ]);
   startDaemon('kube-scheduler', kube.kubeScheduler, [
     '--kubeconfig', credentials.scheduler, '--authentication-kubeconfig', credentials.scheduler,
@@ -129,8 +143,8 @@ export async function startControlPlane(kube: KubeBinaries, pki: Pki, log: Log):
 
 export function startNode(node: NodeBinaries, pki: Pki, log: Log): void {
   const config = paths.config();
-  writeFileSync(join(config, 'kubelet.json'), kubeletConfig(pki));
-  writeFileSync(join(config, 'kube-proxy.json'), kubeProxyConfig(join(config, 'kubeProxy.kubeconfig')));
+  writeConfig(join(config, 'kubelet.json'), kubeletConfig(pki));
+  writeConfig(join(config, 'kube-proxy.json'), kubeProxyConfig(join(config, 'kubeProxy.kubeconfig')));
   mkdirSync(paths.kubeletRoot(), { recursive: true });
   log('starting the kubelet and kube-proxy');
   startDaemon('kubelet', node.kubelet, [

@@ -9,7 +9,7 @@ import { applyAddons } from './addons.ts';
 import { startContainerd, startControlPlane, startNode, waitFor } from './control-plane.ts';
 import { ensurePackages, prepareNetwork, unableReason } from './host.ts';
 import { buildClusterImages, type ClusterImages } from './cluster-images.ts';
-import { clusterDir, kubeconfigPath, nodeName } from './layout.ts';
+import { clusterDir, DAEMONS, kubeconfigPath, nodeName } from './layout.ts';
 import { ensurePki } from './pki.ts';
 import { ensureKubeBinaries, ensureNodeBinaries, ensurePrometheus } from './upstream-binaries.ts';
 import { advertiseFakeGpus } from './fake-gpus.ts';
@@ -42,7 +42,7 @@ export async function clusterUp(log: (line: string) => void = (l) => console.log
   await startControlPlane(kube, pki, log);
   startNode(node, pki, log);
   const kubectl = (args: string[], input?: string) => kubectlAt(kube.kubectl, args, input);
-  await waitFor(`node ${nodeName()} to be Ready`, ['kubelet', 'kube-proxy', 'kube-apiserver'], () => {
+  await waitFor(`node ${nodeName()} to be Ready`, [...DAEMONS], () => {
     try {
       return kubectl(['get', 'node', nodeName(), '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']) === 'True';
     } catch {

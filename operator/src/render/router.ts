@@ -10,7 +10,7 @@ import type { ModelDeployment } from '../api/types.ts';
 import type { VersionShare } from '../rollout/traffic.ts';
 import { instanceLabel, MANAGER, objectName, ownerReference, versionedName } from './names.ts';
 import type { OperatorSettings } from './settings.ts';
-import { CONTAINER_SECURITY, HTTP_SERVICE_PORTS, httpProbe, POD_SECURITY, SCRAPE_ANNOTATIONS } from './workload.ts';
+import { CONTAINER_SECURITY, HTTP_SERVICE_PORTS, httpProbe, POD_SECURITY, SCRAPE_ANNOTATIONS, STARTUP_PROBE } from './workload.ts';
 
 /** A flag of `modelship-server route`, by its key in the router's settings table. */
 const routeFlag = (key: keyof typeof ROUTE_OPTIONS) => `--${flagName(key)}`;
@@ -78,6 +78,7 @@ export function renderRouterDeployment(mdep: ModelDeployment, settings: Operator
             args: ['route', routeFlag('routesConfigmap'), `${namespace}/${routesConfigMapName(mdep)}`, routeFlag('port'), String(SERVER_PORT)],
             ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
             resources: { requests: { cpu: '100m', memory: '128Mi' } },
+            startupProbe: STARTUP_PROBE,
             readinessProbe: httpProbe('/v2/health/ready', 5, 3),
             livenessProbe: httpProbe('/v2/health/live', 5, 3),
             lifecycle: { preStop: { sleep: { seconds: 5 } } },

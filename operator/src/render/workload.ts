@@ -73,6 +73,8 @@ export const HTTP_SERVICE_PORTS = [{ name: 'http', port: 80, targetPort: 'http',
 export const httpProbe = (path: string, periodSeconds: number, failureThreshold: number) => ({
   httpGet: { path, port: 'http' }, periodSeconds, failureThreshold, timeoutSeconds: 2,
 });
+/** Up to two minutes to start listening, checked every 2 s (the model's download is readiness's business). */
+export const STARTUP_PROBE = httpProbe('/v2/health/live', 2, 60);
 
 export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettings, replicas?: number): Record<string, unknown> {
   const placement = gpuPlacement(mdep.spec.gpu, settings);
@@ -90,6 +92,9 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
       ...(resources.limits || Object.keys(placement.resources).length > 0 ? { limits: { ...resources.limits, ...placement.resources } } : {}),
     },
     // The server listens before the model loads: liveness holds during a long download, readiness waits.
+    // Liveness starts counting once the process answers at all: a node busy starting many pods (or a slow
+    // volume) must not get a starting server killed before it listens.
+    startupProbe: STARTUP_PROBE,
     readinessProbe: httpProbe('/v2/health/ready', 5, 3),
     livenessProbe: httpProbe('/v2/health/live', 10, 6),
     lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },

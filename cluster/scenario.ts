@@ -1,0 +1,102 @@
+// What the demo and the end-to-end tests do on the real local cluster, as plain steps: the example
+// ModelDeployments made to run here, the router's ClusterIP, the HPA's replica history, a rollout's timeline.
+// The demo prints them; the tests assert on them.
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { kubectl, type ModelStore, type Tools } from './install.ts';
+
+const EXAMPLES = fileURLToPath(new URL('../examples/modeldeployments/', import.meta.url));
+
+/** Which example model each example ModelDeployment serves here (the embedder takes the wide model). */
+export const EXAMPLE_MODELS: Record<string, string> = { embedder: 'wide.onnx' };
+const DEFAULT_MODEL = 'mlp.onnx';
+
+type Mdep = { metadata: { name: string; namespace?: string }; spec: Record<string, any> };
+
+/**
+ * The examples as this node runs them: each model from the in-cluster store with its real sha256, and CPU
+ * requests cut to fit two cores (a 2-CPU request would leave nothing to schedule beside it). Everything
+ * else (scaling, GPU placement, rollout policy) is as the example says.
+ */
+export function localExamples(store: ModelStore, namespace: string): Mdep[] {
+  return readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort().map((file) => {
+    const mdep = parse(readFileSync(`${EXAMPLES}${file}`, 'utf8')) as Mdep;
+    const model = EXAMPLE_MODELS[mdep.metadata.name] ?? DEFAULT_MODEL;
+    mdep.metadata.namespace = namespace;
+    mdep.spec.model = { ...mdep.spec.model, uri: store.url(model), sha256: store.sha256(model) };
+    mdep.spec.resources = { ...mdep.spec.resources, requests: { ...mdep.spec.resources?.requests, cpu: '50m', memory: '128Mi' } };
+    return mdep;
+  });
+}
+
+export function apply(tools: Tools, objects: unknown[]): string {
+  return kubectl(tools, ['apply', '--server-side', '--force-conflicts', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+}
+
+/** The ClusterIP of the ModelDeployment's Service (its router), which kube-proxy answers on from the host. */
+export function serviceUrl(tools: Tools, namespace: string, service: string): string {
+  const ip = kubectl(tools, ['get', 'service', '-n', namespace, service, '-o', 'jsonpath={.spec.clusterIP}']).trim();
+  return `http://${ip}`;
+}
+
+export interface HpaSample {
+  at: number;
+  current: number;
+  desired: number;
+  /** The queue depth per pod the HPA last read, when it has one. */
+  metric?: string;
+}
+
+/** Samples an HPA's replica counts every interval until stopped. */
+export function watchHpa(tools: Tools, namespace: string, name: string, intervalMs = 2000): { samples: HpaSample[]; stop(): void } {
+  const samples: HpaSample[] = [];
+  const started = Date.now();
+  const sample = () => {
+    try {
+      const hpa = JSON.parse(kubectl(tools, ['get', 'hpa', '-n', namespace, name, '-o', 'json']));
+      const metric = hpa.status?.currentMetrics?.[0]?.pods?.current?.averageValue;
+      samples.push({ at: Date.now() - started, current: hpa.status?.currentReplicas ?? 0, desired: hpa.status?.desiredReplicas ?? 0, metric });
+    } catch {
+      // A failed read is a gap in the history, not a failure of the scenario.
+    }
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  return { samples, stop: () => clearInterval(timer) };
+}
+
+/** The history as a user reads it: one line per change of replicas. */
+export function replicaHistory(samples: HpaSample[]): string[] {
+  const lines: string[] = [];
+  let last = '';
+  for (const s of samples) {
+    const key = `${s.current}/${s.desired}`;
+    if (key === last) continue;
+    last = key;
+    lines.push(`+${(s.at / 1000).toFixed(0).padStart(4)}s  replicas ${s.current} (desired ${s.desired})${s.metric ? `  queue depth per pod ${s.metric}` : ''}`);
+  }
+  return lines;
+}
+
+export function rolloutStatus(tools: Tools, namespace: string, name: string): Record<string, any> {
+  return JSON.parse(kubectl(tools, ['get', '-n', namespace, 'mdep', name, '-o', 'json'])).status?.rollout ?? {};
+}
+
+/** Polls the rollout, calling `onChange` with each new (phase, weight, message), until `done` says so. */
+export async function followRollout(tools: Tools, namespace: string, name: string, done: (rollout: Record<string, any>) => boolean,
+  onChange: (line: string, rollout: Record<string, any>) => void, timeoutMs = 300_000): Promise<Record<string, any>> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const rollout = rolloutStatus(tools, namespace, name);
+    const line = `${(rollout.phase ?? '').padEnd(11)} weight ${String(rollout.canaryWeight ?? 0).padStart(3)}%${rollout.shadowPercent ? ` shadow ${rollout.shadowPercent}%` : ''}  ${rollout.message ?? ''}`;
+    if (line !== last) {
+      onChange(line, rollout);
+      last = line;
+    }
+    if (done(rollout)) return rollout;
+    if (Date.now() > deadline) throw new Error(`the rollout of ${namespace}/${name} did not finish in ${timeoutMs / 1000} s; last: ${line}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
