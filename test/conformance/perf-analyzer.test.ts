@@ -90,16 +90,16 @@ describe('perf_analyzer against the server', () => {
   });
   after(() => server?.stop());
 
-  const measured = async (extra: string[]) => {
+  const measured = async (options: Record<string, string>) => {
     const before = await serverCounts(server.url);
-    const run = await runPerfAnalyzer(pa, hostPort(server.url), 'mlp', extra);
+    const run = await runPerfAnalyzer(pa, hostPort(server.url), 'mlp', options);
     const after = await serverCounts(server.url);
     return { run, successes: after.successes - before.successes, others: after.others - before.others };
   };
 
-  for (const [what, extra] of [['zero data', ['--input-data', 'zero']], ['a real-data JSON file', ['--input-data', realDataFile()]]] as const) {
+  for (const [what, inputData] of [['zero data', 'zero'], ['a real-data JSON file', realDataFile()]]) {
     test(`${what}: both levels reported, the server's statistics agree with perf_analyzer's counts and with /metrics`, async () => {
-      const { run, successes, others } = await measured([...extra]);
+      const { run, successes, others } = await measured({ '--input-data': inputData });
       assertBothLevels(run);
       assertServerSideAgrees(run);
       // Everything it measured was answered with success, and the server counted at least that many.
@@ -123,13 +123,13 @@ describe("perf_analyzer's default random data (random bytes, NaN among them)", (
   after(() => Promise.all([strict?.stop(), lenient?.stop()]));
 
   test('is refused by default, and the error names the setting that accepts it', async () => {
-    const run = await runPerfAnalyzer(pa, hostPort(strict.url), 'wide_identity', ['--concurrency-range', '1:1']);
+    const run = await runPerfAnalyzer(pa, hostPort(strict.url), 'wide_identity', { '--concurrency-range': '1:1' });
     assert.notEqual(run.code, 0, run.output);
     assert.match(run.output, /input 'x': element \d+ is NaN; the model takes finite numbers \(the server setting allowNonFinite lets them through\)/);
   });
 
   test('is computed at both levels with allowNonFinite', async () => {
-    const run = await runPerfAnalyzer(pa, hostPort(lenient.url), 'wide_identity', []);
+    const run = await runPerfAnalyzer(pa, hostPort(lenient.url), 'wide_identity');
     assertBothLevels(run);
     assertServerSideAgrees(run);
   });
@@ -153,7 +153,7 @@ describe('perf_analyzer through the router in front of two versions', () => {
 
   test('zero data: both levels reported, and both versions answered', async () => {
     const before = await Promise.all([serverCounts(v1.url), serverCounts(v2.url)]);
-    const run = await runPerfAnalyzer(pa, hostPort(router.url), 'mlp', ['--input-data', 'zero']);
+    const run = await runPerfAnalyzer(pa, hostPort(router.url), 'mlp', { '--input-data': 'zero' });
     const after = await Promise.all([serverCounts(v1.url), serverCounts(v2.url)]);
     assertBothLevels(run);
     const reported = run.levels.reduce((n, l) => n + l.client.requests, 0);

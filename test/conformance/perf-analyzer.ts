@@ -121,16 +121,19 @@ export function parseReport(output: string): Level[] {
 }
 
 /**
- * Runs perf_analyzer over HTTP at concurrency 1 and 64 against `url` (host:port). Short windows and a loose
- * stability band keep it to seconds on two cores: the test checks what it reports, not how fast we are.
+ * Measurement settings for the tests: concurrency 1 and 64, short windows and a loose stability band, which
+ * keep a run to seconds on two cores (the tests check what it reports, not how fast we are).
  */
-export function runPerfAnalyzer(pa: PerfAnalyzer, url: string, model: string, extra: string[], timeoutMs = 180_000): Promise<Run> {
-  const args = [
-    '-m', model, '-u', url, '-i', 'http',
-    '--concurrency-range', '1:64:63',
-    '--measurement-interval', '500', '--stability-percentage', '100', '--max-trials', '10',
-    ...extra,
-  ];
+export const QUICK_MEASUREMENT: Record<string, string> = {
+  '--concurrency-range': '1:64:63',
+  '--measurement-interval': '500',
+  '--stability-percentage': '100',
+  '--max-trials': '10',
+};
+
+/** Runs perf_analyzer over HTTP against `url` (host:port): the quick measurement, with `options` (flag -> value) over it. */
+export function runPerfAnalyzer(pa: PerfAnalyzer, url: string, model: string, options: Record<string, string> = {}, timeoutMs = 180_000): Promise<Run> {
+  const args = ['-m', model, '-u', url, '-i', 'http', ...Object.entries({ ...QUICK_MEASUREMENT, ...options }).flat()];
   return new Promise((resolve, reject) => {
     const child = spawn(pa.bin, args, { env: pa.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
