@@ -1,10 +1,11 @@
 // perf_analyzer, Triton's load generator, as a Triton or KServe user runs it: installed on first use from
 // the pinned wheels on PyPI (perf-analyzer-requirements.txt) into the cache, outside the repository, then run
 // as a child process and its report parsed. Over HTTP it needs no GPU: the CUDA runtime library it links is
-// loaded, never used.
+// loaded, never used. It also links Debian's libb64: when the system lacks it, the package is fetched with
+// `apt-get download` and unpacked into the cache (as bench/nginx.ts does), so no root install is needed.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +31,28 @@ for spec in sys.argv[3:]:
     os.chmod(path, 0o755)
 `;
 
+/** Where the libraries go under the install folder: the CUDA runtime, and Debian packages unpacked there. */
+const LIBRARY_DIRS = ['lib', 'debian/usr/lib/x86_64-linux-gnu'];
+
+/** Libraries `bin` needs that the dynamic loader cannot find, as ldd names them. */
+function missingLibraries(bin: string, env: NodeJS.ProcessEnv): string[] {
+  return execFileSync('ldd', [bin], { env, encoding: 'utf8' }).split('\n').filter((line) => line.includes('not found')).map((l) => l.trim().split(' ')[0]);
+}
+
+/** Fetches Debian packages with apt-get download (no root needed) and unpacks them under `root`/debian. */
+function unpackDebianPackages(packages: string[], root: string): void {
+  const debs = join(root, 'debs');
+  mkdirSync(debs, { recursive: true });
+  try {
+    execFileSync('apt-get', ['download', ...packages], { cwd: debs, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const deb of readdirSync(debs)) execFileSync('dpkg-deb', ['-x', join(debs, deb), join(root, 'debian')]);
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? String(error);
+    throw new Error(`perf_analyzer needs Debian's ${packages.join(', ')}; install it (apt-get install ${packages.join(' ')}) or let apt-get download fetch it: ${stderr.trim()}`);
+  }
+  rmSync(debs, { recursive: true });
+}
+
 export interface PerfAnalyzer {
   bin: string;
   env: NodeJS.ProcessEnv;
@@ -40,7 +63,7 @@ export function perfAnalyzer(): PerfAnalyzer {
   const key = createHash('sha256').update(readFileSync(requirements)).digest('hex').slice(0, 12);
   const root = join(process.env.MODELSHIP_CACHE ?? join(homedir(), '.cache', 'modelship'), `perf-analyzer-${key}`);
   const bin = join(root, 'bin', 'perf_analyzer');
-  const env = { ...process.env, LD_LIBRARY_PATH: [join(root, 'lib'), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
+  const env = { ...process.env, LD_LIBRARY_PATH: [...LIBRARY_DIRS.map((d) => join(root, d)), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
   if (!existsSync(join(root, '.complete'))) {
     console.log(`installing perf_analyzer into ${root}`);
     rmSync(root, { recursive: true, force: true });
@@ -54,11 +77,9 @@ export function perfAnalyzer(): PerfAnalyzer {
     }
     execFileSync('python3', ['-c', EXTRACT, wheels, root, ...MEMBERS.map((m) => `${m.wheel}|${m.member}|${m.target}`)]);
     rmSync(wheels, { recursive: true });
-    const missing = execFileSync('ldd', [bin], { env, encoding: 'utf8' }).split('\n').filter((line) => line.includes('not found')).map((l) => l.trim());
-    if (missing.length > 0) {
-      const hint = missing.some((l) => l.startsWith('libb64')) ? " (libb64.so.0d is Debian's package libb64-0d: apt-get install libb64-0d)" : '';
-      throw new Error(`perf_analyzer cannot load ${missing.join(', ')}${hint}`);
-    }
+    if (missingLibraries(bin, env).includes('libb64.so.0d')) unpackDebianPackages(['libb64-0d'], root);
+    const missing = missingLibraries(bin, env);
+    if (missing.length > 0) throw new Error(`perf_analyzer cannot load ${missing.join(', ')}`);
     writeFileSync(join(root, '.complete'), '');
   }
   return { bin, env };
