@@ -143,12 +143,14 @@ export function parseReport(output: string): Level[] {
 
 /**
  * Measurement settings for the tests: concurrency 1 and 64, short windows and a loose stability band, which
- * keep a run to seconds on two cores (the tests check what it reports, not how fast we are).
+ * keep a run to seconds on two cores (the tests check what it reports, not how fast we are). The band is
+ * wide because perf_analyzer stops the sweep at a level it finds unstable, and a loaded machine may swing
+ * the throughput of three half-second windows by a factor of a few.
  */
 export const QUICK_MEASUREMENT: Record<string, string> = {
   '--concurrency-range': '1:64:63',
   '--measurement-interval': '500',
-  '--stability-percentage': '100',
+  '--stability-percentage': '500',
   '--max-trials': '10',
 };
 
