@@ -220,3 +220,20 @@ test("a request's trace gets its own queue wait and the phases of the batch it r
   assert.equal(traces[2].batch, finished[1].phases, 'requests of one batch share its phases');
   assert.ok(finished[1].phases.infer >= 0 && finished[1].phases.assemble >= 0 && finished[1].phases.split >= 0);
 });
+
+test('a request cancelled while its batch computes fails as cancelled once the batch is done; the others in it get their rows', async () => {
+  const exec = new ScriptedExecutor(1);
+  const dropped: string[] = [];
+  const batcher = new DynamicBatcher(options(), exec, { ...quietObserver, requestDropped: (reason) => dropped.push(reason) });
+  const busy = batcher.submit(request([0]));
+  const gone = batcher.submit(request([1]));
+  const kept = batcher.submit(request([2]));
+  exec.calls[0].finish();
+  await busy.result;
+  gone.cancel();
+  exec.calls[1].finish();
+  await assert.rejects(gone.result, /client closed the request/);
+  assert.deepEqual(await rowsOf(kept.result), [2]);
+  assert.deepEqual(dropped, ['cancelled']);
+  await batcher.whenIdle();
+});

@@ -61,7 +61,10 @@ export interface BatcherObserver {
 
 export interface Submission {
   result: Promise<Map<string, Tensor>>;
-  /** Drops the request if it is still queued; a running request finishes but its result is discarded. */
+  /**
+   * Drops the request if it is still queued; a running request's batch finishes, its result is discarded and
+   * the request fails as cancelled then.
+   */
   cancel(): void;
 }
 
@@ -212,7 +215,12 @@ export class DynamicBatcher {
     this.observer.batchFinished(totalRows, batch.length, phases, perRequest !== undefined);
     batch.forEach((entry, i) => {
       if (entry.trace) entry.trace.batch = phases;
-      if (entry.state === 'done') return; // cancelled while computing: its client is gone
+      if (entry.state === 'done') {
+        // Cancelled while computing: its client is gone, but whoever submitted it still learns how it ended.
+        this.observer.requestDropped('cancelled');
+        entry.reject(cancelled());
+        return;
+      }
       entry.state = 'done';
       if (perRequest) entry.resolve(perRequest[i]);
       else entry.reject(error instanceof InferenceError ? error : internal(`inference failed: ${(error as Error).message}`));
