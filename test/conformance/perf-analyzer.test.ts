@@ -1,8 +1,9 @@
 // Conformance with Triton's load generator: perf_analyzer 2.48.0 (NVIDIA's binary from the tritonclient
 // wheel, set up in the cache by perf-analyzer.ts) drives the real server and the real router at concurrency
-// 1 and 64, with zero data and with a real-data JSON file, as the README tells users to. Every run must
-// finish and report both levels; the server side of its report, which it computes from our
-// /v2/models/{name}/stats, must agree with what it counted itself and with the server's /metrics.
+// 1 and 64, with zero data and with a real-data JSON file, as the README tells users to, and with its
+// default random data (refused by default, computed with allowNonFinite). Every run must finish and report
+// both levels; the server side of its report, which it computes from our /v2/models/{name}/stats, must
+// agree with what it counted itself and with the server's /metrics.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
