@@ -14,7 +14,7 @@ import { perfAnalyzer, runPerfAnalyzer, type Run } from '../test/conformance/per
 const { values } = parseArgs({
   options: {
     'measurement-interval': { type: 'string', default: '2000' },
-    'stability-percentage': { type: 'string', default: '25' },
+    'stability-percentage': { type: 'string', default: '50' },
   },
 });
 const measurement = {
