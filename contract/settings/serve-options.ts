@@ -37,6 +37,7 @@ export const SERVE_OPTIONS = {
   maxBytesElements: { kind: 'integer', default: 1024 * 1024, minimum: 1, description: 'Most strings in one BYTES input tensor; more get 400 before any is read' },
   maxTensorRank: { kind: 'integer', default: 32, minimum: 1, maximum: 1024, description: "Most dimensions of an input's shape, and so the deepest nesting of its JSON 'data'" },
   maxParameters: { kind: 'integer', default: 128, minimum: 0, description: "Most keys in any 'parameters' object of a request" },
+  allowNonFinite: { kind: 'boolean', default: false, description: 'Accept NaN and infinities in floating-point inputs, for models that handle them (they arrive as binary tensor data: JSON has no literal for them); off, they get 400, since a model fed NaN answers garbage' },
   drainTimeoutMs: { kind: 'number', default: 30000, minimum: 0, description: 'On SIGTERM, how long to finish queued and in-flight requests before exiting' },
   modelCacheDir: { kind: 'string', description: 'Where downloaded models are kept (default: a folder in the system temp dir)' },
   downloadMaxBytes: { kind: 'integer', default: DEFAULT_DOWNLOAD_MAX_BYTES, minimum: 1, description: 'Largest model an http(s):// download may bring; beyond it the download fails and its partial file is removed' },

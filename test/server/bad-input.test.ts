@@ -6,6 +6,7 @@ import { startServer, postJson, type ServerProcess } from '../support/server-pro
 import { modelPath } from '../support/model-files.ts';
 import { MLP } from '../models/zoo.ts';
 import { assertClose } from '../support/assertions.ts';
+import { decodeBinaryResponse, encodeBinaryRequest, typedFrom } from '../support/binary-protocol.ts';
 
 const row = Array.from({ length: 16 }, (_, i) => i / 16);
 const good = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 16], data: row }] };
@@ -118,7 +119,7 @@ describe('malformed inference requests', () => {
       const nan = Buffer.from(new Float32Array([NaN, ...row.slice(1)]).buffer);
       const r = await binaryCase(input(64), nan);
       assert.equal(r.status, 400);
-      assert.match(r.body.error, /input 'input': element 0 is NaN; the model takes finite numbers/);
+      assert.match(r.body.error, /input 'input': element 0 is NaN; the model takes finite numbers \(the server setting allowNonFinite lets them through\)/);
     });
   });
 
@@ -127,5 +128,32 @@ describe('malformed inference requests', () => {
     assert.equal(res.status, 200);
     assertClose(res.body.outputs[0].data, MLP.reference(row));
     assert.equal(server.child.exitCode, null);
+  });
+});
+
+describe('non-finite numbers, accepted with allowNonFinite', () => {
+  let server: ServerProcess;
+  before(async () => {
+    // Through the environment, as the operator passes a ModelDeployment's runtime.env.
+    server = await startServer(['--model', modelPath.identity('FP32')], { env: { MODELSHIP_ALLOW_NON_FINITE: 'true' } });
+  });
+  after(() => server.stop());
+
+  test('NaN and infinities in binary floats reach the model and come back (an identity model, binary answer)', async () => {
+    const values = new Float32Array([NaN, Infinity, -Infinity, 1.5]);
+    const { body, headers } = encodeBinaryRequest({
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 2], data: values }],
+      outputs: [{ name: 'y', binary: true }],
+    });
+    const res = await fetch(`${server.url}/v2/models/identity_FP32/infer`, { method: 'POST', headers, body });
+    assert.equal(res.status, 200, await res.clone().text());
+    const answer = decodeBinaryResponse(Buffer.from(await res.arrayBuffer()), res.headers.get('inference-header-content-length'));
+    assert.deepEqual(Array.from(typedFrom(Float32Array, answer.outputs[0].bytes)), [NaN, Infinity, -Infinity, 1.5]);
+  });
+
+  test('JSON numbers beyond the datatype range are still refused: JSON has no literal for NaN, so they are typos', async () => {
+    const res = await postJson(`${server.url}/v2/models/identity_FP32/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1e39, 0] }] });
+    assert.equal(res.status, 400);
+    assert.match(res.body.error, /input 'x': element 0 \(1e\+39\) is not a finite number in range for FP32/);
   });
 });

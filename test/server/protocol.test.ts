@@ -2,7 +2,7 @@
 // inference results checked against references computed in the test, with JSON and binary tensors.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, getJson, postJson, type ServerProcess } from '../support/server-process.ts';
+import { startServer, getJson, postJson, metricValue, type ServerProcess } from '../support/server-process.ts';
 import { modelPath } from '../support/model-files.ts';
 import { MLP, randomRows } from '../models/zoo.ts';
 import { encodeBinaryRequest, decodeBinaryResponse, typedFrom } from '../support/binary-protocol.ts';
@@ -143,6 +143,78 @@ describe('MLP classifier over the protocol', () => {
     assert.ok(stats.inference_stats.success.count >= 3);
     assert.ok(stats.inference_stats.compute_infer.ns > 0);
     assert.ok(stats.batch_stats.length >= 1);
+  });
+});
+
+describe("Triton's statistics extension, field for field", () => {
+  let server: ServerProcess;
+  before(async () => {
+    server = await startServer(['--model', modelPath.mlp()]);
+  });
+  after(() => server.stop());
+
+  const infer = (rows: number) => postJson(`${server.url}/v2/models/mlp/infer`, {
+    inputs: [{ name: 'input', datatype: 'FP32', shape: [rows, MLP.features], data: randomRows(rows, MLP.features, rows).flat() }],
+  });
+
+  test('per request: success, queue and the three compute phases count every success alike; per execution: batch_stats; failures apart', async () => {
+    // 1 + 2 + ... + 8 rows in 8 requests, concurrent so that some share a batch; and one refused request.
+    const sizes = [1, 2, 3, 4, 5, 6, 7, 8];
+    const answers = await Promise.all(sizes.map(infer));
+    assert.deepEqual(answers.map((a) => a.status), sizes.map(() => 200));
+    const refused = await postJson(`${server.url}/v2/models/mlp/infer`, { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] });
+    assert.equal(refused.status, 400);
+
+    const { status, body } = await getJson(`${server.url}/v2/models/mlp/versions/1/stats`);
+    assert.equal(status, 200);
+    const [stats] = body.model_stats;
+    assert.deepEqual(Object.keys(stats), ['name', 'version', 'last_inference', 'inference_count', 'execution_count', 'inference_stats', 'batch_stats']);
+    assert.equal(stats.name, 'mlp');
+    assert.equal(stats.version, '1');
+    assert.ok(Math.abs(stats.last_inference - Date.now()) < 60_000, 'last_inference is milliseconds since the epoch');
+    const s = stats.inference_stats;
+    // perf_analyzer refuses statistics whose compute counts differ; Triton counts each phase once per successful request.
+    for (const phase of ['success', 'queue', 'compute_input', 'compute_infer', 'compute_output']) {
+      assert.equal(s[phase].count, sizes.length, `${phase}.count`);
+      assert.ok(Number.isInteger(s[phase].ns) && s[phase].ns >= 0, `${phase}.ns`);
+    }
+    for (const phase of ['compute_input', 'compute_infer', 'compute_output']) assert.ok(s[phase].ns > 0, `${phase}.ns`);
+    // Each request's phases lie within its own time, so they sum to no more than the successes took.
+    assert.ok(s.queue.ns + s.compute_input.ns + s.compute_infer.ns + s.compute_output.ns <= s.success.ns, JSON.stringify(s));
+    assert.equal(s.fail.count, 1);
+    assert.ok(s.fail.ns > 0);
+
+    const total = sizes.reduce((a, b) => a + b, 0);
+    assert.equal(stats.inference_count, total, 'inference_count counts rows');
+    assert.ok(stats.execution_count >= 1 && stats.execution_count <= sizes.length);
+    const perSize = stats.batch_stats as Array<Record<string, any>>;
+    assert.deepEqual(perSize.map((b) => b.batch_size), [...perSize.map((b) => b.batch_size)].sort((a, b) => a - b));
+    for (const b of perSize) {
+      assert.deepEqual(Object.keys(b), ['batch_size', 'compute_input', 'compute_infer', 'compute_output']);
+      assert.equal(b.compute_input.count, b.compute_infer.count);
+      assert.equal(b.compute_output.count, b.compute_infer.count);
+    }
+    assert.equal(perSize.reduce((n, b) => n + b.compute_infer.count, 0), stats.execution_count);
+    assert.equal(perSize.reduce((n, b) => n + b.batch_size * b.compute_infer.count, 0), total);
+
+    // The same numbers as /metrics.
+    const metric = (name: string, labels: Record<string, string> = {}) => metricValue(server.url, name, labels);
+    assert.equal(await metric('modelship_inference_requests_total', { outcome: 'success' }), s.success.count);
+    assert.equal(await metric('modelship_inference_requests_total', { outcome: 'bad_request' }), s.fail.count);
+    assert.equal(await metric('modelship_inference_rows_total'), stats.inference_count);
+    assert.equal(await metric('modelship_batch_size_count'), stats.execution_count);
+    assertClose([await metric('modelship_request_duration_seconds_sum')], [s.success.ns / 1e9], 'success seconds', 1e-6);
+    const inferSeconds = perSize.reduce((n, b) => n + b.compute_infer.ns, 0) / 1e9;
+    assertClose([await metric('modelship_compute_duration_seconds_sum')], [inferSeconds], 'compute seconds', 1e-6);
+  });
+
+  test('the model-wide, per-version and all-models routes answer the same statistics; another model or version is 404', async () => {
+    const paths = ['/v2/models/stats', '/v2/models/mlp/stats', '/v2/models/mlp/versions/1/stats'];
+    const bodies = await Promise.all(paths.map(async (p) => (await getJson(`${server.url}${p}`)).body));
+    assert.deepEqual(bodies[1], bodies[0]);
+    assert.deepEqual(bodies[2], bodies[0]);
+    assert.equal((await getJson(`${server.url}/v2/models/mlp/versions/2/stats`)).status, 404);
+    assert.equal((await getJson(`${server.url}/v2/models/other/stats`)).status, 404);
   });
 });
 

@@ -2,7 +2,7 @@
 // which requests go together, in which order, and what leaves the queue without being computed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DynamicBatcher, type BatchExecutor, type BatcherObserver, type BatcherOptions } from '../../server-image/src/batching/dynamic-batcher.ts';
+import { DynamicBatcher, type BatchExecutor, type BatchPhases, type BatchTrace, type BatcherObserver, type BatcherOptions } from '../../server-image/src/batching/dynamic-batcher.ts';
 import type { InferenceRequest } from '../../server-image/src/protocol/request.ts';
 import type { Tensor } from '../../server-image/src/protocol/datatypes.ts';
 import { InferenceError } from '../../server-image/src/protocol/errors.ts';
@@ -195,4 +195,45 @@ test('failQueued answers everything waiting and whenIdle resolves once the runni
   assert.deepEqual(await rowsOf(running.result), [0]);
   await tick();
   assert.equal(idle, true);
+});
+
+test("a request's trace gets its own queue wait and the phases of the batch it ran in, which the observer sees once per batch", async () => {
+  const exec = new ScriptedExecutor(1);
+  const finished: Array<{ rows: number; phases: BatchPhases }> = [];
+  const observer: BatcherObserver = { ...quietObserver, batchFinished: (rows, _requests, phases, ok) => ok && finished.push({ rows, phases }) };
+  const batcher = new DynamicBatcher(options(), exec, observer);
+  const traces: BatchTrace[] = [{ queueSeconds: -1 }, { queueSeconds: -1 }, { queueSeconds: -1 }];
+  const first = batcher.submit(request([1]), traces[0]);
+  const second = batcher.submit(request([2]), traces[1]);
+  const third = batcher.submit(request([3, 4]), traces[2]);
+  await new Promise((r) => setTimeout(r, 20));
+  exec.calls[0].finish();
+  await first.result;
+  exec.calls[1].finish();
+  await Promise.all([second.result, third.result]);
+  assert.deepEqual(finished.map((f) => f.rows), [1, 3]);
+  // Lower bounds only: the second waited at least the 20 ms the first ran; the first was dispatched at once.
+  assert.ok(traces[1].queueSeconds >= 0.015, 'waited while the first batch ran');
+  assert.ok(traces[0].queueSeconds >= 0 && traces[0].queueSeconds < traces[1].queueSeconds);
+  assert.equal(traces[0].batch, finished[0].phases);
+  assert.equal(traces[1].batch, finished[1].phases);
+  assert.equal(traces[2].batch, finished[1].phases, 'requests of one batch share its phases');
+  assert.ok(finished[1].phases.infer >= 0 && finished[1].phases.assemble >= 0 && finished[1].phases.split >= 0);
+});
+
+test('a request cancelled while its batch computes fails as cancelled once the batch is done; the others in it get their rows', async () => {
+  const exec = new ScriptedExecutor(1);
+  const dropped: string[] = [];
+  const batcher = new DynamicBatcher(options(), exec, { ...quietObserver, requestDropped: (reason) => dropped.push(reason) });
+  const busy = batcher.submit(request([0]));
+  const gone = batcher.submit(request([1]));
+  const kept = batcher.submit(request([2]));
+  exec.calls[0].finish();
+  await busy.result;
+  gone.cancel();
+  exec.calls[1].finish();
+  await assert.rejects(gone.result, /client closed the request/);
+  assert.deepEqual(await rowsOf(kept.result), [2]);
+  assert.deepEqual(dropped, ['cancelled']);
+  await batcher.whenIdle();
 });

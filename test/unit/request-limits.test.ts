@@ -61,5 +61,6 @@ test('the byte budget defaults to half the container memory limit, 512 MiB when 
   assert.deepEqual(requestLimits(defaults, undefined).decode, {
     tensors: { maxElements: 16 * 1024 * 1024, maxBytesElements: 1024 * 1024, maxRank: 32 },
     maxParameters: 128,
+    allowNonFinite: false,
   });
 });

@@ -35,16 +35,36 @@ export interface BatchExecutor {
 
 export type DropReason = 'timeout' | 'cancelled' | 'rejected';
 
+/** Where one batch's time went, in seconds: the parts of a model execution Triton's statistics report. */
+export interface BatchPhases {
+  /** Concatenating its requests' inputs into one batch. */
+  assemble: number;
+  /** The executor's run (ONNX Runtime, transfers to and from the worker included). */
+  infer: number;
+  /** Splitting its outputs back to its requests. */
+  split: number;
+}
+
+/** Where one request's time went in the batcher, filled in as it passes; complete once it has its outputs. */
+export interface BatchTrace {
+  queueSeconds: number;
+  /** The phases of the batch it ran in (shared by every request of that batch). */
+  batch?: BatchPhases;
+}
+
 export interface BatcherObserver {
   queueChanged(requests: number): void;
   requestDequeued(waitSeconds: number, priorityLevel: number): void;
   requestDropped(reason: DropReason): void;
-  batchFinished(rows: number, requests: number, computeSeconds: number, ok: boolean): void;
+  batchFinished(rows: number, requests: number, phases: BatchPhases, ok: boolean): void;
 }
 
 export interface Submission {
   result: Promise<Map<string, Tensor>>;
-  /** Drops the request if it is still queued; a running request finishes but its result is discarded. */
+  /**
+   * Drops the request if it is still queued; a running request's batch finishes, its result is discarded and
+   * the request fails as cancelled then.
+   */
   cancel(): void;
 }
 
@@ -73,7 +93,8 @@ export class DynamicBatcher {
     return this.queue.size;
   }
 
-  submit(request: InferenceRequest): Submission {
+  /** Queues a request; `trace`, when given, is filled in with where its time goes. */
+  submit(request: InferenceRequest, trace?: BatchTrace): Submission {
     const { priorityLevels, defaultPriorityLevel, maxQueueSize, defaultTimeoutMs } = this.options;
     if (request.priority > priorityLevels) {
       throw badRequest(`parameter 'priority': ${request.priority} is outside the model's priority levels 1..${priorityLevels}`);
@@ -85,7 +106,7 @@ export class DynamicBatcher {
     const level = (request.priority === 0 ? defaultPriorityLevel : request.priority) - 1;
     let entry!: QueueEntry;
     const result = new Promise<Map<string, Tensor>>((resolve, reject) => {
-      entry = { request, level, enqueuedAt: performance.now(), state: 'queued', resolve, reject };
+      entry = { request, level, enqueuedAt: performance.now(), state: 'queued', trace, resolve, reject };
     });
     const timeoutMs = request.timeoutUs > 0 ? request.timeoutUs / 1000 : defaultTimeoutMs;
     if (timeoutMs > 0) {
@@ -157,7 +178,9 @@ export class DynamicBatcher {
     const outputNames = new Set<string>();
     for (const entry of batch) {
       clearTimeout(entry.timer);
-      this.observer.requestDequeued((now - entry.enqueuedAt) / 1000, entry.level + 1);
+      const waitSeconds = (now - entry.enqueuedAt) / 1000;
+      this.observer.requestDequeued(waitSeconds, entry.level + 1);
+      if (entry.trace) entry.trace.queueSeconds = waitSeconds;
       for (const output of entry.request.outputs) outputNames.add(output.name);
     }
     this.running += batch.length;
@@ -167,28 +190,37 @@ export class DynamicBatcher {
     try {
       inputs = concatBatch(batch.map((e) => e.request.inputs));
     } catch (error) {
-      this.finish(batch, totalRows, 0, error);
+      this.finish(batch, totalRows, { assemble: (performance.now() - now) / 1000, infer: 0, split: 0 }, error);
       return;
     }
     const started = performance.now();
+    const assemble = (started - now) / 1000;
     this.executor.run(inputs, [...outputNames]).then(
-      (outputs) => this.finish(batch, totalRows, (performance.now() - started) / 1000, undefined, outputs, rows),
-      (error) => this.finish(batch, totalRows, (performance.now() - started) / 1000, error),
+      (outputs) => this.finish(batch, totalRows, { assemble, infer: (performance.now() - started) / 1000, split: 0 }, undefined, outputs, rows),
+      (error) => this.finish(batch, totalRows, { assemble, infer: (performance.now() - started) / 1000, split: 0 }, error),
     );
   }
 
-  private finish(batch: QueueEntry[], totalRows: number, seconds: number, error: unknown, outputs?: Tensor[], rows?: number[]): void {
+  private finish(batch: QueueEntry[], totalRows: number, phases: BatchPhases, error: unknown, outputs?: Tensor[], rows?: number[]): void {
     let perRequest: Map<string, Tensor>[] | undefined;
     if (outputs && rows) {
+      const splitStarted = performance.now();
       try {
         perRequest = splitBatch(outputs, rows);
       } catch (splitError) {
         error = splitError;
       }
+      phases.split = (performance.now() - splitStarted) / 1000;
     }
-    this.observer.batchFinished(totalRows, batch.length, seconds, perRequest !== undefined);
+    this.observer.batchFinished(totalRows, batch.length, phases, perRequest !== undefined);
     batch.forEach((entry, i) => {
-      if (entry.state === 'done') return; // cancelled while computing: its client is gone
+      if (entry.trace) entry.trace.batch = phases;
+      if (entry.state === 'done') {
+        // Cancelled while computing: its client is gone, but whoever submitted it still learns how it ended.
+        this.observer.requestDropped('cancelled');
+        entry.reject(cancelled());
+        return;
+      }
       entry.state = 'done';
       if (perRequest) entry.resolve(perRequest[i]);
       else entry.reject(error instanceof InferenceError ? error : internal(`inference failed: ${(error as Error).message}`));

@@ -3,6 +3,7 @@
 // are removed lazily (marked, then skipped), so cancellation is O(1).
 import type { InferenceRequest } from '../protocol/request.ts';
 import type { Tensor } from '../protocol/datatypes.ts';
+import type { BatchTrace } from './dynamic-batcher.ts';
 
 export type EntryState = 'queued' | 'running' | 'done';
 
@@ -13,6 +14,7 @@ export interface QueueEntry {
   enqueuedAt: number;
   state: EntryState;
   timer?: NodeJS.Timeout;
+  trace?: BatchTrace;
   resolve(outputs: Map<string, Tensor>): void;
   reject(error: unknown): void;
 }

@@ -21,7 +21,8 @@ import { Cancellation, InferenceCore } from '../serving/inference.ts';
 import { CodecThread, decodesOffThread, encodesOffThread } from '../serving/codec-thread.ts';
 import { requestLimits, type LimitSettings } from '../serving/request-limits.ts';
 import type { ServedModel } from '../serving/served-model.ts';
-import type { Outcome } from '../observability/metrics.ts';
+import type { Outcome, RequestPhases } from '../observability/metrics.ts';
+import type { BatchTrace } from '../batching/dynamic-batcher.ts';
 import type { Logger } from '../../../contract/logger.ts';
 import type { ModelHost } from '../serving/model-host.ts';
 
@@ -117,6 +118,7 @@ export function createInferHandler({ host, settings, logger }: InferHandlerOptio
     const started = performance.now();
     metrics.requestStarted();
     let outcome: Outcome = 'error';
+    let phases: RequestPhases | undefined;
     const cancellation = new Cancellation();
     const reservation = budget.reserve(0)!;
     // 'close' comes once the answer has been flushed to the kernel, or when the connection is gone: only
@@ -133,22 +135,36 @@ export function createInferHandler({ host, settings, logger }: InferHandlerOptio
       const model = core.servingModel();
       const body = await readBody(req, limits.maxBodyBytes, reservation);
       const headerLength = req.headers['inference-header-content-length'];
+      const decodeStarted = performance.now();
       const request = decodesOffThread(body)
         ? await codec.decode(body, headerLength, model.signature, limitsFor(model))
         : decodeInferBody(body, headerLength, model.signature, limitsFor(model));
+      const decodeSeconds = (performance.now() - decodeStarted) / 1000;
       let inputBytes = 0;
       for (const tensor of request.inputs) inputBytes += tensorBytes(tensor);
       grow(reservation, inputBytes);
-      const outputs = await core.infer(request, cancellation);
+      const trace: BatchTrace = { queueSeconds: 0 };
+      const outputs = await core.infer(request, cancellation, trace);
       let outputBytes = 0;
       for (const { name } of request.outputs) outputBytes += tensorBytes(outputs.get(name)!);
       grow(reservation, outputBytes);
       const context = { modelName: model.name, modelVersion: model.version, id: request.id, requested: request.outputs };
+      const encodeStarted = performance.now();
       const encoded = encodesOffThread(context, outputs) ? await codec.encode(context, outputs) : encodeInferResponse(context, outputs);
+      const encodeSeconds = (performance.now() - encodeStarted) / 1000;
       grow(reservation, encoded.body.length);
       res.writeHead(200, { ...encoded.headers, 'content-length': encoded.body.length });
       res.end(encoded.body);
       outcome = 'success';
+      const batch = trace.batch;
+      if (batch) {
+        phases = {
+          queue: trace.queueSeconds,
+          computeInput: decodeSeconds + batch.assemble,
+          computeInfer: batch.infer,
+          computeOutput: batch.split + encodeSeconds,
+        };
+      }
     } catch (error) {
       outcome = outcomeOf(error);
       const kind = errorKind(error);
@@ -161,7 +177,7 @@ export function createInferHandler({ host, settings, logger }: InferHandlerOptio
         if (!req.readableEnded) lingerThenClose(req);
       }
     } finally {
-      metrics.requestFinished(outcome, (performance.now() - started) / 1000);
+      metrics.requestFinished(outcome, (performance.now() - started) / 1000, phases);
     }
   };
   return Object.assign(handle, { core });

@@ -1,10 +1,17 @@
 // What the server measures, once, for two audiences: Prometheus (`/metrics`, histograms that aggregate
 // across pods, the queue-depth gauge that autoscaling reads) and Triton's statistics extension
 // (`/v2/models/{name}/stats`, which perf_analyzer reads).
+//
+// The statistics follow Triton's core field for field. Per successful request: `success` (its whole time),
+// `queue`, `compute_input` (decoding its body, and assembling the batch it ran in), `compute_infer` (its
+// batch's ONNX Runtime run) and `compute_output` (splitting its batch's outputs, and encoding its answer),
+// so these five counts are always equal, and each request's phases lie within its `success` time. Per
+// execution, by batch size: `batch_stats` (assembly, run and split; decoding and encoding are per request),
+// `execution_count`, and `inference_count` (rows). `fail` counts every other answer, with its time.
 import { SERVER_METRICS, SERVER_OUTCOMES, type ServerOutcome } from '../../../contract/metric-names.ts';
 import { unhandledRejectionCount } from '../process-faults.ts';
 import client from 'prom-client';
-import type { BatcherObserver, DropReason } from '../batching/dynamic-batcher.ts';
+import type { BatchPhases, BatcherObserver, DropReason } from '../batching/dynamic-batcher.ts';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
@@ -18,10 +25,28 @@ interface Duration {
 }
 
 const duration = (): Duration => ({ count: 0, ns: 0 });
-const add = (d: Duration, seconds: number, count = 1) => {
-  d.count += count;
+const add = (d: Duration, seconds: number) => {
+  d.count++;
   d.ns += Math.round(seconds * 1e9);
 };
+
+/** Where a successful request's time went, in seconds, in the parts Triton's statistics report. */
+export interface RequestPhases {
+  queue: number;
+  /** Decoding the request, and assembling the batch it ran in. */
+  computeInput: number;
+  /** Its batch's run in ONNX Runtime. */
+  computeInfer: number;
+  /** Splitting its batch's outputs, and encoding its answer. */
+  computeOutput: number;
+}
+
+/** One execution's phases, summed per batch size. */
+interface BatchSizeStats {
+  computeInput: Duration;
+  computeInfer: Duration;
+  computeOutput: Duration;
+}
 
 export class ServerMetrics implements BatcherObserver {
   readonly registry = new client.Registry();
@@ -41,8 +66,10 @@ export class ServerMetrics implements BatcherObserver {
   private readonly success = duration();
   private readonly fail = duration();
   private readonly queue = duration();
+  private readonly computeInput = duration();
   private readonly computeInfer = duration();
-  private readonly perBatchSize = new Map<number, Duration>();
+  private readonly computeOutput = duration();
+  private readonly perBatchSize = new Map<number, BatchSizeStats>();
   private inferenceCount = 0;
   private executionCount = 0;
   private lastInference = 0;
@@ -99,18 +126,25 @@ export class ServerMetrics implements BatcherObserver {
     this.inflight.inc();
   }
 
-  requestFinished(outcome: Outcome, seconds: number): void {
+  /** A request answered: `phases` tells where a successful one's time went (absent, it computed nothing here). */
+  requestFinished(outcome: Outcome, seconds: number, phases?: RequestPhases): void {
     this.inflight.dec();
-    // Drops inside the queue were counted when they happened (requestDropped).
-    if (outcome === 'timeout' || outcome === 'cancelled' || outcome === 'rejected') return;
-    this.requests.inc({ outcome });
     if (outcome === 'success') {
+      this.requests.inc({ outcome });
       this.requestSeconds.observe(seconds);
       add(this.success, seconds);
+      if (phases) {
+        add(this.queue, phases.queue);
+        add(this.computeInput, phases.computeInput);
+        add(this.computeInfer, phases.computeInfer);
+        add(this.computeOutput, phases.computeOutput);
+      }
       this.lastInference = Date.now();
-    } else {
-      add(this.fail, seconds);
+      return;
     }
+    add(this.fail, seconds);
+    // Drops inside the queue were counted when they happened (requestDropped).
+    if (outcome !== 'timeout' && outcome !== 'cancelled' && outcome !== 'rejected') this.requests.inc({ outcome });
   }
 
   // BatcherObserver
@@ -120,23 +154,22 @@ export class ServerMetrics implements BatcherObserver {
 
   requestDequeued(waitSeconds: number, priorityLevel: number): void {
     this.queueSeconds.observe({ priority: String(priorityLevel) }, waitSeconds);
-    add(this.queue, waitSeconds);
   }
 
   requestDropped(reason: DropReason): void {
     this.requests.inc({ outcome: reason });
-    this.fail.count++;
   }
 
-  batchFinished(rows: number, _requests: number, computeSeconds: number, ok: boolean): void {
+  batchFinished(rows: number, _requests: number, phases: BatchPhases, ok: boolean): void {
     if (!ok) return;
-    this.computeSeconds.observe(computeSeconds);
+    this.computeSeconds.observe(phases.infer);
     this.batchSize.observe(rows);
     this.rows.inc(rows);
-    add(this.computeInfer, computeSeconds);
     let perSize = this.perBatchSize.get(rows);
-    if (!perSize) this.perBatchSize.set(rows, (perSize = duration()));
-    add(perSize, computeSeconds);
+    if (!perSize) this.perBatchSize.set(rows, (perSize = { computeInput: duration(), computeInfer: duration(), computeOutput: duration() }));
+    add(perSize.computeInput, phases.assemble);
+    add(perSize.computeInfer, phases.infer);
+    add(perSize.computeOutput, phases.split);
     this.inferenceCount += rows;
     this.executionCount++;
   }
@@ -154,15 +187,15 @@ export class ServerMetrics implements BatcherObserver {
         success: this.success,
         fail: this.fail,
         queue: this.queue,
-        compute_input: zero,
+        compute_input: this.computeInput,
         compute_infer: this.computeInfer,
-        compute_output: zero,
+        compute_output: this.computeOutput,
         cache_hit: zero,
         cache_miss: zero,
       },
       batch_stats: [...this.perBatchSize.entries()]
         .sort(([a], [b]) => a - b)
-        .map(([batch_size, d]) => ({ batch_size, compute_input: zero, compute_infer: d, compute_output: zero })),
+        .map(([batch_size, d]) => ({ batch_size, compute_input: d.computeInput, compute_infer: d.computeInfer, compute_output: d.computeOutput })),
     };
   }
 }

@@ -36,6 +36,8 @@ export interface DecodeLimits {
   tensors: CodecLimits;
   /** Most keys in any 'parameters' object (of the request, an input or an output). */
   maxParameters: number;
+  /** Let NaN and infinities through in floating-point inputs (refused when absent). */
+  allowNonFinite?: boolean;
 }
 
 /**
@@ -136,7 +138,8 @@ export function decodeInferRequest(
   // In the order the client wrote them, as that is the order of their binary regions.
   const binaryReader = new BinaryReader(binary);
   const byName = new Map<string, Tensor>();
-  for (const head of heads.values()) byName.set(head.name, decodeInputData(head, binaryReader, limits.tensors));
+  const rules = limits.allowNonFinite ? NON_FINITE_INPUT_RULES : INPUT_RULES;
+  for (const head of heads.values()) byName.set(head.name, decodeInputData(head, binaryReader, limits.tensors, rules));
   binaryReader.assertConsumed();
   const ordered = signature.inputs.map((s) => byName.get(s.name)!);
 
@@ -233,12 +236,14 @@ function decodeInputHead(raw: Record<string, unknown>, spec: TensorSpec, limits:
 }
 
 const INPUT_RULES: DecodeRules = { finite: true, noNul: true };
+/** With `allowNonFinite`. JSON numbers out of a datatype's range stay refused: they are typos, not NaN. */
+const NON_FINITE_INPUT_RULES: DecodeRules = { finite: false, noNul: true };
 
-function decodeInputData(head: InputHead, binary: BinaryReader, limits: CodecLimits): Tensor {
+function decodeInputData(head: InputHead, binary: BinaryReader, limits: CodecLimits, rules: DecodeRules): Tensor {
   const { name, datatype, shape } = head;
   const data = head.binarySize === undefined
-    ? asBadRequest(name, () => decodeJsonTensor(head, head.raw.data, limits, INPUT_RULES))
-    : asBadRequest(name, () => decodeBinaryTensor(head, binary.take(name, head.binarySize!), limits, INPUT_RULES));
+    ? asBadRequest(name, () => decodeJsonTensor(head, head.raw.data, limits, rules))
+    : asBadRequest(name, () => decodeBinaryTensor(head, binary.take(name, head.binarySize!), limits, rules));
   return { name, datatype, shape, data };
 }
 

@@ -222,7 +222,7 @@ export function decodeBinaryTensor(head: TensorHead, bytes: Uint8Array, limits: 
 
 function checkFinite(values: Float32Array | Float64Array): void {
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) throw new TensorCodecError(`element ${i} is ${values[i]}; the model takes finite numbers`);
+    if (!Number.isFinite(values[i])) throw new TensorCodecError(`element ${i} is ${values[i]}; the model takes finite numbers (the server setting allowNonFinite lets them through)`);
   }
 }
 

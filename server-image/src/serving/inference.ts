@@ -7,6 +7,7 @@ import type { Tensor } from '../protocol/datatypes.ts';
 import type { InferenceRequest } from '../protocol/request.ts';
 import type { ModelHost } from './model-host.ts';
 import type { ServedModel } from './served-model.ts';
+import type { BatchTrace } from '../batching/dynamic-batcher.ts';
 
 export type Outputs = Map<string, Tensor>;
 
@@ -66,13 +67,14 @@ export class InferenceCore {
     return model;
   }
 
-  async infer(request: InferenceRequest, cancellation?: Cancellation): Promise<Outputs> {
+  /** `trace`, when given, is filled in with where the request's time went in the batcher (for statistics). */
+  async infer(request: InferenceRequest, cancellation?: Cancellation, trace?: BatchTrace): Promise<Outputs> {
     const model = this.servingModel();
     if (cancellation?.cancelled) throw cancelled();
     const started = this.observers.length > 0 ? performance.now() : 0;
     for (const o of this.observers) o.started?.(request);
     try {
-      const submission = model.batcher.submit(request);
+      const submission = model.batcher.submit(request, trace);
       cancellation?.onCancel(() => submission.cancel());
       const outputs = await submission.result;
       for (const o of this.observers) o.finished?.(request, outputs, undefined, (performance.now() - started) / 1000);

@@ -13,7 +13,7 @@ export interface RequestLimits {
   decode: Omit<DecodeLimits, 'maxBatchSize'>;
 }
 
-export type LimitSettings = Pick<ServeOptions, 'maxBodyBytes' | 'maxInflightBytes' | 'maxTensorElements' | 'maxBytesElements' | 'maxTensorRank' | 'maxParameters'>;
+export type LimitSettings = Pick<ServeOptions, 'maxBodyBytes' | 'maxInflightBytes' | 'maxTensorElements' | 'maxBytesElements' | 'maxTensorRank' | 'maxParameters' | 'allowNonFinite'>;
 
 /** `memoryLimit`: the container's memory limit in bytes, undefined when none is known. */
 export function requestLimits(options: LimitSettings, memoryLimit: number | undefined = containerMemoryLimit()): RequestLimits {
@@ -23,6 +23,7 @@ export function requestLimits(options: LimitSettings, memoryLimit: number | unde
     decode: {
       tensors: { maxElements: options.maxTensorElements, maxBytesElements: options.maxBytesElements, maxRank: options.maxTensorRank },
       maxParameters: options.maxParameters,
+      allowNonFinite: options.allowNonFinite,
     },
   };
 }
