@@ -73,11 +73,17 @@ export class DynamicBatcher {
     return this.queue.size;
   }
 
-  submit(request: InferenceRequest): Submission {
-    const { priorityLevels, defaultPriorityLevel, maxQueueSize, defaultTimeoutMs } = this.options;
+  /** Refuses a request this batcher would refuse whatever its queue holds (a request answered from a cache included). */
+  check(request: InferenceRequest): void {
+    const { priorityLevels } = this.options;
     if (request.priority > priorityLevels) {
       throw badRequest(`parameter 'priority': ${request.priority} is outside the model's priority levels 1..${priorityLevels}`);
     }
+  }
+
+  submit(request: InferenceRequest): Submission {
+    const { defaultPriorityLevel, maxQueueSize, defaultTimeoutMs } = this.options;
+    this.check(request);
     if (maxQueueSize > 0 && this.queue.size >= maxQueueSize) {
       this.observer.requestDropped('rejected');
       throw unavailable(`inference queue is full (max_queue_size ${maxQueueSize})`, 'rejected');

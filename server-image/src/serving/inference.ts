@@ -6,6 +6,7 @@ import { InferenceError, cancelled, internal, unavailable } from '../protocol/er
 import type { Tensor } from '../protocol/datatypes.ts';
 import type { InferenceRequest } from '../protocol/request.ts';
 import type { ModelHost } from './model-host.ts';
+import type { ResponseCache } from '../cache/response-cache.ts';
 import type { ServedModel } from './served-model.ts';
 
 export type Outputs = Map<string, Tensor>;
@@ -46,6 +47,7 @@ export class Cancellation {
 export class InferenceCore {
   private readonly host: ModelHost;
   private readonly observers: InferenceObserver[] = [];
+  private cache: ResponseCache | undefined;
 
   constructor(host: ModelHost) {
     this.host = host;
@@ -54,6 +56,11 @@ export class InferenceCore {
   /** Adds an observer of every request from now on. */
   observe(observer: InferenceObserver): void {
     this.observers.push(observer);
+  }
+
+  /** Answers repeated rows from `cache` from now on; only the rows it has not seen are computed. */
+  useCache(cache: ResponseCache): void {
+    this.cache = cache;
   }
 
   /**
@@ -72,9 +79,10 @@ export class InferenceCore {
     const started = this.observers.length > 0 ? performance.now() : 0;
     for (const o of this.observers) o.started?.(request);
     try {
-      const submission = model.batcher.submit(request);
-      cancellation?.onCancel(() => submission.cancel());
-      const outputs = await submission.result;
+      if (this.cache) model.batcher.check(request);
+      const outputs = this.cache
+        ? await this.cache.infer(model.signature, request, (rows) => compute(model, rows, cancellation), cancellation)
+        : await compute(model, request, cancellation);
       for (const o of this.observers) o.finished?.(request, outputs, undefined, (performance.now() - started) / 1000);
       return outputs;
     } catch (error) {
@@ -83,4 +91,11 @@ export class InferenceCore {
       throw failure;
     }
   }
+}
+
+/** A request through the model's batcher, dropped from its queue if cancelled before it is computed. */
+function compute(model: ServedModel, request: InferenceRequest, cancellation: Cancellation | undefined): Promise<Outputs> {
+  const submission = model.batcher.submit(request);
+  cancellation?.onCancel(() => submission.cancel());
+  return submission.result;
 }

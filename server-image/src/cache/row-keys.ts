@@ -1,0 +1,82 @@
+// The cache key of each row of a request. Pure.
+//
+// A key is the SHA-256 of what decides a row's answer: the model (name, version and the model file's
+// SHA-256, so another version or a retrained file never gets this one's answers), the requested outputs, and
+// the row's input bytes after decoding: every input's name, datatype, row shape and elements. Decoded
+// elements are canonical whatever the client wrote: JSON `1`, `1.0` and `1e0`, nested or flat `data`, and
+// the same values sent as binary tensors all give the same bytes, and so the same key.
+//
+// Request parameters are left out: `priority`, `timeout` and `binary_data_output` change when and how an
+// answer is sent, not what it is, and the server passes no parameter to the model. A parameter that came
+// to change answers would have to join the key here.
+import { createHash } from 'node:crypto';
+import { DATATYPES, elementCount, type Tensor } from '../protocol/datatypes.ts';
+import type { InferenceRequest } from '../protocol/request.ts';
+
+/** Which model's answers these are. */
+export interface CacheIdentity {
+  name: string;
+  version: string;
+  /** SHA-256 of the model file, hex. */
+  sha256: string;
+}
+
+/** Bumped when the key or the stored answer changes shape, so old entries are never read as new ones. */
+export const CACHE_FORMAT = 1;
+
+export interface RowKeys {
+  /** The store key of each row, in row order. */
+  keys: string[];
+  /** Each key's digest, which its stored answer carries so that an answer is only ever read for its key. */
+  digests: Buffer[];
+}
+
+/** The requested output names, sorted: the order a client lists them in does not change the answers. */
+export function cachedOutputNames(request: InferenceRequest): string[] {
+  return request.outputs.map((o) => o.name).sort();
+}
+
+/**
+ * The keys of a request's rows: each row of a batched request is its own entry, so that a row seen before
+ * is answered whatever rows it came with. A model without a batch dimension has one row, the whole request.
+ */
+export function rowKeys(identity: CacheIdentity, request: InferenceRequest, batchable: boolean): RowKeys {
+  const rows = batchable ? request.rows : 1;
+  // What every row of the request shares, hashed once.
+  const common = createHash('sha256').update(JSON.stringify({
+    format: CACHE_FORMAT,
+    model: [identity.name, identity.version, identity.sha256],
+    outputs: cachedOutputNames(request),
+    inputs: request.inputs.map((t) => [t.name, t.datatype, batchable ? t.shape.slice(1) : t.shape]),
+  })).digest();
+  const prefix = `modelship:${identity.name}:${identity.version}:`;
+  const keys = new Array<string>(rows);
+  const digests = new Array<Buffer>(rows);
+  for (let row = 0; row < rows; row++) {
+    const hash = createHash('sha256').update(common);
+    for (const tensor of request.inputs) hashRow(hash, tensor, batchable ? row : 0, batchable ? rows : 1);
+    const digest = hash.digest();
+    digests[row] = digest;
+    keys[row] = prefix + digest.toString('base64url');
+  }
+  return { keys, digests };
+}
+
+const lengthPrefix = Buffer.alloc(4);
+
+/** Feeds one row of a tensor to the hash: its bytes as a binary tensor would carry them. */
+function hashRow(hash: ReturnType<typeof createHash>, tensor: Tensor, row: number, rows: number): void {
+  const perRow = elementCount(tensor.shape) / rows;
+  const { data } = tensor;
+  if (Array.isArray(data)) {
+    // BYTES: each string length-prefixed, so ['ab', 'c'] and ['a', 'bc'] differ.
+    for (let i = row * perRow; i < (row + 1) * perRow; i++) {
+      const bytes = Buffer.from(data[i], 'utf8');
+      lengthPrefix.writeUInt32LE(bytes.length, 0);
+      hash.update(lengthPrefix).update(bytes);
+    }
+    return;
+  }
+  const size = DATATYPES[tensor.datatype].byteSize;
+  hash.update(new Uint8Array(data.buffer, data.byteOffset + row * perRow * size, perRow * size));
+}
