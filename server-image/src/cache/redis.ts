@@ -2,7 +2,7 @@
 // never a dependency: the process starts without waiting for it, a lookup waits at most `timeoutMs`, a
 // store that is down or failing is skipped (not waited for) until it recovers, and writes are fire-and-forget
 // within a byte bound. node-redis reconnects by itself, with the backoff below; the cache resumes when it has.
-import { createClient, RESP_TYPES, TimeoutError } from 'redis';
+import { createClient, RESP_TYPES } from 'redis';
 import type { Logger } from '../../../contract/logger.ts';
 import { CacheStoreError, type CacheStore, type CacheStoreEvents } from './store.ts';
 
@@ -51,8 +51,9 @@ const CONNECT_TIMEOUT_MS = 2000;
 
 export class RedisStore implements CacheStore {
   private readonly client;
-  /** The client with the lookup timeout, and values as Buffers (answers are bytes, not UTF-8). */
+  /** The client with values as Buffers (answers are bytes, not UTF-8). */
   private readonly commands;
+  private readonly timeoutMs: number;
   private readonly ttlMs: number;
   private readonly events: CacheStoreEvents;
   private readonly backoff = new FailureBackoff();
@@ -72,7 +73,8 @@ export class RedisStore implements CacheStore {
       commandsQueueMaxLength: MAX_QUEUED_COMMANDS,
       maintNotifications: 'disabled',
     });
-    this.commands = this.client.withCommandOptions({ timeout: options.timeoutMs, typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } });
+    this.commands = this.client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+    this.timeoutMs = options.timeoutMs;
     // Logged when the state changes, not per failed attempt: a Redis down for an hour is two lines.
     let warned = false;
     this.client.on('ready', () => {
@@ -96,17 +98,18 @@ export class RedisStore implements CacheStore {
     const now = performance.now();
     if (!this.client.isReady || !this.backoff.open(now)) throw new CacheStoreError('unavailable', 'redis is not available');
     try {
-      const values = await this.commands.mGet(keys as string[]);
+      const values = await withinMs(this.commands.mGet(keys as string[]), this.timeoutMs);
       this.backoff.succeeded();
       return values.map((v) => (Buffer.isBuffer(v) ? v : undefined));
     } catch (error) {
       this.backoff.failed(performance.now());
-      throw new CacheStoreError(error instanceof TimeoutError ? 'timeout' : 'failed', (error as Error).message);
+      throw error instanceof CacheStoreError ? error : new CacheStoreError('failed', (error as Error).message);
     }
   }
 
   setMany(entries: ReadonlyArray<readonly [string, Buffer]>): void {
-    if (!this.client.isReady) return; // the lookup before it already counted Redis as unavailable
+    // The lookup before it already counted Redis as unavailable.
+    if (!this.client.isReady || !this.backoff.open(performance.now())) return;
     for (const [key, value] of entries) {
       if (this.pendingWriteBytes + value.length > MAX_PENDING_WRITE_BYTES) {
         this.events.error('overloaded');
@@ -115,9 +118,9 @@ export class RedisStore implements CacheStore {
       this.pendingWriteBytes += value.length;
       this.commands.set(key, value, { expiration: { type: 'PX', value: this.ttlMs } }).then(
         () => (this.pendingWriteBytes -= value.length),
-        (error: unknown) => {
+        () => {
           this.pendingWriteBytes -= value.length;
-          this.events.error(error instanceof TimeoutError ? 'timeout' : 'failed');
+          this.events.error('failed');
         },
       );
     }
@@ -128,6 +131,20 @@ export class RedisStore implements CacheStore {
     // destroy(), not close(): pending writes are only optimisations, and close() waits for a Redis that may be gone.
     if (this.client.isOpen) this.client.destroy();
   }
+}
+
+/**
+ * The promise's value, or a 'timeout' CacheStoreError after `ms`. Our own timer: node-redis's command timeout
+ * covers only the wait to be written, not the wait for the reply, which is what a stuck Redis makes long.
+ * The abandoned command is answered or failed by node-redis later (its queue is bounded), and ignored.
+ */
+function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CacheStoreError('timeout', `redis did not answer within ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** The URL without its password, for logs. */
