@@ -1,17 +1,20 @@
 // One row's answer as stored bytes, and back. Pure. What comes back from a store is decoded as hostile: a
 // value that is truncated, garbled, of another format or written for another key decodes to undefined (a
-// miss), never to a wrong answer.
+// miss), never to a wrong answer. A SHA-256 over the key's digest and the payload catches all of these,
+// even a changed byte inside the numbers; the payload is still parsed with every length checked.
 //
-// Layout: 'MSC' + CACHE_FORMAT (4 bytes), the key's digest (32), the output count (u16), then per output
+// Layout: 'MSC' + CACHE_FORMAT (4 bytes), SHA-256(key digest + payload) (32), then the payload: the output
+// count (u16), then per output
 // its name (u16 length + UTF-8), datatype (u8, index in DATATYPE_CODES), rank (u8), dims (u32 each), data
 // length (u32) and data as the binary tensor extension carries it (little-endian elements; BYTES
 // length-prefixed). Little-endian throughout.
+import { hash } from 'node:crypto';
 import { DATATYPES, type Datatype, type Tensor, type TensorData } from '../protocol/datatypes.ts';
 import { decodeBinaryTensor, type CodecLimits } from '../protocol/tensor-codec.ts';
 import { CACHE_FORMAT } from './row-keys.ts';
 
 const MAGIC = Buffer.from([0x4d, 0x53, 0x43, CACHE_FORMAT]);
-const DIGEST_BYTES = 32;
+const CHECK_BYTES = 32;
 const DATATYPE_CODES = Object.keys(DATATYPES) as Datatype[];
 const MAX_RANK = 32;
 
@@ -35,12 +38,12 @@ function dataBytes(data: TensorData): Buffer {
 export function encodeRow(digest: Buffer, outputs: readonly Tensor[]): Buffer {
   const names = outputs.map((t) => Buffer.from(t.name, 'utf8'));
   const datas = outputs.map((t) => dataBytes(t.data));
-  let size = MAGIC.length + DIGEST_BYTES + 2;
+  const header = MAGIC.length + CHECK_BYTES;
+  let size = header + 2;
   outputs.forEach((t, i) => (size += 2 + names[i].length + 2 + 4 * t.shape.length + 4 + datas[i].length));
   const out = Buffer.allocUnsafeSlow(size);
-  let at = MAGIC.copy(out, 0);
-  at += digest.copy(out, at);
-  at = out.writeUInt16LE(outputs.length, at);
+  MAGIC.copy(out, 0);
+  let at = out.writeUInt16LE(outputs.length, header);
   outputs.forEach((t, i) => {
     at = out.writeUInt16LE(names[i].length, at);
     at += names[i].copy(out, at);
@@ -50,7 +53,13 @@ export function encodeRow(digest: Buffer, outputs: readonly Tensor[]): Buffer {
     at = out.writeUInt32LE(datas[i].length, at);
     at += datas[i].copy(out, at);
   });
+  checkOf(digest, out.subarray(header)).copy(out, MAGIC.length);
   return out;
+}
+
+/** What binds a payload to its key: SHA-256 over the key's digest and the payload. */
+function checkOf(digest: Buffer, payload: Buffer): Buffer {
+  return hash('sha256', Buffer.concat([digest, payload]), 'buffer');
 }
 
 /** What a row's stored answer must be: for its key, these outputs of these datatypes, one row of each. */
@@ -97,7 +106,7 @@ export function decodeRow(value: Buffer, expected: RowExpectation): Tensor[] | u
   try {
     const reader = new Reader(value);
     if (!reader.take(MAGIC.length).equals(MAGIC)) return undefined;
-    if (!reader.take(DIGEST_BYTES).equals(expected.digest)) return undefined;
+    if (!reader.take(CHECK_BYTES).equals(checkOf(expected.digest, value.subarray(MAGIC.length + CHECK_BYTES)))) return undefined;
     if (reader.u16() !== expected.outputs.length) return undefined;
     const tensors: Tensor[] = [];
     for (const spec of expected.outputs) {

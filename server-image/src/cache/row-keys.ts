@@ -27,7 +27,7 @@ export const CACHE_FORMAT = 1;
 export interface RowKeys {
   /** The store key of each row, in row order. */
   keys: string[];
-  /** Each key's digest, which its stored answer carries so that an answer is only ever read for its key. */
+  /** Each key's digest, which its stored answer's check covers, so that an answer is only ever read for its key. */
   digests: Buffer[];
 }
 
