@@ -2,7 +2,7 @@
 // for the response cache's tests and benchmark. It can be stopped, paused and started again on its port.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,8 @@ export const REDIS_SERVER = process.env.MODELSHIP_REDIS_SERVER ?? '/usr/bin/redi
 export interface RedisServer {
   url: string;
   port: number;
+  /** The running process's id, for CPU accounting. */
+  readonly pid: number | undefined;
   /** Starts it (again) on its port, and waits until it answers PING. */
   start(): Promise<void>;
   /** Kills it at once (SIGKILL): what a crashed or evicted Redis pod looks like to its clients. */
@@ -25,6 +27,9 @@ export interface RedisServer {
 }
 
 export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
+  if (!existsSync(REDIS_SERVER)) {
+    throw new Error(`no redis-server at ${REDIS_SERVER}: install Debian's redis-server package, or set MODELSHIP_REDIS_SERVER to one`);
+  }
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'modelship-redis-'));
   let child: ChildProcess | undefined;
@@ -36,6 +41,9 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
   const server: RedisServer = {
     url: `redis://127.0.0.1:${port}`,
     port,
+    get pid() {
+      return child?.exitCode === null ? child.pid : undefined;
+    },
     async start() {
       child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'ignore', 'inherit'] });
       const deadline = Date.now() + 10_000;

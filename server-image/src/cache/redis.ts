@@ -137,11 +137,13 @@ export class RedisStore implements CacheStore {
  * The promise's value, or a 'timeout' CacheStoreError after `ms`. Our own timer: node-redis's command timeout
  * covers only the wait to be written, not the wait for the reply, which is what a stuck Redis makes long.
  * The abandoned command is answered or failed by node-redis later (its queue is bounded), and ignored.
+ * The timeout takes effect after the event loop's next poll for I/O (setImmediate): when the loop itself
+ * was late, a reply that came in time is read first, and Redis is not blamed for our own busy thread.
  */
 function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CacheStoreError('timeout', `redis did not answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => setImmediate(() => reject(new CacheStoreError('timeout', `redis did not answer within ${ms} ms`))), ms);
   });
   promise.catch(() => undefined);
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));

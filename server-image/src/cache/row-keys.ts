@@ -9,7 +9,7 @@
 // Request parameters are left out: `priority`, `timeout` and `binary_data_output` change when and how an
 // answer is sent, not what it is, and the server passes no parameter to the model. A parameter that came
 // to change answers would have to join the key here.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { DATATYPES, elementCount, type Tensor } from '../protocol/datatypes.ts';
 import type { InferenceRequest } from '../protocol/request.ts';
 
@@ -42,41 +42,41 @@ export function cachedOutputNames(request: InferenceRequest): string[] {
  */
 export function rowKeys(identity: CacheIdentity, request: InferenceRequest, batchable: boolean): RowKeys {
   const rows = batchable ? request.rows : 1;
-  // What every row of the request shares, hashed once.
-  const common = createHash('sha256').update(JSON.stringify({
+  // What every row of the request shares, hashed with each row. (One-shot hash() over one buffer costs a third
+  // of createHash().update()...; the shared part is a few hundred bytes, cheaper to hash again than to hash twice.)
+  const common = Buffer.from(JSON.stringify({
     format: CACHE_FORMAT,
     model: [identity.name, identity.version, identity.sha256],
     outputs: cachedOutputNames(request),
     inputs: request.inputs.map((t) => [t.name, t.datatype, batchable ? t.shape.slice(1) : t.shape]),
-  })).digest();
+  }));
   const prefix = `modelship:${identity.name}:${identity.version}:`;
   const keys = new Array<string>(rows);
   const digests = new Array<Buffer>(rows);
   for (let row = 0; row < rows; row++) {
-    const hash = createHash('sha256').update(common);
-    for (const tensor of request.inputs) hashRow(hash, tensor, batchable ? row : 0, batchable ? rows : 1);
-    const digest = hash.digest();
+    const parts = [common];
+    for (const tensor of request.inputs) rowBytes(parts, tensor, row, rows);
+    const digest = hash('sha256', Buffer.concat(parts), 'buffer');
     digests[row] = digest;
     keys[row] = prefix + digest.toString('base64url');
   }
   return { keys, digests };
 }
 
-const lengthPrefix = Buffer.alloc(4);
-
-/** Feeds one row of a tensor to the hash: its bytes as a binary tensor would carry them. */
-function hashRow(hash: ReturnType<typeof createHash>, tensor: Tensor, row: number, rows: number): void {
+/** Appends one row of a tensor to `parts`: its bytes as a binary tensor would carry them. */
+function rowBytes(parts: Buffer[], tensor: Tensor, row: number, rows: number): void {
   const perRow = elementCount(tensor.shape) / rows;
   const { data } = tensor;
   if (Array.isArray(data)) {
     // BYTES: each string length-prefixed, so ['ab', 'c'] and ['a', 'bc'] differ.
     for (let i = row * perRow; i < (row + 1) * perRow; i++) {
       const bytes = Buffer.from(data[i], 'utf8');
-      lengthPrefix.writeUInt32LE(bytes.length, 0);
-      hash.update(lengthPrefix).update(bytes);
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(bytes.length, 0);
+      parts.push(length, bytes);
     }
     return;
   }
   const size = DATATYPES[tensor.datatype].byteSize;
-  hash.update(new Uint8Array(data.buffer, data.byteOffset + row * perRow * size, perRow * size));
+  parts.push(Buffer.from(data.buffer, data.byteOffset + row * perRow * size, perRow * size));
 }
