@@ -5,14 +5,17 @@
 // each alike. Prints throughput, latency, CPU per request and the hit rate in the measured windows, and each
 // cache's numbers against no cache.
 //
-//   node bench/cache-bench.ts [--model wide|mlp] [--clients 16] [--seconds 3] [--zipf 1.0]
+// Two models by default: WIDE (5 M multiply-adds a row, cheap once batched: the HTTP and JSON work around it
+// dominate) and SLOW (200 M a row: where a cache pays).
+//
+//   node bench/cache-bench.ts [--models wide,slow,mlp] [--clients 16] [--seconds 3] [--zipf 1.0]
 import { Agent } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { MLP, WIDE, randomRows, writeModel } from '../test/models/zoo.ts';
+import { MLP, SLOW, WIDE, randomRows, writeModel } from '../test/models/zoo.ts';
 import { startRedis } from '../test/support/redis-server.ts';
 import { runClosedLoop, type LoadResult } from './load-generator.ts';
 import { responseProblem, type OutgoingRequest } from './oip-requests.ts';
@@ -21,21 +24,24 @@ import { processCpuSeconds, startCpuMeter } from './cpu-usage.ts';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const MODELSHIP_BIN = join(BENCH_DIR, '..', 'server-image', 'bin', 'modelship-server.js');
-const MODELS = { mlp: MLP, wide: WIDE };
+const MODELS = { mlp: { ...MLP, args: [] }, wide: { ...WIDE, args: [] }, slow: { ...SLOW, args: ['--max-batch-size', '8'] } };
+type Model = (typeof MODELS)[keyof typeof MODELS];
 const DISTINCT_INPUTS = 1000;
 const READY_TIMEOUT_MS = 120_000;
 const ROUNDS = 3;
 
 const { values: flags } = parseArgs({
   options: {
-    model: { type: 'string', default: 'wide' },
+    models: { type: 'string', default: 'wide,slow' },
     clients: { type: 'string', default: '16' },
     seconds: { type: 'string', default: '3' },
     zipf: { type: 'string', default: '1.0' },
   },
 });
-if (!Object.hasOwn(MODELS, flags.model)) throw new Error(`unknown model '${flags.model}'; choose from ${Object.keys(MODELS).join(', ')}`);
-const model = MODELS[flags.model as keyof typeof MODELS];
+const models = flags.models.split(',').map((name) => {
+  if (!Object.hasOwn(MODELS, name)) throw new Error(`unknown model '${name}'; choose from ${Object.keys(MODELS).join(', ')}`);
+  return MODELS[name as keyof typeof MODELS];
+});
 const clients = Number(flags.clients);
 const durationMs = Number(flags.seconds) * 1000;
 const zipfExponent = Number(flags.zipf);
@@ -62,7 +68,8 @@ function draw(cdf: Float64Array): number {
   return lo;
 }
 
-const bodies: OutgoingRequest[] = randomRows(DISTINCT_INPUTS, model.features, 2026).map((row) => {
+/** The distinct requests of the workload: one JSON row each. */
+const requestsOf = (model: Model): OutgoingRequest[] => randomRows(DISTINCT_INPUTS, model.features, 2026).map((row) => {
   const body = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, model.features], data: row }] }));
   return { body, headers: { 'content-type': 'application/json', 'content-length': body.length } };
 });
@@ -79,6 +86,8 @@ const COUNTERS = ['modelship_cache_hits_total', 'modelship_cache_misses_total', 
 
 interface Config {
   cache: string;
+  model: Model;
+  bodies: OutgoingRequest[];
   server: ServerProcess;
   agent: Agent;
   /** Another process whose CPU the configuration costs (redis-server). */
@@ -97,8 +106,8 @@ interface Round {
 
 async function round(config: Config): Promise<Round> {
   const target = {
-    port: config.server.port, path: `/v2/models/${model.name}/infer`, agent: config.agent, concurrency: clients,
-    makeRequest: () => bodies[draw(cdf)],
+    port: config.server.port, path: `/v2/models/${config.model.name}/infer`, agent: config.agent, concurrency: clients,
+    makeRequest: () => config.bodies[draw(cdf)],
     problem: (status: number, headers: Record<string, unknown>) => responseProblem('json', status, headers as never),
   };
   const before = await Promise.all(COUNTERS.map((n) => counter(config.server.port, n)));
@@ -124,59 +133,72 @@ async function round(config: Config): Promise<Round> {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
+const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+
+/** Measures one model with no cache, the in-process cache and Redis, and prints its table. */
+async function benchModel(model: Model, redisUrl: string, redisPid: () => number | undefined, dir: string): Promise<string[]> {
+  const modelFile = writeModel(dir, `${model.name}.onnx`, model.build());
+  const bodies = requestsOf(model);
+  const configs: Config[] = [];
+  const results = new Map<string, Round[]>();
+  try {
+    const start = (cache: string, args: readonly string[]) => ServerProcess.start(`modelship (${cache})`, MODELSHIP_BIN,
+      (port) => ['serve', '--model', modelFile, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', ...model.args, ...args], READY_TIMEOUT_MS);
+    for (const [cache, args] of [['none', []], ['memory', ['--cache', 'memory']], ['redis', ['--cache', 'redis', '--cache-redis-url', redisUrl]]] as const) {
+      const server = await start(cache, args);
+      configs.push({ cache, model, bodies, server, agent: new Agent({ keepAlive: true, maxSockets: clients }), ...(cache === 'redis' ? { helperPid: redisPid } : {}) });
+    }
+    console.log(`${model.name} (${model.features} FP32 features, JSON):`);
+    for (const config of configs) await round(config);
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const config of configs) results.set(config.cache, [...(results.get(config.cache) ?? []), await round(config)]);
+    }
+  } finally {
+    for (const config of configs) {
+      config.agent.destroy();
+      await config.server.stop();
+    }
+  }
+
+  const summary = configs.map(({ cache }) => {
+    const rounds = results.get(cache)!;
+    const pick = (f: (r: Round) => number) => median(rounds.map(f));
+    return {
+      cache,
+      requestsPerSec: pick((r) => r.result.requestsPerSec),
+      p50Ms: pick((r) => r.result.p50Ms),
+      p99Ms: pick((r) => r.result.p99Ms),
+      hitRate: pick((r) => r.hitRate),
+      cpuUs: pick((r) => r.cpuUsPerRequest),
+      otherCores: pick((r) => r.otherCores),
+      computedRows: rounds.reduce((n, r) => n + r.computedRows, 0),
+      cacheErrors: rounds.reduce((n, r) => n + r.cacheErrors, 0),
+      errors: rounds.flatMap((r) => r.result.errorSamples.map((e) => `${model.name}, ${cache}: ${e}`)),
+      failed: rounds.reduce((n, r) => n + r.result.errors, 0),
+    };
+  });
+  const base = summary[0];
+  const header = ['cache', 'req/s', 'vs none', 'p50 ms', 'p99 ms', 'hit rate', 'CPU µs/request', 'vs none', 'rows computed', 'cache errors', 'failed', 'other cores'];
+  console.log([line(header), line(header.map(() => '---')), ...summary.map((r) => line([
+    r.cache, r.requestsPerSec.toFixed(0), `${(r.requestsPerSec / base.requestsPerSec).toFixed(2)}x`, r.p50Ms.toFixed(2), r.p99Ms.toFixed(2),
+    r.cache === 'none' ? '-' : `${(100 * r.hitRate).toFixed(1)}%`, r.cpuUs.toFixed(0), `${(r.cpuUs / base.cpuUs).toFixed(2)}x`,
+    String(r.computedRows), String(r.cacheErrors), String(r.failed), r.otherCores.toFixed(2),
+  ]))].join('\n') + '\n');
+  return summary.flatMap((r) => r.errors);
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'modelship-cache-bench-'));
-const modelFile = writeModel(dir, `${model.name}.onnx`, model.build());
 const redis = await startRedis();
-const configs: Config[] = [];
-const results = new Map<string, Round[]>();
+const errors: string[] = [];
 try {
-  const start = (cache: string, args: string[]) => ServerProcess.start(`modelship (${cache})`, MODELSHIP_BIN,
-    (port) => ['serve', '--model', modelFile, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', ...args], READY_TIMEOUT_MS);
-  for (const [cache, args] of [['none', []], ['memory', ['--cache', 'memory']], ['redis', ['--cache', 'redis', '--cache-redis-url', redis.url]]] as const) {
-    configs.push({ cache, server: await start(cache, [...args]), agent: new Agent({ keepAlive: true, maxSockets: clients }), ...(cache === 'redis' ? { helperPid: () => redis.pid } : {}) });
-  }
-  console.log(`Zipf(s=${zipfExponent}) over ${DISTINCT_INPUTS} distinct rows of ${model.name} (${model.features} FP32 features, JSON), ${clients} closed-loop clients; ` +
+  console.log(`Zipf(s=${zipfExponent}) over ${DISTINCT_INPUTS} distinct one-row inputs, ${clients} closed-loop clients; ` +
     `${ROUNDS} interleaved rounds of ${durationMs / 1000} s per configuration after a warm-up that also fills the caches, medians kept.\n`);
-  for (const config of configs) await round(config);
-  for (let i = 0; i < ROUNDS; i++) {
-    for (const config of configs) results.set(config.cache, [...(results.get(config.cache) ?? []), await round(config)]);
-  }
+  for (const model of models) errors.push(...await benchModel(model, redis.url, () => redis.pid, dir));
 } finally {
-  for (const config of configs) {
-    config.agent.destroy();
-    await config.server.stop();
-  }
   await redis.dispose();
   rmSync(dir, { recursive: true, force: true });
 }
-
-const summary = configs.map(({ cache }) => {
-  const rounds = results.get(cache)!;
-  const pick = (f: (r: Round) => number) => median(rounds.map(f));
-  return {
-    cache,
-    requestsPerSec: pick((r) => r.result.requestsPerSec),
-    p50Ms: pick((r) => r.result.p50Ms),
-    p99Ms: pick((r) => r.result.p99Ms),
-    hitRate: pick((r) => r.hitRate),
-    cpuUs: pick((r) => r.cpuUsPerRequest),
-    otherCores: pick((r) => r.otherCores),
-    computedRows: rounds.reduce((n, r) => n + r.computedRows, 0),
-    cacheErrors: rounds.reduce((n, r) => n + r.cacheErrors, 0),
-    errors: rounds.flatMap((r) => r.result.errorSamples.map((e) => `${cache}: ${e}`)),
-    failed: rounds.reduce((n, r) => n + r.result.errors, 0),
-  };
-});
-const base = summary[0];
-const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-const header = ['cache', 'req/s', 'vs none', 'p50 ms', 'p99 ms', 'hit rate', 'CPU µs/request', 'vs none', 'rows computed', 'cache errors', 'failed', 'other cores'];
-console.log([line(header), line(header.map(() => '---')), ...summary.map((r) => line([
-  r.cache, r.requestsPerSec.toFixed(0), `${(r.requestsPerSec / base.requestsPerSec).toFixed(2)}x`, r.p50Ms.toFixed(2), r.p99Ms.toFixed(2),
-  r.cache === 'none' ? '-' : `${(100 * r.hitRate).toFixed(1)}%`, r.cpuUs.toFixed(0), `${(r.cpuUs / base.cpuUs).toFixed(2)}x`,
-  String(r.computedRows), String(r.cacheErrors), String(r.failed), r.otherCores.toFixed(2),
-]))].join('\n'));
-console.log('\nCPU µs/request: the server\'s CPU time (with Redis, redis-server\'s too) per answered request. other cores: what the rest of the machine kept busy meanwhile.');
-const errors = summary.flatMap((r) => r.errors);
+console.log('CPU µs/request: the server\'s CPU time (with Redis, redis-server\'s too) per answered request. other cores: what the rest of the machine kept busy meanwhile.');
 if (errors.length > 0) {
   console.log(`\nErrors:\n${errors.join('\n')}`);
   process.exitCode = 1;
