@@ -10,7 +10,7 @@
 // length-prefixed). Little-endian throughout.
 import { hash } from 'node:crypto';
 import { DATATYPES, type Datatype, type Tensor, type TensorData } from '../protocol/datatypes.ts';
-import { decodeBinaryTensor, type CodecLimits } from '../protocol/tensor-codec.ts';
+import { decodeBinaryTensor, encodeBinaryStrings, type CodecLimits } from '../protocol/tensor-codec.ts';
 import { CACHE_FORMAT } from './row-keys.ts';
 
 const MAGIC = Buffer.from([0x4d, 0x53, 0x43, CACHE_FORMAT]);
@@ -19,15 +19,7 @@ const DATATYPE_CODES = Object.keys(DATATYPES) as Datatype[];
 const MAX_RANK = 32;
 
 function dataBytes(data: TensorData): Buffer {
-  if (!Array.isArray(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const parts: Buffer[] = [];
-  for (const s of data) {
-    const bytes = Buffer.from(s, 'utf8');
-    const prefix = Buffer.alloc(4);
-    prefix.writeUInt32LE(bytes.length, 0);
-    parts.push(prefix, bytes);
-  }
-  return Buffer.concat(parts);
+  return Array.isArray(data) ? encodeBinaryStrings(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /**

@@ -12,6 +12,7 @@
 import { hash } from 'node:crypto';
 import { DATATYPES, elementCount, type Tensor } from '../protocol/datatypes.ts';
 import type { InferenceRequest } from '../protocol/request.ts';
+import { encodeBinaryStrings } from '../protocol/tensor-codec.ts';
 
 /** Which model's answers these are. */
 export interface CacheIdentity {
@@ -69,12 +70,7 @@ function rowBytes(parts: Buffer[], tensor: Tensor, row: number, rows: number): v
   const { data } = tensor;
   if (Array.isArray(data)) {
     // BYTES: each string length-prefixed, so ['ab', 'c'] and ['a', 'bc'] differ.
-    for (let i = row * perRow; i < (row + 1) * perRow; i++) {
-      const bytes = Buffer.from(data[i], 'utf8');
-      const length = Buffer.alloc(4);
-      length.writeUInt32LE(bytes.length, 0);
-      parts.push(length, bytes);
-    }
+    parts.push(encodeBinaryStrings(data.slice(row * perRow, (row + 1) * perRow)));
     return;
   }
   const size = DATATYPES[tensor.datatype].byteSize;
