@@ -12,7 +12,7 @@ NODE_BIN := $(LOCAL_NODE_DIR)/node
 export PATH := $(LOCAL_NODE_DIR):$(PATH)
 endif
 
-.PHONY: setup demo test typecheck bench bench-server bench-router bench-operator models crds generate kube-binaries cluster-up cluster-down clean
+.PHONY: setup demo test typecheck bench bench-server bench-router bench-operator bench-cache models crds generate kube-binaries cluster-up cluster-down clean
 
 setup: node_modules/.installed
 
@@ -63,7 +63,7 @@ cluster-down: setup
 test: setup typecheck kube-binaries
 	node --test --test-reporter=spec "test/**/*.test.ts"
 
-bench: bench-server bench-router bench-operator
+bench: bench-server bench-router bench-operator bench-cache
 
 bench-server: setup
 	node bench/server-bench.ts
@@ -74,6 +74,11 @@ bench-router: setup
 
 bench-operator: setup kube-binaries
 	node bench/operator-bench.ts
+
+# The response cache on a Zipf-distributed repeated-input workload: none, in-process and Redis (Debian's
+# redis-server) in the same run.
+bench-cache: setup
+	node bench/cache-bench.ts
 
 clean:
 	rm -rf node_modules .tools examples/models/*.onnx

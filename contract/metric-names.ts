@@ -59,3 +59,29 @@ export const SHADOW_RESULTS = ['compared', 'mismatch', 'invalid', 'skipped'] as 
 export type ShadowResult = (typeof SHADOW_RESULTS)[number];
 /** Results that are the shadow version's fault: any of them fails a shadow analysis. */
 export const SHADOW_FAULT_RESULTS: readonly ShadowResult[] = ['mismatch', 'invalid'];
+
+/**
+ * The model server's response cache, counted in rows (a batched request of four rows is four lookups).
+ * Evictions by `reason` (CACHE_EVICTION_REASONS), errors by `kind` (CACHE_ERROR_KINDS); `bytes` is what the
+ * in-process store holds (a Redis store's memory is Redis's to report).
+ */
+export const CACHE_METRICS = {
+  hits: 'modelship_cache_hits_total',
+  misses: 'modelship_cache_misses_total',
+  evictions: 'modelship_cache_evictions_total',
+  errors: 'modelship_cache_errors_total',
+  bytes: 'modelship_cache_bytes',
+} as const;
+
+/** size: the byte bound pushed out the least recently used answer; expired: its TTL passed. */
+export const CACHE_EVICTION_REASONS = ['size', 'expired'] as const;
+export type CacheEvictionReason = (typeof CACHE_EVICTION_REASONS)[number];
+
+/**
+ * unavailable: the store was not connected (or backing off after failures), so the lookup was skipped;
+ * timeout: it did not answer in time; failed: it answered with an error or the connection dropped;
+ * invalid: a stored answer could not be decoded or was not for its key (treated as a miss);
+ * overloaded: answers not written because too many writes were already waiting for the store.
+ */
+export const CACHE_ERROR_KINDS = ['unavailable', 'timeout', 'failed', 'invalid', 'overloaded'] as const;
+export type CacheErrorKind = (typeof CACHE_ERROR_KINDS)[number];

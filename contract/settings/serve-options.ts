@@ -44,6 +44,13 @@ export const SERVE_OPTIONS = {
   downloadIdleTimeoutMs: { kind: 'integer', default: 30000, minimum: 1, description: 'How long a model download may make no progress (connecting, awaiting the answer, between body bytes) before it fails' },
   downloadProgressIntervalMs: { kind: 'integer', default: 10000, minimum: 1, description: 'How often a model download in progress logs how far it has got (ms)' },
   logLevel: { kind: 'enum', default: 'info', values: ['error', 'warn', 'info', 'debug'], description: 'Log level' },
+  cache: { kind: 'enum', default: 'none', values: ['none', 'memory', 'redis'], description: 'Response cache: answers to repeated input rows, looked up row by row (none; memory: in this process; redis: shared by every pod of the version at --cache-redis-url)' },
+  cacheTtlSeconds: { kind: 'number', default: 60, minimum: 0.001, maximum: 31 * 24 * 3600, description: 'How long a cached answer is served (seconds, fractional)' },
+  cacheMaxBytes: { kind: 'integer', default: 256 * 1024 * 1024, minimum: 1024, description: 'Most bytes the memory cache holds (keys, answers and bookkeeping); past it the least recently used answers are evicted' },
+  cacheMaxEntryBytes: { kind: 'integer', default: 1024 * 1024, minimum: 64, description: "Largest cached answer of one row; larger ones are computed every time" },
+  cacheRedisUrl: { kind: 'string', pattern: '^rediss?://', patternHint: 'a redis:// or rediss:// URL', description: 'Redis for --cache redis, e.g. redis://redis.cache.svc:6379/0' },
+  cacheRedisPassword: { kind: 'string', description: 'Password for the Redis of --cache-redis-url (better in the environment, from a Secret, than in the URL)' },
+  cacheRedisTimeoutMs: { kind: 'number', default: 20, minimum: 1, maximum: 10000, description: 'How long a request waits for Redis before it is computed without the cache (ms)' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type ServeOptionKey = keyof typeof SERVE_OPTIONS;

@@ -6,7 +6,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { resolveModel, modelFileName } from './model/source.ts';
+import { resolveModel, modelFileName, sha256Of } from './model/source.ts';
 import { WorkerPool } from './runtime/worker-pool.ts';
 import { ServedModel } from './serving/served-model.ts';
 import { ModelHost } from './serving/model-host.ts';
@@ -14,6 +14,10 @@ import { createApiApp } from './http/api-routes.ts';
 import { createInferHandler, matchInferPath } from './http/infer-handler.ts';
 import { unavailable } from './protocol/errors.ts';
 import { ConnectionDrain } from './http/graceful-drain.ts';
+import { createCacheStore } from './cache/create.ts';
+import { CacheMetrics } from './cache/metrics.ts';
+import { ResponseCache } from './cache/response-cache.ts';
+import type { CacheStore } from './cache/store.ts';
 import type { ServeOptions } from '../../contract/settings/serve-options.ts';
 import type { Logger } from '../../contract/logger.ts';
 
@@ -74,6 +78,15 @@ async function loadModel(options: ServeOptions, modelPath: string, host: ModelHo
   return model;
 }
 
+/**
+ * The cache in front of the model: keyed by its name, version and file's SHA-256 (the one verified, or
+ * computed now when none was given), so that no other model's answers are ever served for it.
+ */
+async function responseCache(store: CacheStore, metrics: CacheMetrics, options: ServeOptions, modelPath: string, host: ModelHost): Promise<ResponseCache> {
+  const sha256 = (options.sha256 ?? await sha256Of(modelPath)).toLowerCase();
+  return new ResponseCache(store, { identity: { name: host.name, version: host.version, sha256 }, maxEntryBytes: options.cacheMaxEntryBytes }, metrics);
+}
+
 export async function startServer(options: ServeOptions, logger: Logger): Promise<RunningServer> {
   const name = options.name ?? modelFileName(options.model).replace(/\.onnx$/i, '');
   const host = new ModelHost(name, options.version);
@@ -84,6 +97,9 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     if (target) void infer(req, res, target);
     else api(req, res);
   });
+  // Its series exist only when there is a cache.
+  const cacheMetrics = options.cache === 'none' ? undefined : new CacheMetrics(host.metrics.registry);
+  const cacheStore = cacheMetrics && await createCacheStore(options, cacheMetrics, logger);
   const connections = new ConnectionDrain(server);
   server.listen(options.port, options.host);
   await once(server, 'listening');
@@ -101,7 +117,11 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     signal: stopLoading.signal,
   });
   const loaded = resolving
-    .then((modelPath) => loadModel(options, modelPath, host, logger, started))
+    .then(async (modelPath) => {
+      const model = await loadModel(options, modelPath, host, logger, started);
+      if (cacheStore && cacheMetrics) infer.core.useCache(await responseCache(cacheStore, cacheMetrics, options, modelPath, host));
+      return model;
+    })
     .then((model) => {
       if (host.state === 'loading') host.serve(model);
       else void model.pool.close(); // shut down while loading
@@ -134,6 +154,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     // Past the deadline with no request left, what remains is idle keep-alive connections: nothing is cut.
     if (result === 'deadline') connections.cut();
     await model?.pool.close();
+    await cacheStore?.close();
     logger.info('stopped', { exitCode: code });
     return code;
   };

@@ -38,6 +38,8 @@ describe('valid ModelDeployments', () => {
     const embedder = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'modeldeployment', 'embedder', '-o', 'json']));
     assert.equal(embedder.spec.scaling.engine, 'hpa');
     assert.equal(embedder.spec.scaling.targetQueueDepth, 4);
+    const tagger = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'product-tagger', '-o', 'json']));
+    assert.deepEqual(tagger.spec.runtime.cache, { store: 'redis', ttlSeconds: 300, redis: { url: 'redis://redis.cache.svc:6379/0', passwordSecretRef: { name: 'redis-auth', key: 'password' } } });
   });
 
   test('printer columns show version, GPU mode and age', async () => {

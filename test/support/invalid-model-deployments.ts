@@ -18,6 +18,12 @@ export const INVALID_SPECS: Array<{ what: string; spec: Record<string, unknown>;
     field: 'spec.runtime.env[2].name', message: 'MODELSHIP_PORT is set by the operator' },
   { what: 'runtime.env emptying the model checksum (no integrity check)', spec: { runtime: { env: [{ name: 'MODELSHIP_SHA256', value: '' }] } },
     field: 'spec.runtime.env[0].name', message: 'MODELSHIP_SHA256 is set by the operator' },
+  { what: 'a Redis cache without its Redis', spec: { runtime: { cache: { store: 'redis' } } }, field: 'spec.runtime.cache.redis', message: 'runtime.cache.store redis requires runtime.cache.redis.url' },
+  { what: 'a memory cache given a Redis', spec: { runtime: { cache: { store: 'memory', redis: { url: 'redis://r:6379' } } } }, field: 'spec.runtime.cache.redis', message: 'runtime.cache.redis is only valid with store: redis' },
+  { what: 'a Redis cache bounded like the memory store', spec: { runtime: { cache: { store: 'redis', maxMiB: 64, redis: { url: 'redis://r:6379' } } } }, field: 'spec.runtime.cache.maxMiB', message: 'runtime.cache.maxMiB bounds the memory store only' },
+  { what: 'a cache entry larger than the whole cache', spec: { runtime: { cache: { store: 'memory', maxMiB: 1, maxEntryKiB: 2048 } } }, field: 'spec.runtime.cache.maxEntryKiB', message: 'runtime.cache.maxEntryKiB must not exceed maxMiB' },
+  { what: 'runtime.env setting the Redis password the operator takes from a Secret', spec: { runtime: { env: [{ name: 'MODELSHIP_CACHE_REDIS_PASSWORD', value: 'x' }] } },
+    field: 'spec.runtime.env[0].name', message: 'MODELSHIP_CACHE_REDIS_PASSWORD is set by the operator' },
   { what: 'minReplicas above maxReplicas', spec: { scaling: { minReplicas: 5, maxReplicas: 2 } }, field: 'spec.scaling', message: 'scaling.minReplicas must not exceed scaling.maxReplicas' },
 ];
 

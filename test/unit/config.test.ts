@@ -63,6 +63,15 @@ test('contradictory settings are refused', () => {
   assert.throws(() => loadServeOptions(['--model', 'm', '--sha256', 'abc'], {}), /--sha256: must match pattern/);
 });
 
+test('cache settings that cannot work together are refused, naming the setting', () => {
+  assert.throws(() => loadServeOptions(['--model', 'm', '--cache', 'redis'], {}), /cache redis requires cacheRedisUrl \(--cache-redis-url or MODELSHIP_CACHE_REDIS_URL\)/);
+  assert.throws(() => loadServeOptions(['--model', 'm', '--cache', 'redis'], { MODELSHIP_CACHE_REDIS_URL: 'http://redis:6379' }), /MODELSHIP_CACHE_REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/);
+  assert.throws(() => loadServeOptions(['--model', 'm', '--cache', 'memory', '--cache-max-bytes', '4096', '--cache-max-entry-bytes', '8192'], {}),
+    /cacheMaxEntryBytes 8192 must not exceed cacheMaxBytes 4096/);
+  assert.throws(() => loadServeOptions(['--model', 'm', '--cache', 'disk'], {}), /--cache: must be equal to one of the allowed values/);
+  assert.equal(loadServeOptions(['--model', 'm', '--cache', 'redis', '--cache-redis-url', 'rediss://cache:6380/1'], {}).cacheTtlSeconds, 60);
+});
+
 test('a config file that is not a mapping or not YAML is refused with its path', () => {
   assert.throws(() => loadServeOptions(['--config', yaml('- a\n- b\n')], {}), /must be a mapping of settings/);
   assert.throws(() => loadServeOptions(['--config', yaml('model: [unclosed\n')], {}), /invalid YAML/);

@@ -8,6 +8,7 @@ import { renderDesiredState } from '../../operator/src/render/desired-state.ts';
 import { DEFAULT_SETTINGS, type OperatorSettings } from '../../operator/src/render/settings.ts';
 import { DRAIN_MS } from '../../operator/src/render/workload.ts';
 import { DEFAULT_DOWNLOAD_MAX_BYTES, SERVE_OPTIONS } from '../../contract/settings/serve-options.ts';
+import { loadServeOptions } from '../../server-image/src/config/load.ts';
 import { validateModelDeployment } from '../../operator/src/api/validate.ts';
 import { modelDeployment } from '../support/invalid-model-deployments.ts';
 
@@ -92,6 +93,25 @@ test("the /tmp volume's sizeLimit fits the server's download cap, the user's own
 
   const bigger = volumeOf(stored({ runtime: { env: [{ name: 'MODELSHIP_DOWNLOAD_MAX_BYTES', value: String(8 * 1024 ** 3) }] } }));
   assert.equal(mib(bigger.emptyDir.sizeLimit) - 8 * 1024 ** 3, headroom, "the user's cap, with the same headroom");
+});
+
+test('runtime.cache reaches the server as the settings it reads, the Redis password only as a Secret reference', () => {
+  const serverEnvOf = (spec: Record<string, unknown>) => byKind(renderDesiredState(stored(spec), settings()), 'Deployment').spec.template.spec.containers[0].env as Array<Record<string, any>>;
+  // What the server makes of the rendered variables, read by its own loader.
+  const serverSees = (env: Array<Record<string, any>>) => loadServeOptions([], Object.fromEntries(env.filter((e) => 'value' in e).map((e) => [e.name, e.value])));
+
+  const none = serverSees(serverEnvOf({}));
+  assert.equal(none.cache, 'none');
+
+  const memory = serverSees(serverEnvOf({ runtime: { cache: { store: 'memory', ttlSeconds: 30, maxMiB: 64, maxEntryKiB: 16 } } }));
+  assert.deepEqual([memory.cache, memory.cacheTtlSeconds, memory.cacheMaxBytes, memory.cacheMaxEntryBytes], ['memory', 30, 64 * 1024 ** 2, 16 * 1024]);
+
+  const env = serverEnvOf({ runtime: { cache: { store: 'redis', redis: { url: 'redis://redis.cache:6379/2', timeoutMs: 15, passwordSecretRef: { name: 'redis-auth', key: 'password' } } } } });
+  const redis = serverSees(env);
+  assert.deepEqual([redis.cache, redis.cacheTtlSeconds, redis.cacheRedisUrl, redis.cacheRedisTimeoutMs], ['redis', 60, 'redis://redis.cache:6379/2', 15]);
+  assert.deepEqual(env.find((e) => e.name === 'MODELSHIP_CACHE_REDIS_PASSWORD'), {
+    name: 'MODELSHIP_CACHE_REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'password' } },
+  });
 });
 
 test('fixed replicas: the Deployment states them and no autoscaler is rendered', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   DEFAULT_CODEC_LIMITS, TensorCodecError, checkedElementCount, decodeBinaryStrings, decodeBinaryTensor,
-  decodeJsonTensor, flattenJsonData, parseShape, type CodecLimits,
+  decodeJsonTensor, encodeBinaryStrings, flattenJsonData, parseShape, type CodecLimits,
 } from '../../server-image/src/protocol/tensor-codec.ts';
 import { quoteValue } from '../../server-image/src/excerpt.ts';
 
@@ -102,4 +102,12 @@ test('the codec decodes answers too: outputs from JSON and from the binary exten
   const fromJson = decodeJsonTensor(head, [[0.5, -1]], limits) as Uint16Array;
   const fromBinary = decodeBinaryTensor(head, new Uint8Array(new Float16Array([0.5, -1]).buffer), limits) as Uint16Array;
   assert.deepEqual(fromJson, fromBinary);
+});
+
+test('BYTES elements encode to length-prefixed UTF-8 and decode back, multi-byte characters and empty strings included', () => {
+  const strings = ['', 'ab', 'ü€😀', 'c'];
+  const bytes = encodeBinaryStrings(strings);
+  assert.equal(bytes.length, 4 * 4 + 0 + 2 + (2 + 3 + 4) + 1);
+  assert.equal(bytes.readUInt32LE(4), 2, 'the second prefix is the second string\'s length');
+  assert.deepEqual(decodeBinaryStrings(bytes, strings.length), strings);
 });

@@ -77,10 +77,13 @@ const model = obj('The model to serve. Changing it (GitOps: a commit) starts a r
 export const OPERATOR_SET_OPTIONS = [
   'model', 'sha256', 'name', 'version', 'port', 'maxBatchSize', 'maxQueueDelayMs', 'maxQueueSize', 'timeoutMs',
   'instances', 'intraOpThreads', 'executionProvider', 'drainTimeoutMs', 'modelCacheDir',
+  'cache', 'cacheTtlSeconds', 'cacheMaxBytes', 'cacheMaxEntryBytes', 'cacheRedisUrl', 'cacheRedisTimeoutMs',
 ] as const satisfies readonly ServeOptionKey[];
 export type OperatorSetOption = typeof OPERATOR_SET_OPTIONS[number];
+/** Server settings the operator sets from a Secret (valueFrom), never as a value in the pod spec. */
+export const OPERATOR_SECRET_OPTIONS = ['cacheRedisPassword'] as const satisfies readonly ServeOptionKey[];
 /** Their environment variables, named by the server's option table (MODELSHIP_MODEL, MODELSHIP_PORT, ...). */
-export const OPERATOR_ENV: readonly string[] = OPERATOR_SET_OPTIONS.map(envName);
+export const OPERATOR_ENV: readonly string[] = [...OPERATOR_SET_OPTIONS, ...OPERATOR_SECRET_OPTIONS].map(envName);
 export const isOperatorEnv = (name: string): boolean => OPERATOR_ENV.includes(name);
 
 /**
@@ -96,6 +99,34 @@ export const RESERVED_ENV_RULE = {
   holds: (item: { name: string }) => !isOperatorEnv(item.name),
 };
 
+interface CacheFields { store: string; maxMiB?: number; maxEntryKiB?: number; redis?: unknown }
+
+export const CACHE_RULES: ValidationRule<CacheFields>[] = [
+  { rule: "self.store != 'redis' || has(self.redis)", message: 'runtime.cache.store redis requires runtime.cache.redis.url', fieldPath: '.redis',
+    holds: (c) => c.store !== 'redis' || c.redis !== undefined },
+  { rule: "self.store == 'redis' || !has(self.redis)", message: 'runtime.cache.redis is only valid with store: redis', fieldPath: '.redis',
+    holds: (c) => c.store === 'redis' || c.redis === undefined },
+  { rule: "self.store == 'memory' || !has(self.maxMiB)", message: "runtime.cache.maxMiB bounds the memory store only (bound Redis with its own maxmemory)", fieldPath: '.maxMiB',
+    holds: (c) => c.store === 'memory' || c.maxMiB === undefined },
+  { rule: '!has(self.maxMiB) || !has(self.maxEntryKiB) || self.maxEntryKiB <= self.maxMiB * 1024', message: 'runtime.cache.maxEntryKiB must not exceed maxMiB', fieldPath: '.maxEntryKiB',
+    holds: (c) => c.maxMiB === undefined || c.maxEntryKiB === undefined || c.maxEntryKiB <= c.maxMiB * 1024 },
+];
+
+const cache = obj('A response cache: answers to input rows seen before, looked up row by row (each row of a batched request on its own), so that only new rows are computed. Keyed by the model version, its file\'s SHA-256, the requested outputs and the decoded input bytes: a version never gets another\'s answers.', {
+  store: str('memory: in each pod, bounded by maxMiB. redis: one Redis shared by every pod of a version, at redis.url.', { enum: ['memory', 'redis'] }),
+  ttlSeconds: int('How long a cached answer is served, in seconds.', { minimum: 1, maximum: 2678400, default: 60 }),
+  maxMiB: int('Memory store: most MiB of answers each pod holds (least recently used evicted past it; count it in the pod\'s memory limit). Default 256.', { minimum: 1, maximum: 65536 }),
+  maxEntryKiB: int('Largest cached answer of one row, in KiB; larger ones are computed every time. Default 1024.', { minimum: 1, maximum: 65536 }),
+  redis: obj('The Redis of store redis. When it is down or slow the pods serve without the cache, and use it again once it is back.', {
+    url: str('redis:// or rediss:// URL, e.g. redis://redis.cache.svc:6379/0. Put no password here: use passwordSecretRef.', { pattern: '^rediss?://', maxLength: 2048 }),
+    passwordSecretRef: obj('The key of a Secret in the ModelDeployment\'s namespace that holds the Redis password.', {
+      name: str('Secret name.', { minLength: 1, maxLength: 253 }),
+      key: str('Key in the Secret.', { minLength: 1, maxLength: 253 }),
+    }, { required: ['name', 'key'] }),
+    timeoutMs: int('How long a request waits for Redis before it is computed without the cache, in milliseconds. Default 20.', { minimum: 1, maximum: 10000 }),
+  }, { required: ['url'] }),
+}, { required: ['store'], 'x-kubernetes-validations': cel(CACHE_RULES) });
+
 const runtime = obj('How the model server runs the model.', {
   image: str('Model server image; defaults to the operator\'s configured image (CPU or CUDA variant by gpu.mode).'),
   maxBatchSize: int('Most rows in one dynamic batch; 0 disables batching.', { minimum: 0, maximum: 4096, default: 64 }),
@@ -104,6 +135,7 @@ const runtime = obj('How the model server runs the model.', {
   timeoutMs: num('Default queue timeout for requests that set none, in milliseconds (0: none).', { minimum: 0, default: 0 }),
   instances: int('ONNX Runtime sessions per pod, each in its own worker thread.', { minimum: 1, maximum: 64, default: 1 }),
   intraOpThreads: int('Threads per session (0: the pod\'s CPUs but one, shared among the instances).', { minimum: 0, maximum: 256, default: 0 }),
+  cache,
   env: {
     type: 'array',
     description: `Extra environment variables for the server container (MODELSHIP_* settings among them, except those the operator sets: ${OPERATOR_ENV.join(', ')}).`,

@@ -19,21 +19,27 @@ const MODEL_CACHE = '/tmp';
  * a margin for whatever else lands in /tmp (Node and ONNX Runtime write nothing there today).
  */
 const TMP_HEADROOM_BYTES = 256 * 1024 ** 2;
+const KIB = 1024;
 const MIB = 1024 ** 2;
+
+/** A container environment variable: a value, or a Secret's key the kubelet reads. */
+type EnvVar = { name: string; value: string } | { name: string; valueFrom: { secretKeyRef: { name: string; key: string } } };
 
 /**
  * The /tmp emptyDir's sizeLimit: the server's download cap (the user's MODELSHIP_DOWNLOAD_MAX_BYTES when
  * they set one, else the server's default) plus headroom. A download at the cap fits; one beyond it fails
  * in the server, saying why, before the volume could fill and the kubelet evict the pod.
  */
-function tmpSizeLimit(env: Array<{ name: string; value: string }>): string {
-  const set = Number(env.find((e) => e.name === envName('downloadMaxBytes'))?.value);
+function tmpSizeLimit(env: EnvVar[]): string {
+  const found = env.find((e) => e.name === envName('downloadMaxBytes'));
+  const set = Number(found && 'value' in found ? found.value : undefined);
   const cap = Number.isSafeInteger(set) && set > 0 ? set : DEFAULT_DOWNLOAD_MAX_BYTES;
   return `${Math.ceil((cap + TMP_HEADROOM_BYTES) / MIB)}Mi`;
 }
 
-function serverEnv(mdep: ModelDeployment, executionProvider: string): Array<{ name: string; value: string }> {
+function serverEnv(mdep: ModelDeployment, executionProvider: string): EnvVar[] {
   const { model, runtime = {} } = mdep.spec;
+  const cache = runtime.cache;
   // Typed by the reserved list, so what admission refuses in runtime.env is exactly what is set here.
   const operatorSet: Record<OperatorSetOption, string | number | undefined> = {
     model: model.uri,
@@ -50,12 +56,22 @@ function serverEnv(mdep: ModelDeployment, executionProvider: string): Array<{ na
     executionProvider,
     drainTimeoutMs: DRAIN_MS,
     modelCacheDir: `${MODEL_CACHE}/models`,
+    cache: cache?.store,
+    cacheTtlSeconds: cache?.ttlSeconds,
+    cacheMaxBytes: cache?.maxMiB !== undefined ? cache.maxMiB * MIB : undefined,
+    cacheMaxEntryBytes: cache?.maxEntryKiB !== undefined ? cache.maxEntryKiB * KIB : undefined,
+    cacheRedisUrl: cache?.redis?.url,
+    cacheRedisTimeoutMs: cache?.redis?.timeoutMs,
   };
   const env = new Map(serveEnv(operatorSet).map(({ name, value }) => [name, value]));
   // The user's env sets any other server setting. Ours are refused at admission; one stored before that rule
   // still never overrides the operator.
   for (const { name, value } of runtime.env ?? []) if (!isOperatorEnv(name)) env.set(name, value ?? '');
-  return [...env].map(([name, value]) => ({ name, value }));
+  const vars: EnvVar[] = [...env].map(([name, value]) => ({ name, value }));
+  // The password never appears in the pod spec: the kubelet reads it from the Secret.
+  const password = cache?.redis?.passwordSecretRef;
+  if (password) vars.push({ name: envName('cacheRedisPassword'), valueFrom: { secretKeyRef: { name: password.name, key: password.key } } });
+  return vars;
 }
 
 // The pod hardening and the HTTP surface every pod the operator renders shares (model servers and routers:

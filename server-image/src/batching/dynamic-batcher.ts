@@ -93,12 +93,18 @@ export class DynamicBatcher {
     return this.queue.size;
   }
 
-  /** Queues a request; `trace`, when given, is filled in with where its time goes. */
-  submit(request: InferenceRequest, trace?: BatchTrace): Submission {
-    const { priorityLevels, defaultPriorityLevel, maxQueueSize, defaultTimeoutMs } = this.options;
+  /** Refuses a request this batcher would refuse whatever its queue holds (a request answered from a cache included). */
+  check(request: InferenceRequest): void {
+    const { priorityLevels } = this.options;
     if (request.priority > priorityLevels) {
       throw badRequest(`parameter 'priority': ${request.priority} is outside the model's priority levels 1..${priorityLevels}`);
     }
+  }
+
+  /** Queues a request; `trace`, when given, is filled in with where its time goes. */
+  submit(request: InferenceRequest, trace?: BatchTrace): Submission {
+    const { defaultPriorityLevel, maxQueueSize, defaultTimeoutMs } = this.options;
+    this.check(request);
     if (maxQueueSize > 0 && this.queue.size >= maxQueueSize) {
       this.observer.requestDropped('rejected');
       throw unavailable(`inference queue is full (max_queue_size ${maxQueueSize})`, 'rejected');

@@ -137,9 +137,11 @@ export function optionsLoader<T extends OptionTable>(table: T, command: { usage:
 const serveLoader = optionsLoader(SERVE_OPTIONS, {
   usage: 'Usage: modelship-server serve --model URI [options]',
   required: REQUIRED_OPTIONS,
-  check: (o) => (o.defaultPriorityLevel > o.priorityLevels
-    ? [`defaultPriorityLevel ${o.defaultPriorityLevel} must not exceed priorityLevels ${o.priorityLevels}`]
-    : []),
+  check: (o) => [
+    ...(o.defaultPriorityLevel > o.priorityLevels ? [`defaultPriorityLevel ${o.defaultPriorityLevel} must not exceed priorityLevels ${o.priorityLevels}`] : []),
+    ...(o.cache === 'redis' && o.cacheRedisUrl === undefined ? ['cache redis requires cacheRedisUrl (--cache-redis-url or MODELSHIP_CACHE_REDIS_URL)'] : []),
+    ...(o.cacheMaxEntryBytes > o.cacheMaxBytes ? [`cacheMaxEntryBytes ${o.cacheMaxEntryBytes} must not exceed cacheMaxBytes ${o.cacheMaxBytes}`] : []),
+  ],
 });
 
 export function loadServeOptions(argv: string[], env: NodeJS.ProcessEnv): ServeOptions {

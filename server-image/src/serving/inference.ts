@@ -6,6 +6,7 @@ import { InferenceError, cancelled, internal, unavailable } from '../protocol/er
 import type { Tensor } from '../protocol/datatypes.ts';
 import type { InferenceRequest } from '../protocol/request.ts';
 import type { ModelHost } from './model-host.ts';
+import type { ResponseCache } from '../cache/response-cache.ts';
 import type { ServedModel } from './served-model.ts';
 import type { BatchTrace } from '../batching/dynamic-batcher.ts';
 
@@ -47,6 +48,7 @@ export class Cancellation {
 export class InferenceCore {
   private readonly host: ModelHost;
   private readonly observers: InferenceObserver[] = [];
+  private cache: ResponseCache | undefined;
 
   constructor(host: ModelHost) {
     this.host = host;
@@ -55,6 +57,11 @@ export class InferenceCore {
   /** Adds an observer of every request from now on. */
   observe(observer: InferenceObserver): void {
     this.observers.push(observer);
+  }
+
+  /** Answers repeated rows from `cache` from now on; only the rows it has not seen are computed. */
+  useCache(cache: ResponseCache): void {
+    this.cache = cache;
   }
 
   /**
@@ -74,9 +81,11 @@ export class InferenceCore {
     const started = this.observers.length > 0 ? performance.now() : 0;
     for (const o of this.observers) o.started?.(request);
     try {
-      const submission = model.batcher.submit(request, trace);
-      cancellation?.onCancel(() => submission.cancel());
-      const outputs = await submission.result;
+      if (this.cache) model.batcher.check(request);
+      // With a cache, the trace follows the rows it did not have (none when every row was a hit).
+      const outputs = this.cache
+        ? await this.cache.infer(model.signature, request, (rows) => compute(model, rows, cancellation, trace), cancellation)
+        : await compute(model, request, cancellation, trace);
       for (const o of this.observers) o.finished?.(request, outputs, undefined, (performance.now() - started) / 1000);
       return outputs;
     } catch (error) {
@@ -85,4 +94,11 @@ export class InferenceCore {
       throw failure;
     }
   }
+}
+
+/** A request through the model's batcher, dropped from its queue if cancelled before it is computed. */
+function compute(model: ServedModel, request: InferenceRequest, cancellation: Cancellation | undefined, trace?: BatchTrace): Promise<Outputs> {
+  const submission = model.batcher.submit(request, trace);
+  cancellation?.onCancel(() => submission.cancel());
+  return submission.result;
 }
