@@ -37,10 +37,11 @@ crds: generate
 models: setup
 	node examples/models/build.ts examples/models
 
+# The model server on its own, then modelship on a real single-node cluster when this machine can run one
+# (root, Linux, cgroups: see cluster/), otherwise on a simulated one (kwok), saying why.
 demo: setup models kube-binaries
 	node examples/demo.ts
-	node examples/operator-demo.ts
-	node examples/rollout-demo.ts
+	node examples/cluster-demo.ts
 
 typecheck: setup
 	npx tsc -p tsconfig.json

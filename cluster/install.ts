@@ -38,8 +38,14 @@ export function localChartValues(images: ClusterImages): Record<string, unknown>
   };
 }
 
-/** `helm upgrade --install` of the chart in the repository, waiting for the operator to be ready. */
+/**
+ * `helm upgrade --install` of the chart in the repository, waiting for the operator to be ready. Helm
+ * installs a chart's crds/ only on first install and never upgrades them, so the CRD is applied first,
+ * as the README tells users to do on every upgrade.
+ */
 export function installOperator(tools: Tools, images: ClusterImages): void {
+  kubectl(tools, ['apply', '--server-side', '--force-conflicts', '-f', `${REPO_ROOT}/charts/modelship/crds/`]);
+  kubectl(tools, ['wait', '--for=condition=Established', '--timeout=60s', '-f', `${REPO_ROOT}/charts/modelship/crds/`]);
   execFileSync(tools.helm, [
     'upgrade', '--install', 'modelship', `${REPO_ROOT}/charts/modelship`, '--namespace', OPERATOR_NAMESPACE, '--create-namespace',
     '--kubeconfig', kubeconfigPath(), '--values', '-', '--wait', '--timeout', '180s',

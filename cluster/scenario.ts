@@ -30,6 +30,14 @@ export function localExamples(store: ModelStore, namespace: string): Mdep[] {
   });
 }
 
+/**
+ * Secrets the examples refer to. The Redis cache example's password: no Redis runs in the local cluster, so
+ * its pods serve without the cache (Redis down means no cache, never a failed request).
+ */
+export function exampleSecrets(namespace: string): unknown[] {
+  return [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'redis-auth', namespace }, stringData: { password: 'local-demo' } }];
+}
+
 export function apply(tools: Tools, objects: unknown[]): string {
   return kubectl(tools, ['apply', '--server-side', '--force-conflicts', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
 }
@@ -88,6 +96,7 @@ export async function followRollout(tools: Tools, namespace: string, name: strin
   onChange: (line: string, rollout: Record<string, any>) => void, timeoutMs = 300_000): Promise<Record<string, any>> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
+  let first: string | undefined;
   for (;;) {
     const rollout = rolloutStatus(tools, namespace, name);
     const line = `${(rollout.phase ?? '').padEnd(11)} weight ${String(rollout.canaryWeight ?? 0).padStart(3)}%${rollout.shadowPercent ? ` shadow ${rollout.shadowPercent}%` : ''}  ${rollout.message ?? ''}`;
@@ -95,7 +104,11 @@ export async function followRollout(tools: Tools, namespace: string, name: strin
       onChange(line, rollout);
       last = line;
     }
+    // The status before the patch took effect (the previous rollout's end) is not this rollout's end.
+    first ??= line;
     if (done(rollout)) return rollout;
+    // A finished rollout that is not the awaited one will not change by itself.
+    if (['Succeeded', 'RolledBack'].includes(rollout.phase) && line !== first) throw new Error(`the rollout of ${namespace}/${name} ended otherwise: ${line}`);
     if (Date.now() > deadline) throw new Error(`the rollout of ${namespace}/${name} did not finish in ${timeoutMs / 1000} s; last: ${line}`);
     await new Promise((r) => setTimeout(r, 500));
   }
