@@ -53,7 +53,8 @@ async function serve(argv: string[]): Promise<number> {
     process.once('SIGINT', onSignal);
     // A model that cannot be loaded is fatal: say why once and exit non-zero rather than serve 503 forever.
     server.loaded.catch(async (error: Error) => {
-      logger.error('cannot load model', { model: options.model, error: error.message });
+      if (error instanceof BaselineError) logger.error('cannot load baseline', { baseline: options.baseline, error: error.message });
+      else logger.error('cannot load model', { model: options.model, error: error.message });
       await server.shutdown();
       resolve(1);
     });

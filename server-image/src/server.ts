@@ -14,6 +14,11 @@ import { createApiApp } from './http/api-routes.ts';
 import { createInferHandler, matchInferPath } from './http/infer-handler.ts';
 import { unavailable } from './protocol/errors.ts';
 import { ConnectionDrain } from './http/graceful-drain.ts';
+import { loadBaseline } from './monitoring/baseline-source.ts';
+import { BaselineError, checkBaselineFits, type Baseline } from './monitoring/baseline.ts';
+import { DriftMonitor } from './monitoring/drift-monitor.ts';
+import { registerDriftMetrics } from './observability/drift-metrics.ts';
+import type { InferenceCore } from './serving/inference.ts';
 import type { ServeOptions } from '../../contract/settings/serve-options.ts';
 import type { Logger } from '../../contract/logger.ts';
 
@@ -74,6 +79,19 @@ async function loadModel(options: ServeOptions, modelPath: string, host: ModelHo
   return model;
 }
 
+/** Plugs drift monitoring into the core, once the model it watches is known. */
+function monitorDrift(options: ServeOptions, baseline: Baseline, model: ServedModel, core: InferenceCore, host: ModelHost, logger: Logger): void {
+  try {
+    checkBaselineFits(baseline, model.signature);
+  } catch (error) {
+    throw new BaselineError(`baseline ${options.baseline}: ${(error as Error).message}`);
+  }
+  const monitor = new DriftMonitor(baseline, model.signature, { windowSeconds: options.driftWindowSeconds, minRows: options.driftMinRows });
+  registerDriftMetrics(host.metrics.registry, monitor, options.driftMaxFeatures);
+  core.observe(monitor);
+  logger.info('drift monitoring', { baseline: options.baseline, features: baseline.inputs.length, outputs: baseline.outputs.length });
+}
+
 export async function startServer(options: ServeOptions, logger: Logger): Promise<RunningServer> {
   const name = options.name ?? modelFileName(options.model).replace(/\.onnx$/i, '');
   const host = new ModelHost(name, options.version);
@@ -93,15 +111,34 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   // A shutdown while the model downloads stops the download (its partial file removed) and is no failure.
   const stopLoading = new AbortController();
   const started = performance.now();
+  const cacheDir = options.modelCacheDir ?? join(tmpdir(), 'modelship-models');
   const resolving = resolveModel(options.model, {
-    cacheDir: options.modelCacheDir ?? join(tmpdir(), 'modelship-models'),
+    cacheDir,
     sha256: options.sha256,
     download: { maxBytes: options.downloadMaxBytes, idleTimeoutMs: options.downloadIdleTimeoutMs, progressIntervalMs: options.downloadProgressIntervalMs },
     logger,
     signal: stopLoading.signal,
   });
+  const baseline = options.baseline === undefined ? undefined : loadBaseline(options.baseline, {
+    cacheDir,
+    sha256: options.baselineSha256,
+    download: { maxBytes: options.downloadMaxBytes, idleTimeoutMs: options.downloadIdleTimeoutMs, progressIntervalMs: options.downloadProgressIntervalMs },
+    logger,
+    signal: stopLoading.signal,
+  });
+  baseline?.catch(() => undefined); // awaited below; not unhandled while the model loads
   const loaded = resolving
-    .then((modelPath) => loadModel(options, modelPath, host, logger, started))
+    .then(async (modelPath) => {
+      const profile = await baseline;
+      const model = await loadModel(options, modelPath, host, logger, started);
+      try {
+        if (profile) monitorDrift(options, profile, model, infer.core, host, logger);
+      } catch (error) {
+        await model.pool.close();
+        throw error;
+      }
+      return model;
+    })
     .then((model) => {
       if (host.state === 'loading') host.serve(model);
       else void model.pool.close(); // shut down while loading

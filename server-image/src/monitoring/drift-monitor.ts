@@ -1,0 +1,238 @@
+// Drift as requests flow: an observer on the inference core that counts every successful request's rows
+// into the baseline's bins, per input position (feature) and per output (prediction), cumulatively (the
+// counters Prometheus aggregates across pods and windows) and over a sliding window (the PSI this pod
+// reports). The hot path only copies the profiled values out of a request (its input buffers move to a
+// model worker before it is computed) and queues them; the binning runs after, in batches, off the request's
+// way (setImmediate). Memory is bounded: rows waiting to be binned are capped, beyond it they are dropped and
+// counted. Metrics read the state at scrape time (observability/drift-metrics.ts).
+import { binIndex } from './bins.ts';
+import { psi } from './psi.ts';
+import { argmax, numberAt, numericView } from './values.ts';
+import type { Baseline, OutputProfile, QuantileProfile } from './baseline.ts';
+import type { InferenceObserver, Outputs } from '../serving/inference.ts';
+import type { InferenceRequest } from '../protocol/request.ts';
+import type { InferenceError } from '../protocol/errors.ts';
+import type { ModelSignature } from '../model/signature.ts';
+
+/** Rows copied and not yet binned; past it, rows are dropped (and counted) rather than held. */
+export const MAX_PENDING_ROWS = 65536;
+/** The sliding window is kept as this many slots; the oldest is dropped as time moves a slot on. */
+const WINDOW_SLOTS = 10;
+
+export interface DriftSettings {
+  windowSeconds: number;
+  /** Rows a column needs in the window before its PSI is reported (fewer make a noisy index). */
+  minRows: number;
+}
+
+/** One tracked distribution: a position of an input or output tensor, or a classifier output's top class. */
+export class DriftColumn {
+  readonly name: string;
+  readonly kind: 'quantiles' | 'classes';
+  /** Reference share per bin. */
+  readonly reference: number[];
+  readonly tensor: string;
+  readonly index: number;
+  private readonly edges: number[];
+  private readonly min: number;
+  private readonly max: number;
+  /** Rows per bin since start (the Prometheus counters). */
+  readonly totals: Float64Array;
+  outOfRange = 0;
+  nonFinite = 0;
+  /** Rows per bin in each slot of the window, and rows per slot. */
+  private readonly slots: Float64Array[];
+
+  constructor(profile: QuantileProfile | OutputProfile) {
+    this.name = profile.name;
+    this.kind = profile.kind;
+    this.tensor = profile.tensor;
+    if (profile.kind === 'classes') {
+      this.reference = profile.frequencies;
+      this.index = 0;
+      this.edges = [];
+      this.min = -Infinity;
+      this.max = Infinity;
+    } else {
+      this.reference = profile.bins.frequencies;
+      this.index = profile.index;
+      this.edges = profile.bins.edges;
+      this.min = profile.min;
+      this.max = profile.max;
+    }
+    this.totals = new Float64Array(this.reference.length);
+    this.slots = Array.from({ length: WINDOW_SLOTS }, () => new Float64Array(this.reference.length));
+  }
+
+  /** Counts one captured value (for `classes`, the top class index, -1 when the row had no finite value). */
+  count(value: number, slot: number): void {
+    let bin: number;
+    if (this.kind === 'classes') {
+      if (value < 0) {
+        this.nonFinite++;
+        return;
+      }
+      bin = value;
+    } else {
+      if (!Number.isFinite(value)) {
+        this.nonFinite++;
+        return;
+      }
+      if (value < this.min || value > this.max) this.outOfRange++;
+      bin = binIndex(this.edges, value);
+    }
+    this.totals[bin]++;
+    this.slots[slot][bin]++;
+  }
+
+  clearSlot(slot: number): void {
+    this.slots[slot].fill(0);
+  }
+
+  /** Rows per bin over the window. */
+  windowCounts(): Float64Array {
+    const sum = new Float64Array(this.reference.length);
+    for (const slot of this.slots) for (let i = 0; i < sum.length; i++) sum[i] += slot[i];
+    return sum;
+  }
+}
+
+/** A column's PSI over the window, or undefined when it has fewer than `minRows` rows there. */
+export function windowPsi(column: DriftColumn, minRows: number): number | undefined {
+  const counts = column.windowCounts();
+  let rows = 0;
+  for (const c of counts) rows += c;
+  return rows >= minRows ? psi(column.reference, counts) : undefined;
+}
+
+interface Captured {
+  rows: number;
+  /** rows x input columns, row-major. */
+  inputs: Float64Array;
+  /** rows x output columns. */
+  outputs: Float64Array;
+  /** Per output column: 1 when its tensor was computed for this request (a client may ask for fewer). */
+  present: Uint8Array;
+}
+
+/** Reads column values out of one tensor: where in a row, and the tensor's position among the inputs. */
+interface Reader {
+  column: DriftColumn;
+  tensorIndex: number;
+}
+
+export class DriftMonitor implements InferenceObserver {
+  readonly inputs: DriftColumn[];
+  readonly outputs: DriftColumn[];
+  readonly settings: DriftSettings;
+  /** Rows binned since start. */
+  rows = 0;
+  droppedRows = 0;
+  private readonly inputReaders: Reader[];
+  private readonly captured = new WeakMap<InferenceRequest, Float64Array>();
+  private pending: Captured[] = [];
+  private pendingRows = 0;
+  private flushScheduled = false;
+  private readonly slotMs: number;
+  private currentSlot = -1;
+  private readonly now: () => number;
+
+  constructor(baseline: Baseline, signature: ModelSignature, settings: DriftSettings, now: () => number = Date.now) {
+    this.settings = settings;
+    this.now = now;
+    this.slotMs = (settings.windowSeconds * 1000) / WINDOW_SLOTS;
+    this.inputs = baseline.inputs.map((p) => new DriftColumn(p));
+    this.outputs = baseline.outputs.map((p) => new DriftColumn(p));
+    this.inputReaders = this.inputs.map((column) => ({ column, tensorIndex: signature.inputs.findIndex((s) => s.name === column.tensor) }));
+  }
+
+  // InferenceObserver: copy the profiled input values now, before the buffers move to a model worker.
+  started(request: InferenceRequest): void {
+    const rows = request.rows;
+    const columns = this.inputReaders.length;
+    const values = new Float64Array(rows * columns);
+    for (let c = 0; c < columns; c++) {
+      const { column, tensorIndex } = this.inputReaders[c];
+      const tensor = request.inputs[tensorIndex];
+      const view = numericView(tensor);
+      const width = tensor.data.length / rows;
+      for (let r = 0; r < rows; r++) values[r * columns + c] = column.index < width ? numberAt(view, r * width + column.index) : NaN;
+    }
+    this.captured.set(request, values);
+  }
+
+  finished(request: InferenceRequest, outputs: Outputs | undefined, _error: InferenceError | undefined): void {
+    const inputs = this.captured.get(request);
+    this.captured.delete(request);
+    if (!outputs || !inputs) return;
+    const rows = request.rows;
+    if (this.pendingRows + rows > MAX_PENDING_ROWS) {
+      this.droppedRows += rows;
+      return;
+    }
+    this.pending.push({ rows, inputs, ...this.captureOutputs(outputs, rows) });
+    this.pendingRows += rows;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private captureOutputs(outputs: Outputs, rows: number): { outputs: Float64Array; present: Uint8Array } {
+    const columns = this.outputs.length;
+    const values = new Float64Array(rows * columns);
+    const present = new Uint8Array(columns);
+    for (let c = 0; c < columns; c++) {
+      const column = this.outputs[c];
+      const tensor = outputs.get(column.tensor);
+      if (!tensor) continue; // not requested, so not computed
+      present[c] = 1;
+      const view = numericView(tensor);
+      const width = tensor.data.length / rows;
+      for (let r = 0; r < rows; r++) {
+        values[r * columns + c] = column.kind === 'classes'
+          ? argmax(view as ArrayLike<number>, r * width, width)
+          : column.index < width ? numberAt(view, r * width + column.index) : NaN;
+      }
+    }
+    return { outputs: values, present };
+  }
+
+  /** Bins every captured row; runs after the requests have been answered. */
+  flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingRows = 0;
+    const slot = this.advance();
+    const inputColumns = this.inputs.length;
+    const outputColumns = this.outputs.length;
+    for (const { rows, inputs, outputs, present } of batch) {
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < inputColumns; c++) this.inputs[c].count(inputs[r * inputColumns + c], slot);
+        for (let c = 0; c < outputColumns; c++) {
+          if (present[c] === 1) this.outputs[c].count(outputs[r * outputColumns + c], slot);
+        }
+      }
+      this.rows += rows;
+    }
+  }
+
+  /** Moves the window on to the current slot (clearing the slots it passed) and returns it. */
+  advance(): number {
+    const now = this.now();
+    const absolute = Math.floor(now / this.slotMs);
+    if (this.currentSlot < 0) {
+      this.currentSlot = absolute;
+    } else if (absolute > this.currentSlot) {
+      const passed = Math.min(absolute - this.currentSlot, WINDOW_SLOTS);
+      for (let k = 1; k <= passed; k++) {
+        const slot = (this.currentSlot + k) % WINDOW_SLOTS;
+        for (const column of this.inputs) column.clearSlot(slot);
+        for (const column of this.outputs) column.clearSlot(slot);
+      }
+      this.currentSlot = absolute;
+    }
+    return absolute % WINDOW_SLOTS;
+  }
+}
