@@ -18,6 +18,9 @@ import { loadBaseline } from './monitoring/baseline-source.ts';
 import { BaselineError, checkBaselineFits, type Baseline } from './monitoring/baseline.ts';
 import { DriftMonitor } from './monitoring/drift-monitor.ts';
 import { registerDriftMetrics } from './observability/drift-metrics.ts';
+import { PredictionLogger } from './monitoring/prediction-log.ts';
+import { CloudEventsSink, StdoutSink } from './monitoring/log-sinks.ts';
+import { registerPredictionLogMetrics } from './observability/prediction-log-metrics.ts';
 import type { InferenceCore } from './serving/inference.ts';
 import type { ServeOptions } from '../../contract/settings/serve-options.ts';
 import type { Logger } from '../../contract/logger.ts';
@@ -92,6 +95,29 @@ function monitorDrift(options: ServeOptions, baseline: Baseline, model: ServedMo
   logger.info('drift monitoring', { baseline: options.baseline, features: baseline.inputs.length, outputs: baseline.outputs.length });
 }
 
+/** How long a shutdown waits for queued prediction records to reach the sink. */
+const PREDICTION_LOG_FLUSH_MS = 2000;
+
+/** Plugs prediction logging into the core when a sink is set. */
+function logPredictions(options: ServeOptions, core: InferenceCore, host: ModelHost): { close(): Promise<void> } | undefined {
+  if (options.predictionLog === undefined) return undefined;
+  const sink = options.predictionLog === 'stdout' ? new StdoutSink() : new CloudEventsSink(options.predictionLog);
+  const logger = new PredictionLogger(host.name, host.version, {
+    sampleRate: options.predictionLogSampleRate,
+    inputElements: options.predictionLogInputElements,
+    queueSize: options.predictionLogQueueSize,
+    queueBytes: options.predictionLogQueueBytes,
+  }, sink);
+  registerPredictionLogMetrics(host.metrics.registry, logger);
+  core.observe(logger);
+  return {
+    async close() {
+      await logger.flush(PREDICTION_LOG_FLUSH_MS);
+      if (sink instanceof CloudEventsSink) await sink.close();
+    },
+  };
+}
+
 export async function startServer(options: ServeOptions, logger: Logger): Promise<RunningServer> {
   const name = options.name ?? modelFileName(options.model).replace(/\.onnx$/i, '');
   const host = new ModelHost(name, options.version);
@@ -102,6 +128,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     if (target) void infer(req, res, target);
     else api(req, res);
   });
+  const predictionLog = logPredictions(options, infer.core, host);
   const connections = new ConnectionDrain(server);
   server.listen(options.port, options.host);
   await once(server, 'listening');
@@ -171,6 +198,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     // Past the deadline with no request left, what remains is idle keep-alive connections: nothing is cut.
     if (result === 'deadline') connections.cut();
     await model?.pool.close();
+    await predictionLog?.close();
     logger.info('stopped', { exitCode: code });
     return code;
   };
