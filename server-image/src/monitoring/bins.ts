@@ -17,20 +17,18 @@ export function binIndex(edges: ArrayLike<number>, value: number): number {
 }
 
 /**
- * Edges at the reference's quantiles 1/bins .. (bins-1)/bins (linear interpolation between order
- * statistics, as numpy's default), with repeats removed: a feature with few distinct values gets fewer,
- * wider bins rather than empty ones. `sorted` holds finite values in ascending order.
+ * Edges at the reference's quantiles 1/bins .. (bins-1)/bins, each the order statistic at or below its
+ * quantile (numpy's 'lower'), so every edge is a value the reference has; repeats are removed, so a feature
+ * with few distinct values gets fewer, wider bins and none empty by construction. `sorted` holds finite
+ * values in ascending order.
  */
 export function quantileEdges(sorted: ArrayLike<number>, bins: number): number[] {
   const n = sorted.length;
   if (n === 0) return [];
   const edges: number[] = [];
   for (let q = 1; q < bins; q++) {
-    const position = (q / bins) * (n - 1);
-    const below = Math.floor(position);
-    const above = Math.min(below + 1, n - 1);
-    const edge = sorted[below] + (sorted[above] - sorted[below]) * (position - below);
-    // An edge at the maximum would leave the last bin empty by construction.
+    const edge = sorted[Math.floor((q / bins) * (n - 1))];
+    // An edge at the maximum would leave the last bin empty.
     if (edge >= sorted[n - 1]) break;
     if (edges.length === 0 || edge > edges[edges.length - 1]) edges.push(edge);
   }
