@@ -82,7 +82,8 @@ export class CloudEventsSink implements PredictionSink {
     return results.filter((ok) => !ok).length;
   }
 
+  /** Shutdown: events still in flight after the flush are given up. */
   close(): Promise<void> {
-    return this.agent.close();
+    return this.agent.destroy();
   }
 }
