@@ -12,7 +12,7 @@ NODE_BIN := $(LOCAL_NODE_DIR)/node
 export PATH := $(LOCAL_NODE_DIR):$(PATH)
 endif
 
-.PHONY: setup demo test typecheck bench bench-server bench-router bench-operator models crds generate kube-binaries clean
+.PHONY: setup demo test typecheck bench bench-server bench-router bench-operator bench-monitoring models crds generate kube-binaries clean
 
 setup: node_modules/.installed
 
@@ -53,7 +53,7 @@ kube-binaries: setup
 test: setup typecheck kube-binaries
 	node --test --test-reporter=spec "test/**/*.test.ts"
 
-bench: bench-server bench-router bench-operator
+bench: bench-server bench-router bench-operator bench-monitoring
 
 bench-server: setup
 	node bench/server-bench.ts
@@ -64,6 +64,10 @@ bench-router: setup
 
 bench-operator: setup kube-binaries
 	node bench/operator-bench.ts
+
+# Drift monitoring and prediction logging on against off, on the MLP, in the same run.
+bench-monitoring: setup
+	node bench/monitoring-bench.ts
 
 clean:
 	rm -rf node_modules .tools examples/models/*.onnx
