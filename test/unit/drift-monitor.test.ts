@@ -39,13 +39,13 @@ const classOne = (rows: number): Map<string, Tensor> => new Map([['p', { name: '
 test('rows are binned after the request, only for requests that succeeded, from values copied before compute', async () => {
   const monitor = new DriftMonitor(baseline, signature, { windowSeconds: 60, minRows: 1 }, () => 0);
   const ok = request([-0.5, 0.5, 2]);
-  monitor.started(ok);
-  // The model worker takes the buffer: what the monitor copied at the start is what counts.
+  const okKept = monitor.started(ok);
+  // The model worker takes the buffer: what the monitor kept at the start is what counts.
   (ok.inputs[0].data as Float32Array).fill(-0.5);
-  monitor.finished(ok, classOne(3), undefined);
+  monitor.finished(ok, classOne(3), undefined, 0, okKept);
   const failed = request([-0.5]);
-  monitor.started(failed);
-  monitor.finished(failed, undefined, internal('boom'));
+  const failedKept = monitor.started(failed);
+  monitor.finished(failed, undefined, internal('boom'), 0, failedKept);
   assert.equal(monitor.rows, 0, 'binned later, not in the request');
   await nextTurn();
   assert.equal(monitor.rows, 3);
@@ -59,8 +59,8 @@ test('the window PSI rises with a shifted batch and forgets it once the window h
   const monitor = new DriftMonitor(baseline, signature, { windowSeconds: 10, minRows: 4 }, () => now);
   const feed = async (values: number[]) => {
     const r = request(values);
-    monitor.started(r);
-    monitor.finished(r, classOne(values.length), undefined);
+    const rKept = monitor.started(r);
+    monitor.finished(r, classOne(values.length), undefined, 0, rKept);
     await nextTurn();
   };
   await feed([-0.5, 0.5, -0.5]);
@@ -82,8 +82,8 @@ test('the window PSI rises with a shifted batch and forgets it once the window h
 test('rows past the pending bound are dropped and counted, never held', () => {
   const monitor = new DriftMonitor(baseline, signature, { windowSeconds: 10, minRows: 1 }, () => 0);
   const big = request(new Array(MAX_PENDING_ROWS + 1).fill(0));
-  monitor.started(big);
-  monitor.finished(big, classOne(MAX_PENDING_ROWS + 1), undefined);
+  const bigKept = monitor.started(big);
+  monitor.finished(big, classOne(MAX_PENDING_ROWS + 1), undefined, 0, bigKept);
   assert.equal(monitor.droppedRows, MAX_PENDING_ROWS + 1);
 });
 
@@ -99,8 +99,8 @@ test('the prediction queue drops past its record bound; a failing sink is counte
   const logger = new PredictionLogger('m', '1', { sampleRate: 1, inputElements: 1, queueSize: 2, queueBytes: 1 << 20 }, sink);
   const predict = () => {
     const r = request([0.25, 0.5]);
-    logger.started(r);
-    logger.finished(r, classOne(2), undefined);
+    const rKept = logger.started(r);
+    logger.finished(r, classOne(2), undefined, 0, rKept);
   };
   predict(); // handed to the sink at once, which fails it
   await nextTurn();
@@ -121,18 +121,18 @@ test('sampling, input truncation and left-out inputs', () => {
   const sink = { async send(batch: PredictionRecord[]) { records.push(...batch); return 0; } };
   const never = new PredictionLogger('m', '1', { sampleRate: 0, inputElements: 10, queueSize: 10, queueBytes: 1 << 20 }, sink);
   const r1 = request([1, 2, 3]);
-  never.started(r1);
-  never.finished(r1, classOne(3), undefined);
+  const r1Kept = never.started(r1);
+  never.finished(r1, classOne(3), undefined, 0, r1Kept);
   assert.equal(never.queuedRecords + records.length, 0);
 
   const cut = new PredictionLogger('m', '1', { sampleRate: 1, inputElements: 2, queueSize: 10, queueBytes: 1 << 20 }, sink);
   const r2 = { ...request([1, 2, 3]), id: 'req-7' };
-  cut.started(r2);
-  cut.finished(r2, classOne(3), undefined);
+  const r2Kept = cut.started(r2);
+  cut.finished(r2, classOne(3), undefined, 0, r2Kept);
   const left = new PredictionLogger('m', '1', { sampleRate: 1, inputElements: 0, queueSize: 10, queueBytes: 1 << 20 }, sink);
   const r3 = request([1]);
-  left.started(r3);
-  left.finished(r3, classOne(1), undefined);
+  const r3Kept = left.started(r3);
+  left.finished(r3, classOne(1), undefined, 0, r3Kept);
   assert.equal(records[0].id, 'req-7');
   assert.deepEqual(records[0].inputs[0].data, [1, 2]);
   assert.deepEqual(records[0].inputs[0].parameters, { modelship_truncated_from: 3 });

@@ -13,6 +13,7 @@ import type { InferenceObserver, Outputs } from '../serving/inference.ts';
 import type { InferenceRequest } from '../protocol/request.ts';
 import type { InferenceError } from '../protocol/errors.ts';
 import type { ModelSignature } from '../model/signature.ts';
+import type { Tensor } from '../protocol/datatypes.ts';
 
 /** Rows copied and not yet binned; past it, rows are dropped (and counted) rather than held. */
 export const MAX_PENDING_ROWS = 65536;
@@ -108,17 +109,46 @@ export function windowPsi(column: DriftColumn, minRows: number): number | undefi
 interface Captured {
   rows: number;
   /** rows x input columns, row-major. */
-  inputs: Float64Array;
+  inputs: number[];
   /** rows x output columns. */
-  outputs: Float64Array;
-  /** Per output column: 1 when its tensor was computed for this request (a client may ask for fewer). */
-  present: Uint8Array;
+  outputs: number[];
+  /** Per output column: true when its tensor was computed for this request (a client may ask for fewer). */
+  present: boolean[];
 }
 
-/** Reads column values out of one tensor: where in a row, and the tensor's position among the inputs. */
-interface Reader {
-  column: DriftColumn;
+/** Where the columns of one input tensor are: their positions in a row, and their slots in a captured row. */
+interface TensorReader {
   tensorIndex: number;
+  /** Position in the tensor's row of each column read from it. */
+  indices: Int32Array;
+  /** Index of each of those columns among all input columns. */
+  columns: Int32Array;
+}
+
+/**
+ * Copies the columns of `tensor` for every row into `values` (rows x `stride`, row-major). Typed arrays of
+ * plain numbers take the direct loop: this runs for every request, before it is queued.
+ */
+function copyColumns(tensor: Tensor, rows: number, reader: TensorReader, values: number[], stride: number): void {
+  const { indices, columns } = reader;
+  const data = tensor.data;
+  const width = data.length / rows;
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array || tensor.datatype === 'FP16') {
+    const view = numericView(tensor);
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < indices.length; k++) values[r * stride + columns[k]] = indices[k] < width ? numberAt(view, r * width + indices[k]) : NaN;
+    }
+    return;
+  }
+  const numbers = data as Float32Array;
+  for (let r = 0; r < rows; r++) {
+    const base = r * width;
+    const out = r * stride;
+    for (let k = 0; k < indices.length; k++) {
+      const index = indices[k];
+      values[out + columns[k]] = index < width ? numbers[base + index] : NaN;
+    }
+  }
 }
 
 export class DriftMonitor implements InferenceObserver {
@@ -128,8 +158,7 @@ export class DriftMonitor implements InferenceObserver {
   /** Rows binned since start. */
   rows = 0;
   droppedRows = 0;
-  private readonly inputReaders: Reader[];
-  private readonly captured = new WeakMap<InferenceRequest, Float64Array>();
+  private readonly readers: TensorReader[];
   private pending: Captured[] = [];
   private pendingRows = 0;
   private flushScheduled = false;
@@ -143,28 +172,24 @@ export class DriftMonitor implements InferenceObserver {
     this.slotMs = (settings.windowSeconds * 1000) / WINDOW_SLOTS;
     this.inputs = baseline.inputs.map((p) => new DriftColumn(p));
     this.outputs = baseline.outputs.map((p) => new DriftColumn(p));
-    this.inputReaders = this.inputs.map((column) => ({ column, tensorIndex: signature.inputs.findIndex((s) => s.name === column.tensor) }));
+    this.readers = signature.inputs.map((spec, tensorIndex) => {
+      const columns = this.inputs.flatMap((column, c) => (column.tensor === spec.name ? [c] : []));
+      return { tensorIndex, columns: Int32Array.from(columns), indices: Int32Array.from(columns, (c) => this.inputs[c].index) };
+    }).filter((reader) => reader.columns.length > 0);
   }
 
   // InferenceObserver: copy the profiled input values now, before the buffers move to a model worker.
-  started(request: InferenceRequest): void {
+  started(request: InferenceRequest): number[] {
     const rows = request.rows;
-    const columns = this.inputReaders.length;
-    const values = new Float64Array(rows * columns);
-    for (let c = 0; c < columns; c++) {
-      const { column, tensorIndex } = this.inputReaders[c];
-      const tensor = request.inputs[tensorIndex];
-      const view = numericView(tensor);
-      const width = tensor.data.length / rows;
-      for (let r = 0; r < rows; r++) values[r * columns + c] = column.index < width ? numberAt(view, r * width + column.index) : NaN;
-    }
-    this.captured.set(request, values);
+    const stride = this.inputs.length;
+    const values = new Array<number>(rows * stride).fill(0);
+    for (const reader of this.readers) copyColumns(request.inputs[reader.tensorIndex], rows, reader, values, stride);
+    return values;
   }
 
-  finished(request: InferenceRequest, outputs: Outputs | undefined, _error: InferenceError | undefined): void {
-    const inputs = this.captured.get(request);
-    this.captured.delete(request);
-    if (!outputs || !inputs) return;
+  finished(request: InferenceRequest, outputs: Outputs | undefined, _error: InferenceError | undefined, _seconds: number, kept: unknown): void {
+    const inputs = kept as number[];
+    if (!outputs) return;
     const rows = request.rows;
     if (this.pendingRows + rows > MAX_PENDING_ROWS) {
       this.droppedRows += rows;
@@ -178,15 +203,15 @@ export class DriftMonitor implements InferenceObserver {
     }
   }
 
-  private captureOutputs(outputs: Outputs, rows: number): { outputs: Float64Array; present: Uint8Array } {
+  private captureOutputs(outputs: Outputs, rows: number): { outputs: number[]; present: boolean[] } {
     const columns = this.outputs.length;
-    const values = new Float64Array(rows * columns);
-    const present = new Uint8Array(columns);
+    const values = new Array<number>(rows * columns).fill(0);
+    const present = new Array<boolean>(columns).fill(false);
     for (let c = 0; c < columns; c++) {
       const column = this.outputs[c];
       const tensor = outputs.get(column.tensor);
       if (!tensor) continue; // not requested, so not computed
-      present[c] = 1;
+      present[c] = true;
       const view = numericView(tensor);
       const width = tensor.data.length / rows;
       for (let r = 0; r < rows; r++) {
@@ -211,7 +236,7 @@ export class DriftMonitor implements InferenceObserver {
       for (let r = 0; r < rows; r++) {
         for (let c = 0; c < inputColumns; c++) this.inputs[c].count(inputs[r * inputColumns + c], slot);
         for (let c = 0; c < outputColumns; c++) {
-          if (present[c] === 1) this.outputs[c].count(outputs[r * outputColumns + c], slot);
+          if (present[c]) this.outputs[c].count(outputs[r * outputColumns + c], slot);
         }
       }
       this.rows += rows;

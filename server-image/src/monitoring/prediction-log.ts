@@ -76,7 +76,6 @@ export class PredictionLogger implements InferenceObserver {
   private readonly model: string;
   private readonly version: string;
   private readonly random: () => number;
-  private readonly sampled = new WeakMap<InferenceRequest, LoggedTensor[]>();
   private queue: Array<{ record: PredictionRecord; bytes: number }> = [];
   queuedBytes = 0;
   sent = 0;
@@ -97,17 +96,15 @@ export class PredictionLogger implements InferenceObserver {
   }
 
   // InferenceObserver: the inputs are copied now, before their buffers move to a model worker.
-  started(request: InferenceRequest): void {
-    if (this.random() >= this.settings.sampleRate) return;
+  started(request: InferenceRequest): LoggedTensor[] | undefined {
+    if (this.random() >= this.settings.sampleRate) return undefined;
     const limit = this.settings.inputElements;
-    this.sampled.set(request, limit === 0 ? [] : request.inputs.map((t) => snapshot(t, limit)));
+    return limit === 0 ? [] : request.inputs.map((t) => snapshot(t, limit));
   }
 
-  finished(request: InferenceRequest, outputs: Outputs | undefined, _error: InferenceError | undefined): void {
-    const inputs = this.sampled.get(request);
-    if (inputs === undefined) return;
-    this.sampled.delete(request);
-    if (!outputs) return;
+  finished(request: InferenceRequest, outputs: Outputs | undefined, _error: InferenceError | undefined, _seconds: number, kept: unknown): void {
+    const inputs = kept as LoggedTensor[] | undefined;
+    if (inputs === undefined || !outputs) return;
     const logged = request.outputs.map(({ name }) => snapshot(outputs.get(name)!, Infinity));
     const bytes = sizeOf(inputs) + sizeOf(logged);
     if (this.queue.length >= this.settings.queueSize || this.queuedBytes + bytes > this.settings.queueBytes) {
