@@ -4,7 +4,8 @@
 // with drift and prediction logging on (`--prediction-log` to an HTTP collector in this process, sampled at
 // --sample-rate). Rounds interleave the three configurations and the median is kept; each configuration
 // gets a fresh server per round. Prints req/s, the ratio to monitoring off (target: >= 0.95) and the
-// server's CPU per request, and writes bench/results/monitoring-<time>.json.
+// server's CPU per request, and the CPU the observers alone add per request (bench/observer-cost.ts), and
+// writes bench/results/monitoring-<time>.json.
 //
 //   node bench/monitoring-bench.ts [--quick] [--rounds 3] [--sample-rate 0.1]
 import { spawnSync } from 'node:child_process';
@@ -22,6 +23,7 @@ import { machineBusySeconds, ownCpuSeconds, processCpuSeconds } from './cpu-usag
 import { runClosedLoop } from './load-generator.ts';
 import { BODY_KINDS, requestFactory, responseProblem, type BodyKind } from './oip-requests.ts';
 import { ServerProcess } from './server-process.ts';
+import { measureObserverCost, type ObserverCost } from './observer-cost.ts';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = join(BENCH_DIR, 'results');
@@ -99,11 +101,15 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'modelship-monitoring-bench-'));
   const collector = await startCollector();
   const cells: Cell[] = [];
+  let observers: ObserverCost;
   try {
     const model = writeModel(dir, 'mlp.onnx', MLP.build());
     const baseline = join(dir, 'baseline.json');
     const profiled = spawnSync(process.execPath, [MODELSHIP_BIN, 'profile', '--model', model, '--data', writeJsonLines(join(dir, 'reference.jsonl'), 'input', randomRows(5000, MLP.features, 7)), '--out', baseline], { encoding: 'utf8' });
     if (profiled.status !== 0) throw new Error(`profile failed: ${profiled.stderr}`);
+    const signature = { inputs: [{ name: 'input', datatype: 'FP32' as const, shape: [-1, MLP.features] }], outputs: [{ name: 'probabilities', datatype: 'FP32' as const, shape: [-1, MLP.classes] }], batchable: true };
+    observers = await measureObserverCost(baseline, signature, MLP.features, MLP.classes, sampleRate);
+    progress(`observers alone: drift +${observers.driftUs.toFixed(2)} us, logging +${observers.logUs.toFixed(2)} us, both +${observers.bothUs.toFixed(2)} us of CPU per request`);
     const args: Record<Config, string[]> = {
       off: [],
       drift: ['--baseline', baseline],
@@ -149,6 +155,9 @@ async function main(): Promise<void> {
   for (const s of summary) {
     console.log(`| ${s.body} | ${s.config} | ${s.requestsPerSec.toFixed(0)} | ${(s.requestsPerSec / off(s.body).requestsPerSec).toFixed(3)} | ${s.serverCpuUs.toFixed(1)} | ${s.p50Ms.toFixed(2)} | ${s.errors} |`);
   }
+  console.log(`\nThe observers alone (bench/observer-cost.ts, in this process, no HTTP; least CPU of 7 runs of 20,000 requests): `
+    + `drift +${observers.driftUs.toFixed(2)} us, logging +${observers.logUs.toFixed(2)} us, both +${observers.bothUs.toFixed(2)} us per request, `
+    + `${((observers.bothUs / off('json').serverCpuUs) * 100).toFixed(1)}% of the server's CPU per JSON request with monitoring off.`);
   console.log('\n## Target\n');
   for (const body of BODY_KINDS) {
     const on = summary.find((s) => s.config === 'drift+log' && s.body === body)!;
@@ -158,7 +167,7 @@ async function main(): Promise<void> {
   }
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `monitoring-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ startedAt, settings: { ...timing, rounds, sampleRate, clients: CLIENTS }, cells, summary }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ startedAt, settings: { ...timing, rounds, sampleRate, clients: CLIENTS }, observers, cells, summary }, null, 2)}\n`);
   console.log(`\nResults written to ${relative(process.cwd(), file)}`);
 }
 

@@ -34,7 +34,7 @@ export class DriftColumn {
   readonly reference: number[];
   readonly tensor: string;
   readonly index: number;
-  private readonly edges: number[];
+  private readonly edges: Float64Array;
   private readonly min: number;
   private readonly max: number;
   /** Rows per bin since start (the Prometheus counters). */
@@ -51,13 +51,13 @@ export class DriftColumn {
     if (profile.kind === 'classes') {
       this.reference = profile.frequencies;
       this.index = 0;
-      this.edges = [];
+      this.edges = new Float64Array(0);
       this.min = -Infinity;
       this.max = Infinity;
     } else {
       this.reference = profile.bins.frequencies;
       this.index = profile.index;
-      this.edges = profile.bins.edges;
+      this.edges = Float64Array.from(profile.bins.edges);
       this.min = profile.min;
       this.max = profile.max;
     }
@@ -65,25 +65,36 @@ export class DriftColumn {
     this.slots = Array.from({ length: WINDOW_SLOTS }, () => new Float64Array(this.reference.length));
   }
 
-  /** Counts one captured value (for `classes`, the top class index, -1 when the row had no finite value). */
-  count(value: number, slot: number): void {
-    let bin: number;
-    if (this.kind === 'classes') {
-      if (value < 0) {
-        this.nonFinite++;
-        return;
+  /**
+   * Counts this column's value in each of `rows` captured rows: values[offset], values[offset + stride], ...
+   * (for `classes`, the top class index, -1 when the row had no finite value). One call per column and
+   * request, the loop over rows inside, as this runs for every request.
+   */
+  countRows(values: number[], offset: number, stride: number, rows: number, slot: number): void {
+    const totals = this.totals;
+    const window = this.slots[slot];
+    const classes = this.kind === 'classes';
+    const edges = this.edges;
+    for (let r = 0, i = offset; r < rows; r++, i += stride) {
+      const value = values[i];
+      let bin: number;
+      if (classes) {
+        if (value < 0) {
+          this.nonFinite++;
+          continue;
+        }
+        bin = value;
+      } else {
+        if (value - value !== 0) { // NaN or infinite
+          this.nonFinite++;
+          continue;
+        }
+        if (value < this.min || value > this.max) this.outOfRange++;
+        bin = binIndex(edges, value);
       }
-      bin = value;
-    } else {
-      if (!Number.isFinite(value)) {
-        this.nonFinite++;
-        return;
-      }
-      if (value < this.min || value > this.max) this.outOfRange++;
-      bin = binIndex(this.edges, value);
+      totals[bin]++;
+      window[bin]++;
     }
-    this.totals[bin]++;
-    this.slots[slot][bin]++;
   }
 
   clearSlot(slot: number): void {
@@ -112,8 +123,8 @@ interface Captured {
   inputs: number[];
   /** rows x output columns. */
   outputs: number[];
-  /** Per output column: true when its tensor was computed for this request (a client may ask for fewer). */
-  present: boolean[];
+  /** Per output column, whether its tensor was computed for this request; undefined when all were (a client may ask for fewer). */
+  present: boolean[] | undefined;
 }
 
 /** Where the columns of one input tensor are: their positions in a row, and their slots in a captured row. */
@@ -195,7 +206,9 @@ export class DriftMonitor implements InferenceObserver {
       this.droppedRows += rows;
       return;
     }
-    this.pending.push({ rows, inputs, ...this.captureOutputs(outputs, rows) });
+    const captured = this.captureOutputs(outputs, rows);
+    captured.inputs = inputs;
+    this.pending.push(captured);
     this.pendingRows += rows;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -203,15 +216,18 @@ export class DriftMonitor implements InferenceObserver {
     }
   }
 
-  private captureOutputs(outputs: Outputs, rows: number): { outputs: number[]; present: boolean[] } {
+  private captureOutputs(outputs: Outputs, rows: number): Captured {
     const columns = this.outputs.length;
     const values = new Array<number>(rows * columns).fill(0);
-    const present = new Array<boolean>(columns).fill(false);
+    let present: boolean[] | undefined;
     for (let c = 0; c < columns; c++) {
       const column = this.outputs[c];
       const tensor = outputs.get(column.tensor);
-      if (!tensor) continue; // not requested, so not computed
-      present[c] = true;
+      if (!tensor) { // not requested, so not computed
+        present ??= new Array<boolean>(columns).fill(true);
+        present[c] = false;
+        continue;
+      }
       const view = numericView(tensor);
       const width = tensor.data.length / rows;
       for (let r = 0; r < rows; r++) {
@@ -220,7 +236,7 @@ export class DriftMonitor implements InferenceObserver {
           : column.index < width ? numberAt(view, r * width + column.index) : NaN;
       }
     }
-    return { outputs: values, present };
+    return { rows, inputs: [], outputs: values, present };
   }
 
   /** Bins every captured row; runs after the requests have been answered. */
@@ -233,11 +249,9 @@ export class DriftMonitor implements InferenceObserver {
     const inputColumns = this.inputs.length;
     const outputColumns = this.outputs.length;
     for (const { rows, inputs, outputs, present } of batch) {
-      for (let r = 0; r < rows; r++) {
-        for (let c = 0; c < inputColumns; c++) this.inputs[c].count(inputs[r * inputColumns + c], slot);
-        for (let c = 0; c < outputColumns; c++) {
-          if (present[c]) this.outputs[c].count(outputs[r * outputColumns + c], slot);
-        }
+      for (let c = 0; c < inputColumns; c++) this.inputs[c].countRows(inputs, c, inputColumns, rows, slot);
+      for (let c = 0; c < outputColumns; c++) {
+        if (present === undefined || present[c]) this.outputs[c].countRows(outputs, c, outputColumns, rows, slot);
       }
       this.rows += rows;
     }
