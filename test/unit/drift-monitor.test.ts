@@ -140,3 +140,21 @@ test('sampling, input truncation and left-out inputs', () => {
   assert.deepEqual(records[1].inputs, []);
   assert.match(records[1].id, /^[0-9a-f-]{36}$/);
 });
+
+test('the queue counts a BYTES record by its strings, so large strings meet the byte bound', () => {
+  // Room for one record of a 300 KB string (600 KB as JS strings), not two; the sink never answers.
+  const hanging = { send: () => new Promise<number>(() => undefined) };
+  const logger = new PredictionLogger('m', '1', { sampleRate: 1, inputElements: 10, queueSize: 10, queueBytes: 1 << 20 }, hanging);
+  const big = (): InferenceRequest => ({
+    parameters: {}, inputs: [{ name: 's', datatype: 'BYTES', shape: [1, 1], data: ['x'.repeat(300_000)] }],
+    outputs: [{ name: 'p', binary: false }], rows: 1, priority: 0, timeoutUs: 0, batchKey: '1',
+  });
+  for (let i = 0; i < 3; i++) {
+    const r = big();
+    const rKept = logger.started(r);
+    logger.finished(r, classOne(1), undefined, 0, rKept);
+  }
+  // The first went to the (hanging) sink, the second waits, the third does not fit the bytes left.
+  assert.equal(logger.queuedRecords, 1);
+  assert.equal(logger.dropped.queue_full, 1);
+});

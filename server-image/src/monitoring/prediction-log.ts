@@ -49,7 +49,7 @@ export interface PredictionLogSettings {
 const SEND_BATCH = 32;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 30_000;
-/** What a logged element is reckoned to take in the queue (a JS number or a short string, and its JSON). */
+/** What a logged number is reckoned to take in the queue (the JS value and its JSON); a string, twice its length more. */
 const BYTES_PER_ELEMENT = 24;
 const BYTES_PER_TENSOR = 128;
 
@@ -68,7 +68,14 @@ function snapshot(tensor: Tensor, limit: number): LoggedTensor {
   return logged;
 }
 
-const sizeOf = (tensors: LoggedTensor[]) => tensors.reduce((sum, t) => sum + BYTES_PER_TENSOR + t.data.length * BYTES_PER_ELEMENT, 0);
+function sizeOf(tensors: LoggedTensor[]): number {
+  let bytes = 0;
+  for (const t of tensors) {
+    bytes += BYTES_PER_TENSOR + t.data.length * BYTES_PER_ELEMENT;
+    if (t.datatype === 'BYTES') for (const s of t.data as string[]) bytes += 2 * s.length;
+  }
+  return bytes;
+}
 
 export class PredictionLogger implements InferenceObserver {
   private readonly settings: PredictionLogSettings;
