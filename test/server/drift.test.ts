@@ -89,6 +89,15 @@ describe('the profile command', () => {
     assert.deepEqual(classes.kind === 'classes' && classes.frequencies, counts.map((c) => c / REFERENCE.length));
   });
 
+  test('--max-rows reads only the first rows of either format', async () => {
+    for (const data of [join(modelDir, 'reference.jsonl'), writeNpyFloat32(join(modelDir, 'reference-rows.npy'), REFERENCE)]) {
+      const out = join(modelDir, 'first-rows.json');
+      const result = await runServerCli(['profile', '--model', model, '--data', data, '--out', out, '--max-rows', '300']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(JSON.parse(readFileSync(out, 'utf8')).source.rows, 300);
+    }
+  });
+
   test('data that does not fit the model is refused with the line and the reason, exit 2', async () => {
     const bad = join(modelDir, 'bad.jsonl');
     writeFileSync(bad, `${JSON.stringify({ input: REFERENCE[0] })}\n${JSON.stringify({ input: [1, 2, 3] })}\n`);

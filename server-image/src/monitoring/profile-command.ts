@@ -1,7 +1,9 @@
 // `modelship-server profile`: reads the reference data, runs the model on it with ONNX Runtime (in this
 // process: a one-off command has no requests to keep answering), computes the baseline profile
 // (profile.ts) and writes it. The side effects of profiling live here; the decisions in profile.ts.
-import { readFile, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -12,7 +14,7 @@ import { concatBatch } from '../batching/tensor-batch.ts';
 import { sessionOptions } from '../runtime/session-options.ts';
 import { BaselineError, parseBaseline } from './baseline.ts';
 import { computeProfile } from './profile.ts';
-import { tensorsFromJsonLines, tensorsFromNpy } from './reference-data.ts';
+import { JsonLinesRows, NPY_MAX_HEADER_BYTES, npyLayout, tensorsFromNpy, type ReferenceTensors } from './reference-data.ts';
 import { DEFAULT_DOWNLOAD_MAX_BYTES } from '../../../contract/settings/serve-options.ts';
 import type { ProfileOptions } from '../../../contract/settings/profile-options.ts';
 import type { Logger } from '../../../contract/logger.ts';
@@ -43,6 +45,39 @@ async function runModel(session: ort.InferenceSession, signature: ModelSignature
   return concatBatch(batches);
 }
 
+/** Reads the first `maxRows` rows of JSON lines, a line at a time: the rest of the file is never read. */
+async function readJsonLines(path: string, signature: ModelSignature, maxRows: number): Promise<ReferenceTensors> {
+  const rows = new JsonLinesRows(signature);
+  const input = createReadStream(path, { encoding: 'utf8' });
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let lineNumber = 0;
+  try {
+    for await (const line of lines) {
+      if (rows.rows >= maxRows) break;
+      rows.add(line, ++lineNumber);
+    }
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+  return rows.tensors();
+}
+
+/** Reads the header of a .npy file, then only the rows it needs. */
+async function readNpy(path: string, signature: ModelSignature, maxRows: number): Promise<ReferenceTensors> {
+  const file = await open(path);
+  try {
+    const head = Buffer.alloc(NPY_MAX_HEADER_BYTES);
+    const { bytesRead } = await file.read(head, 0, head.length, 0);
+    const layout = npyLayout(head.subarray(0, bytesRead), signature, maxRows);
+    const data = Buffer.alloc(layout.rows * layout.width * layout.size);
+    const { bytesRead: dataRead } = await file.read(data, 0, data.length, layout.dataOffset);
+    return tensorsFromNpy(data.subarray(0, dataRead), layout, signature);
+  } finally {
+    await file.close();
+  }
+}
+
 /** Profiles the model on the data and writes the baseline; resolves to the number of rows profiled. */
 export async function profileModel(options: ProfileOptions, logger: Logger): Promise<number> {
   const modelPath = await resolveModel(options.model, {
@@ -56,10 +91,9 @@ export async function profileModel(options: ProfileOptions, logger: Logger): Pro
     // FP16 travels as raw bits in this codebase, which onnxruntime-node misreads where Float16Array exists.
     const fp16 = [...signature.inputs, ...signature.outputs].find((s) => s.datatype === 'FP16');
     if (fp16) throw new BaselineError(`tensor '${fp16.name}' is FP16, which profile does not read yet`);
-    const bytes = await readFile(options.data);
     const inputs = /\.npy$/i.test(options.data)
-      ? tensorsFromNpy(bytes, signature, options.maxRows)
-      : tensorsFromJsonLines(bytes.toString('utf8'), signature, options.maxRows);
+      ? await readNpy(options.data, signature, options.maxRows)
+      : await readJsonLines(options.data, signature, options.maxRows);
     if (inputs[0].shape[0] === 0) throw new BaselineError(`${options.data}: no rows`);
     const outputs = await runModel(session, signature, inputs, options.batchSize);
     const baseline = computeProfile(inputs, outputs, { bins: options.bins, maxFeatures: options.maxFeatures, features: options.feature ?? [] }, {

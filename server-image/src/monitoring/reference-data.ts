@@ -47,16 +47,23 @@ function flatten(value: unknown, into: number[], where: () => string, depth = 0)
   }
 }
 
-/** Reads at most `maxRows` rows of JSON lines (blank lines skipped). */
-export function tensorsFromJsonLines(text: string, signature: ModelSignature, maxRows: number): ReferenceTensors {
-  const widths = signature.inputs.map((spec) => rowWidth(spec, signature));
-  const columns = signature.inputs.map(() => [] as number[]);
-  let rows = 0;
-  let lineNumber = 0;
-  for (const line of text.split('\n')) {
-    lineNumber++;
-    if (line.trim() === '') continue;
-    if (rows >= maxRows) break;
+/** Rows of JSON lines, taken one line at a time (so a file can be streamed), then made into tensors. */
+export class JsonLinesRows {
+  private readonly signature: ModelSignature;
+  private readonly widths: number[];
+  private readonly columns: number[][];
+  rows = 0;
+
+  constructor(signature: ModelSignature) {
+    this.signature = signature;
+    this.widths = signature.inputs.map((spec) => rowWidth(spec, signature));
+    this.columns = signature.inputs.map(() => []);
+  }
+
+  /** Takes line `lineNumber` (1-based); blank lines are skipped. */
+  add(line: string, lineNumber: number): void {
+    if (line.trim() === '') return;
+    const { signature } = this;
     let doc: unknown;
     try {
       doc = JSON.parse(line);
@@ -70,19 +77,30 @@ export function tensorsFromJsonLines(text: string, signature: ModelSignature, ma
       const where = () => `line ${lineNumber}: input '${spec.name}'`;
       const value = bare ? doc : (doc as Record<string, unknown>)[spec.name];
       if (value === undefined) throw new BaselineError(`${where()}: missing`);
-      const before = columns[k].length;
-      flatten(value, columns[k], where);
-      const got = columns[k].length - before;
-      if (got !== widths[k]) throw new BaselineError(`${where()}: ${got} values, the model's row has ${widths[k]}`);
+      const before = this.columns[k].length;
+      flatten(value, this.columns[k], where);
+      const got = this.columns[k].length - before;
+      if (got !== this.widths[k]) throw new BaselineError(`${where()}: ${got} values, the model's row has ${this.widths[k]}`);
     });
-    rows++;
+    this.rows++;
   }
-  return signature.inputs.map((spec, k) => ({
-    name: spec.name,
-    datatype: spec.datatype,
-    shape: [rows, ...spec.shape.slice(1)],
-    data: typed(spec, Float64Array.from(columns[k]), () => `input '${spec.name}'`),
-  }));
+
+  tensors(): ReferenceTensors {
+    return this.signature.inputs.map((spec, k) => ({
+      name: spec.name,
+      datatype: spec.datatype,
+      shape: [this.rows, ...spec.shape.slice(1)],
+      data: typed(spec, Float64Array.from(this.columns[k]), () => `input '${spec.name}'`),
+    }));
+  }
+}
+
+/** Reads at most `maxRows` rows of JSON lines held in a string (blank lines skipped). */
+export function tensorsFromJsonLines(text: string, signature: ModelSignature, maxRows: number): ReferenceTensors {
+  const rows = new JsonLinesRows(signature);
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length && rows.rows < maxRows; i++) rows.add(lines[i], i + 1);
+  return rows.tensors();
 }
 
 const NPY_MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
@@ -124,22 +142,40 @@ export function npyHeader(bytes: Buffer): { descr: string; shape: number[]; data
   return { descr, shape, dataOffset: start + headerLength };
 }
 
-/** Reads at most `maxRows` rows of a .npy array [rows, ...] for a model with one input. */
-export function tensorsFromNpy(bytes: Buffer, signature: ModelSignature, maxRows: number): ReferenceTensors {
+/** The bytes of a .npy file's header, at most: format 1.0 allows 64 KiB, and ours checks 2.0/3.0 against it. */
+export const NPY_MAX_HEADER_BYTES = 65536 + 12;
+
+export interface NpyLayout {
+  /** Bytes per element. */
+  size: number;
+  /** Rows to read (at most maxRows) and elements per row. */
+  rows: number;
+  width: number;
+  dataOffset: number;
+  read: NpyReader;
+}
+
+/** Where the rows are in a .npy file for a model with one input, from its header; refuses what does not fit. */
+export function npyLayout(header: Buffer, signature: ModelSignature, maxRows: number): NpyLayout {
   if (signature.inputs.length !== 1) throw new BaselineError(`a .npy file holds one array, but the model has ${signature.inputs.length} inputs; use JSON lines`);
   const spec = signature.inputs[0];
   const width = rowWidth(spec, signature);
-  const { descr, shape, dataOffset } = npyHeader(bytes);
+  const { descr, shape, dataOffset } = npyHeader(header);
   const type = NPY_TYPES[descr];
   if (!type) throw new BaselineError(`.npy dtype '${descr}' is not one this reader takes (${Object.keys(NPY_TYPES).join(', ')})`);
   if (shape.length < 1) throw new BaselineError('.npy array is a scalar; it needs a first dimension of rows');
   const fileWidth = shape.slice(1).reduce((a, b) => a * b, 1);
   if (fileWidth !== width) throw new BaselineError(`.npy rows have shape (${shape.slice(1)}), ${fileWidth} elements; the model's input '${spec.name}' row has ${width}`);
-  const rows = Math.min(shape[0], maxRows);
-  const count = rows * width;
-  if (dataOffset + shape[0] * width * type.size > bytes.length) throw new BaselineError(`.npy data is shorter than its shape (${shape}) says`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset + dataOffset, count * type.size);
+  return { size: type.size, rows: Math.min(shape[0], maxRows), width, dataOffset, read: type.read };
+}
+
+/** The model's input from the `layout.rows` rows of a .npy file's data (`data` starts at the first row). */
+export function tensorsFromNpy(data: Buffer, layout: NpyLayout, signature: ModelSignature): ReferenceTensors {
+  const spec = signature.inputs[0];
+  const count = layout.rows * layout.width;
+  if (data.length < count * layout.size) throw new BaselineError(`.npy data is shorter than its shape says (${data.length} bytes for ${layout.rows} rows of ${layout.width})`);
+  const view = new DataView(data.buffer, data.byteOffset, count * layout.size);
   const values = new Float64Array(count);
-  for (let i = 0; i < count; i++) values[i] = type.read(view, i * type.size);
-  return [{ name: spec.name, datatype: spec.datatype, shape: [rows, ...spec.shape.slice(1)], data: typed(spec, values, () => `input '${spec.name}'`) }];
+  for (let i = 0; i < count; i++) values[i] = layout.read(view, i * layout.size);
+  return [{ name: spec.name, datatype: spec.datatype, shape: [layout.rows, ...spec.shape.slice(1)], data: typed(spec, values, () => `input '${spec.name}'`) }];
 }
