@@ -53,7 +53,7 @@ export async function measureObserverCost(baselinePath: string, signature: Model
       return 0;
     },
   };
-  const drift = new DriftMonitor(baseline, signature, { windowSeconds: 300, minRows: 100 });
+  const drift = new DriftMonitor(baseline, signature, { windowSeconds: 300, minRows: 100, sampleRate: 1 });
   const log = new PredictionLogger('mlp', '1', { sampleRate, inputElements: 1024, queueSize: 100_000, queueBytes: 1 << 30 }, sink);
   const requests = Array.from({ length: REQUESTS }, () => request(features));
   const outputs = new Map([['probabilities', { name: 'probabilities', datatype: 'FP32' as const, shape: [1, classes], data: new Float32Array(classes).fill(1 / classes) }]]);

@@ -48,6 +48,7 @@ export const SERVE_OPTIONS = {
   driftWindowSeconds: { kind: 'integer', default: 300, minimum: 10, maximum: 86400, description: 'Sliding window of the drift PSI gauges (the bin counters cover any window in PromQL)' },
   driftMinRows: { kind: 'integer', default: 100, minimum: 1, description: 'Rows a feature needs in the window before its PSI gauge is reported' },
   driftMaxFeatures: { kind: 'integer', default: 32, minimum: 0, maximum: 10000, description: 'Features (and outputs) exported one by one in the drift metrics; past it, only the worst and the mean PSI' },
+  driftSampleRate: { kind: 'number', default: 1, minimum: 0, maximum: 1, description: 'Share of requests counted into the drift bins (bin shares, and so PSI, need only a sample at high request rates)' },
   predictionLog: {
     kind: 'string', placeholder: 'stdout|URL', pattern: '^(stdout|https?://\\S+)$', patternHint: "'stdout' or an http(s):// URL",
     description: "Log sampled predictions with their inputs: 'stdout' as JSON lines, or an http(s):// URL that takes CloudEvents as KServe's payload logger sends them",

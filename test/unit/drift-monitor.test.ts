@@ -37,7 +37,7 @@ function request(values: number[]): InferenceRequest {
 const classOne = (rows: number): Map<string, Tensor> => new Map([['p', { name: 'p', datatype: 'FP32', shape: [rows, 2], data: new Float32Array(rows * 2).map((_, i) => (i % 2 === 1 ? 0.9 : 0.1)) }]]);
 
 test('rows are binned after the request, only for requests that succeeded, from values copied before compute', async () => {
-  const monitor = new DriftMonitor(baseline, signature, { windowSeconds: 60, minRows: 1 }, () => 0);
+  const monitor = new DriftMonitor(baseline, signature, { windowSeconds: 60, minRows: 1, sampleRate: 1 }, () => 0);
   const ok = request([-0.5, 0.5, 2]);
   const okKept = monitor.started(ok);
   // The model worker takes the buffer: what the monitor kept at the start is what counts.
@@ -56,7 +56,7 @@ test('rows are binned after the request, only for requests that succeeded, from 
 
 test('the window PSI rises with a shifted batch and forgets it once the window has passed', async () => {
   let now = 0;
-  const monitor = new DriftMonitor(baseline, signature, { windowSeconds: 10, minRows: 4 }, () => now);
+  const monitor = new DriftMonitor(baseline, signature, { windowSeconds: 10, minRows: 4, sampleRate: 1 }, () => now);
   const feed = async (values: number[]) => {
     const r = request(values);
     const rKept = monitor.started(r);
@@ -79,8 +79,20 @@ test('the window PSI rises with a shifted batch and forgets it once the window h
   assert.deepEqual(Array.from(monitor.inputs[0].totals), [2, 6], 'the counters keep everything');
 });
 
+test('a sample rate counts that share of requests, chosen at the start', async () => {
+  const draws = [0.1, 0.7, 0.3, 0.9];
+  const monitor = new DriftMonitor(baseline, signature, { windowSeconds: 10, minRows: 1, sampleRate: 0.5 }, () => 0, () => draws.shift()!);
+  for (let i = 0; i < 4; i++) {
+    const r = request([0.5]);
+    const rKept = monitor.started(r);
+    monitor.finished(r, classOne(1), undefined, 0, rKept);
+  }
+  await nextTurn();
+  assert.equal(monitor.rows, 2);
+});
+
 test('rows past the pending bound are dropped and counted, never held', () => {
-  const monitor = new DriftMonitor(baseline, signature, { windowSeconds: 10, minRows: 1 }, () => 0);
+  const monitor = new DriftMonitor(baseline, signature, { windowSeconds: 10, minRows: 1, sampleRate: 1 }, () => 0);
   const big = request(new Array(MAX_PENDING_ROWS + 1).fill(0));
   const bigKept = monitor.started(big);
   monitor.finished(big, classOne(MAX_PENDING_ROWS + 1), undefined, 0, bigKept);

@@ -24,6 +24,8 @@ export interface DriftSettings {
   windowSeconds: number;
   /** Rows a column needs in the window before its PSI is reported (fewer make a noisy index). */
   minRows: number;
+  /** Share of requests counted (1: all); shares per bin, and so PSI, need no more than a sample. */
+  sampleRate: number;
 }
 
 /** One tracked distribution: a position of an input or output tensor, or a classifier output's top class. */
@@ -176,10 +178,12 @@ export class DriftMonitor implements InferenceObserver {
   private readonly slotMs: number;
   private currentSlot = -1;
   private readonly now: () => number;
+  private readonly random: () => number;
 
-  constructor(baseline: Baseline, signature: ModelSignature, settings: DriftSettings, now: () => number = Date.now) {
+  constructor(baseline: Baseline, signature: ModelSignature, settings: DriftSettings, now: () => number = Date.now, random: () => number = Math.random) {
     this.settings = settings;
     this.now = now;
+    this.random = random;
     this.slotMs = (settings.windowSeconds * 1000) / WINDOW_SLOTS;
     this.inputs = baseline.inputs.map((p) => new DriftColumn(p));
     this.outputs = baseline.outputs.map((p) => new DriftColumn(p));
@@ -190,7 +194,8 @@ export class DriftMonitor implements InferenceObserver {
   }
 
   // InferenceObserver: copy the profiled input values now, before the buffers move to a model worker.
-  started(request: InferenceRequest): number[] {
+  started(request: InferenceRequest): number[] | undefined {
+    if (this.settings.sampleRate < 1 && this.random() >= this.settings.sampleRate) return undefined;
     const rows = request.rows;
     const stride = this.inputs.length;
     const values = new Array<number>(rows * stride).fill(0);
@@ -199,8 +204,8 @@ export class DriftMonitor implements InferenceObserver {
   }
 
   finished(request: InferenceRequest, outputs: Outputs | undefined, _error: InferenceError | undefined, _seconds: number, kept: unknown): void {
-    const inputs = kept as number[];
-    if (!outputs) return;
+    const inputs = kept as number[] | undefined;
+    if (!outputs || !inputs) return;
     const rows = request.rows;
     if (this.pendingRows + rows > MAX_PENDING_ROWS) {
       this.droppedRows += rows;
