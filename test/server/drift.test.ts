@@ -104,6 +104,9 @@ describe('the profile command', () => {
     const result = await runServerCli(['profile', '--model', model, '--data', bad, '--out', join(modelDir, 'never.json')]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /line 2: input 'input': 3 values, the model's row has 16/);
+    const missing = await runServerCli(['profile', '--model', model, '--data', join(modelDir, 'nowhere.npy'), '--out', join(modelDir, 'never.json')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--data .*nowhere\.npy cannot be read: ENOENT/);
   });
 });
 

@@ -91,9 +91,9 @@ export async function profileModel(options: ProfileOptions, logger: Logger): Pro
     // FP16 travels as raw bits in this codebase, which onnxruntime-node misreads where Float16Array exists.
     const fp16 = [...signature.inputs, ...signature.outputs].find((s) => s.datatype === 'FP16');
     if (fp16) throw new BaselineError(`tensor '${fp16.name}' is FP16, which profile does not read yet`);
-    const inputs = /\.npy$/i.test(options.data)
-      ? await readNpy(options.data, signature, options.maxRows)
-      : await readJsonLines(options.data, signature, options.maxRows);
+    const inputs = await (/\.npy$/i.test(options.data) ? readNpy : readJsonLines)(options.data, signature, options.maxRows).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === undefined ? error : new BaselineError(`--data ${options.data} cannot be read: ${error.code}`);
+    });
     if (inputs[0].shape[0] === 0) throw new BaselineError(`${options.data}: no rows`);
     const outputs = await runModel(session, signature, inputs, options.batchSize);
     const baseline = computeProfile(inputs, outputs, { bins: options.bins, maxFeatures: options.maxFeatures, features: options.feature ?? [] }, {
