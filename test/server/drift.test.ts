@@ -156,6 +156,46 @@ describe('drift as requests flow', () => {
   });
 });
 
+describe('a model with several inputs of other datatypes', () => {
+  test('FP32 and INT64 inputs are profiled from JSON lines and counted as requests flow, outputs by position', async () => {
+    const multi = modelPath.multi();
+    const rows = Array.from({ length: 200 }, (_, i) => ({ features: [i % 7, i % 5, 0.5, -1], ids: [i % 3, 100 + (i % 10), 7] }));
+    const data = join(modelDir, 'multi.jsonl');
+    writeFileSync(data, rows.map((r) => JSON.stringify(r)).join('\n'));
+    const out = join(modelDir, 'multi-baseline.json');
+    const result = await runServerCli(['profile', '--model', multi, '--data', data, '--out', out]);
+    assert.equal(result.code, 0, result.stderr);
+    const baseline: Baseline = JSON.parse(readFileSync(out, 'utf8'));
+    assert.deepEqual(baseline.inputs.map((f) => f.name), ['features[0]', 'features[1]', 'features[2]', 'features[3]', 'ids[0]', 'ids[1]', 'ids[2]']);
+    // ids[1] takes the values 100..109: its edges are values the reference has, its range exact.
+    const ids1 = baseline.inputs[5];
+    assert.deepEqual([ids1.min, ids1.max], [100, 109]);
+    assert.ok(ids1.bins.edges.every((e) => Number.isInteger(e) && e >= 100 && e < 109));
+    // None of the outputs is a distribution: each position gets quantile bins (shifted = ids + 10, INT64).
+    assert.ok(baseline.outputs.every((o) => o.kind === 'quantiles'));
+    const shifted1 = baseline.outputs.find((o) => o.name === 'shifted[1]');
+    assert.equal(shifted1?.kind === 'quantiles' ? shifted1.min : undefined, 110);
+
+    const server = await startServer(['--model', multi, '--baseline', out, '--drift-min-rows', '10']);
+    try {
+      const request = { inputs: [
+        { name: 'features', datatype: 'FP32', shape: [2, 4], data: [1, 2, 0.5, -1, 3, 4, 0.5, -1] },
+        { name: 'ids', datatype: 'INT64', shape: [2, 3], data: [0, 150, 7, 1, 104, 7] },
+      ] };
+      for (let i = 0; i < 10; i++) assert.equal((await postJson(`${server.url}/v2/models/multi/infer`, request)).status, 200);
+      const text = await scrapeBinned(server, 20);
+      const outOfRange = byLabel(text, DRIFT_METRICS.input.outOfRange, 'feature');
+      assert.equal(outOfRange.get('ids[1]'), 10, 'the id 150 is past the reference range, 104 is not');
+      assert.equal(outOfRange.get('features[0]'), 0);
+      const binned = byLabel(text.split('\n').filter((l) => l.includes('feature="ids[1]"')).join('\n'), DRIFT_METRICS.input.bins, 'bin');
+      assert.equal([...binned.values()].reduce((a, b) => a + b, 0), 20);
+      assert.equal(byLabel(text, DRIFT_METRICS.prediction.outOfRange, 'output').get('shifted[1]'), 10);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('bounded cardinality', () => {
   test('past driftMaxFeatures, features are not labelled one by one; the worst and mean cover them all', async () => {
     const server = await startServer(['--model', model, '--baseline', baselinePath, '--drift-max-features', '2', '--drift-min-rows', '100']);
