@@ -138,6 +138,7 @@ export function decide(obs: Observation, settings: OperatorSettings, conflicts: 
       rollout: state,
       desiredReplicas: versionView(mdep, stableShare).spec.scaling?.minReplicas ?? 1,
       workload: stableDeployment && { replicas: workload?.replicas ?? 0, readyReplicas: workload?.readyReplicas ?? 0, updatedReplicas: workload?.updatedReplicas ?? 0 },
+      routerReadyReplicas: obs.routerReadyReplicas,
       gpuProblem: gpuCapacityProblem(placement, nodes),
       conflicts,
     }),
