@@ -1,11 +1,13 @@
 // `make generate` (also run by `make crds`): the chart's copies of files whose source lives elsewhere, so
-// the chart installs exactly what the tests exercise. The CRD comes from the TypeScript schema; the RBAC
+// the chart installs exactly what the tests exercise. The CRD comes from the TypeScript schema, the alerting
+// rules from charts/monitoring/alerts.ts; the RBAC
 // from operator/rbac/operator-rbac.yaml with the release namespace in place of modelship-system, and its
 // namespaced part (the modelship-operator ClusterRole and binding) as a Role and RoleBinding in each of
 // `watchNamespaces` when that value is set.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { modelDeploymentCrdYaml } from '../operator/api/crd.ts';
+import { prometheusRuleTemplate } from './monitoring/alerts.ts';
 
 const at = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 export const RBAC_SOURCE = at('../operator/rbac/operator-rbac.yaml');
@@ -40,6 +42,7 @@ export function chartRbac(source = readFileSync(RBAC_SOURCE, 'utf8')): string {
 export const CHART_FILES: Array<[string, () => string]> = [
   [at('./modelship/crds/modeldeployment.yaml'), modelDeploymentCrdYaml],
   [at('./modelship/templates/rbac.yaml'), () => chartRbac()],
+  [at('./modelship/templates/prometheusrule.yaml'), prometheusRuleTemplate],
 ];
 
 if (import.meta.main) {

@@ -221,21 +221,30 @@ export function prometheusRelease(moduleVersion = PROMETHEUS_VERSION): string {
  * working directory, which the module zip does not ship); the HTTP API and /-/ready do not need it.
  */
 export function ensurePrometheus(log: (line: string) => void = (l) => console.log(l)): string {
+  return ensurePrometheusProgram('prometheus', log);
+}
+
+/** promtool, from the same release: checks and unit-tests the chart's alerting rules. */
+export function ensurePromtool(log: (line: string) => void = (l) => console.log(l)): string {
+  return ensurePrometheusProgram('promtool', log);
+}
+
+function ensurePrometheusProgram(program: 'prometheus' | 'promtool', log: (line: string) => void): string {
   const dir = join(cacheRoot(), 'prometheus', `${PROMETHEUS_VERSION}-kubernetes-sd`);
-  const binary = join(dir, 'bin', 'prometheus');
+  const binary = join(dir, 'bin', program);
   if (existsSync(binary)) return binary;
   // Installed into a folder of its own, then moved: a binary at the final path is always a whole one.
   const staging = join(dir, `bin.${process.pid}`);
   mkdirSync(staging, { recursive: true });
   const started = performance.now();
-  log(`building github.com/prometheus/prometheus/cmd/prometheus@${PROMETHEUS_VERSION} (Prometheus ${prometheusRelease()}; first run only, about 2 minutes on 2 cores)`);
+  log(`building github.com/prometheus/prometheus/cmd/${program}@${PROMETHEUS_VERSION} (Prometheus ${prometheusRelease()}; first run only, about 2 minutes on 2 cores)`);
   const stamp = `-X github.com/prometheus/common/version.Version=${prometheusRelease()} -X github.com/prometheus/common/version.Revision=${PROMETHEUS_VERSION}`;
   try {
-    execFileSync('go', ['install', '-trimpath', '-tags=remove_all_sd,enable_kubernetes_sd', `-ldflags=-s -w ${stamp}`, `github.com/prometheus/prometheus/cmd/prometheus@${PROMETHEUS_VERSION}`], {
+    execFileSync('go', ['install', '-trimpath', '-tags=remove_all_sd,enable_kubernetes_sd', `-ldflags=-s -w ${stamp}`, `github.com/prometheus/prometheus/cmd/${program}@${PROMETHEUS_VERSION}`], {
       cwd: dir, env: { ...process.env, GOBIN: staging, CGO_ENABLED: '0', GOFLAGS: '', GOWORK: 'off' }, stdio: ['ignore', 'inherit', 'inherit'],
     });
     mkdirSync(join(dir, 'bin'), { recursive: true });
-    renameSync(join(staging, 'prometheus'), binary);
+    renameSync(join(staging, program), binary);
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }

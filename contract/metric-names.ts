@@ -13,6 +13,12 @@ export const SERVER_METRICS = {
   queueDepth: 'modelship_queue_depth',
 } as const;
 
+/** The operator's own series that alerts read. */
+export const OPERATOR_METRICS = {
+  /** Counter by `namespace`, `name`: candidates rolled back by a failed check. */
+  rollbacks: 'modelship_operator_rollbacks_total',
+} as const;
+
 /** The `outcome` label values of SERVER_METRICS.inferenceRequests. */
 export const SERVER_OUTCOMES = ['success', 'bad_request', 'not_found', 'rejected', 'timeout', 'cancelled', 'unavailable', 'error'] as const;
 export type ServerOutcome = (typeof SERVER_OUTCOMES)[number];

@@ -2,9 +2,9 @@
 // tests run, Prometheus included, and fetches the Gateway API CRDs they install, printing progress, so
 // `make test` does not sit silent inside a test hook on a cold machine.
 import { dirname } from 'node:path';
-import { ensureKubeBinaries, ensurePrometheus, GATEWAY_API_VERSION, prometheusRelease } from '../../cluster/upstream-binaries.ts';
+import { ensureKubeBinaries, ensurePrometheus, ensurePromtool, GATEWAY_API_VERSION, prometheusRelease } from '../../cluster/upstream-binaries.ts';
 
 const binaries = ensureKubeBinaries();
 console.log(`Kubernetes programs ready in ${binaries.kubectl.replace(/\/kubectl$/, '')}`);
 console.log(`Gateway API ${GATEWAY_API_VERSION} CRDs (standard channel) in ${dirname(binaries.gatewayApiCrds[0])}`);
-console.log(`Prometheus ${prometheusRelease()} ready: ${ensurePrometheus()}`);
+console.log(`Prometheus ${prometheusRelease()} ready: ${ensurePrometheus()}, ${ensurePromtool()}`);

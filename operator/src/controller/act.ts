@@ -27,6 +27,8 @@ export interface ReconcileResult {
   found: boolean;
   /** When the rollout next needs a look (a check, a version to retire), if sooner than the resync. */
   requeueAfterMs?: number;
+  /** A candidate was rolled back in this reconcile (counted for the chart's rollback alert). */
+  rolledBack?: boolean;
 }
 
 /** Applying the desired state failed; the message is the API server's reason, fit for status and Events. */
@@ -85,5 +87,6 @@ export async function act(r: Actor, obs: Observation, decision: Decision): Promi
   }
   writes += await writeStatus(r, obs.mdep, decision.status);
   for (const event of [...events, ...decision.events]) await r.recordEvent(obs.valid ? obs.defaulted : obs.mdep, event);
-  return { writes, found: true, ...(decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {}) };
+  const rolledBack = decision.events.some((e) => e.reason === 'RolledBack');
+  return { writes, found: true, ...(decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {}), ...(rolledBack ? { rolledBack } : {}) };
 }

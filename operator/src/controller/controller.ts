@@ -86,6 +86,7 @@ export function startController(options: ControllerOptions): RunningController {
         clock: () => Date.now(),
       }, namespace, name);
       metrics.reconciled('success', (performance.now() - started) / 1000, result.writes);
+      if (result.rolledBack) metrics.rolledBack(namespace, name);
       return result.found ? { requeueAfterMs: Math.min(options.resyncMs, result.requeueAfterMs ?? Infinity) } : undefined;
     } catch (error) {
       metrics.reconciled('error', (performance.now() - started) / 1000, 0);

@@ -1,6 +1,7 @@
 // The operator's Prometheus metrics: reconcile counts by result, durations, writes, queue depth.
 import { subscribe } from 'node:diagnostics_channel';
 import client from 'prom-client';
+import { OPERATOR_METRICS } from '../../../contract/metric-names.ts';
 
 export class OperatorMetrics {
   readonly registry = new client.Registry();
@@ -23,6 +24,10 @@ export class OperatorMetrics {
       this.delayed.set(this.queue?.waiting ?? 0);
     },
   });
+  /** By ModelDeployment: as many series as ModelDeployments that ever rolled back, which their owners bound. */
+  private readonly rollbacks = new client.Counter({
+    name: OPERATOR_METRICS.rollbacks, help: 'Candidates rolled back by a failed rollout check, by ModelDeployment', labelNames: ['namespace', 'name'], registers: [this.registry],
+  });
   private readonly apiRequests = new client.Counter({ name: 'modelship_operator_api_requests_total', help: 'HTTP requests to the Kubernetes API (watches included)', labelNames: ['method'], registers: [this.registry] });
 
   constructor() {
@@ -31,6 +36,10 @@ export class OperatorMetrics {
     subscribe('http.client.request.start', (message) => {
       this.apiRequests.inc({ method: (message as { request: { method: string } }).request.method });
     });
+  }
+
+  rolledBack(namespace: string, name: string): void {
+    this.rollbacks.inc({ namespace, name });
   }
 
   reconciled(result: 'success' | 'error', seconds: number, writes: number): void {
