@@ -1,6 +1,6 @@
 // `make generate` (also run by `make crds`): the chart's copies of files whose source lives elsewhere, so
 // the chart installs exactly what the tests exercise. The CRD comes from the TypeScript schema, the alerting
-// rules from charts/monitoring/alerts.ts; the RBAC
+// rules and the Grafana dashboard from charts/monitoring/; the RBAC
 // from operator/rbac/operator-rbac.yaml with the release namespace in place of modelship-system, and its
 // namespaced part (the modelship-operator ClusterRole and binding) as a Role and RoleBinding in each of
 // `watchNamespaces` when that value is set.
@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { modelDeploymentCrdYaml } from '../operator/api/crd.ts';
 import { prometheusRuleTemplate } from './monitoring/alerts.ts';
+import { dashboardConfigMapTemplate } from './monitoring/dashboard.ts';
 
 const at = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 export const RBAC_SOURCE = at('../operator/rbac/operator-rbac.yaml');
@@ -43,6 +44,7 @@ export const CHART_FILES: Array<[string, () => string]> = [
   [at('./modelship/crds/modeldeployment.yaml'), modelDeploymentCrdYaml],
   [at('./modelship/templates/rbac.yaml'), () => chartRbac()],
   [at('./modelship/templates/prometheusrule.yaml'), prometheusRuleTemplate],
+  [at('./modelship/templates/grafana-dashboard.yaml'), dashboardConfigMapTemplate],
 ];
 
 if (import.meta.main) {
