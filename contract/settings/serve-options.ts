@@ -14,7 +14,7 @@ export { envName, flagName, type OptionSpec } from './spec.ts';
 export const DEFAULT_DOWNLOAD_MAX_BYTES = 2 * 1024 ** 3;
 
 export const SERVE_OPTIONS = {
-  model: { kind: 'string', description: 'Model to serve: a path, a file:// URI or an http(s):// URL' },
+  model: { kind: 'string', description: 'Model to serve: a path, a file:// URI, an http(s):// URL or an s3://bucket/key object' },
   sha256: { kind: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'Expected SHA-256 of the model file; a mismatch refuses to start' },
   name: { kind: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: "Model name in the API (default: the file name without '.onnx')" },
   version: { kind: 'string', default: '1', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: 'Model version in the API' },
@@ -51,6 +51,10 @@ export const SERVE_OPTIONS = {
   cacheRedisUrl: { kind: 'string', pattern: '^rediss?://', patternHint: 'a redis:// or rediss:// URL', description: 'Redis for --cache redis, e.g. redis://redis.cache.svc:6379/0' },
   cacheRedisPassword: { kind: 'string', description: 'Password for the Redis of --cache-redis-url (better in the environment, from a Secret, than in the URL)' },
   cacheRedisTimeoutMs: { kind: 'number', default: 20, minimum: 1, maximum: 10000, description: 'How long a request waits for Redis before it is computed without the cache (ms)' },
+  s3Endpoint: { kind: 'string', pattern: '^https?://', patternHint: 'an http:// or https:// URL', description: 'S3-compatible store of an s3:// model, e.g. http://minio.storage:9000 (default: AWS S3 in --s3-region). Credentials come from the AWS environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (STS web identity)' },
+  s3Region: { kind: 'string', default: 'us-east-1', description: 'Region an s3:// model is signed for (and of its AWS S3 and STS endpoints)' },
+  s3PathStyle: { kind: 'boolean', default: false, description: 'Address s3:// models as endpoint/bucket/key instead of bucket.endpoint/key (what most S3-compatible stores need)' },
+  downloadHeaders: { kind: 'string', description: 'Headers sent with an http(s):// model download, one "Name: value" per line (a private store\'s token; better in the environment, from a Secret, than on the command line). Never logged; dropped on a redirect to another host' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type ServeOptionKey = keyof typeof SERVE_OPTIONS;

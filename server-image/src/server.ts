@@ -113,6 +113,8 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     cacheDir: options.modelCacheDir ?? join(tmpdir(), 'modelship-models'),
     sha256: options.sha256,
     download: { maxBytes: options.downloadMaxBytes, idleTimeoutMs: options.downloadIdleTimeoutMs, progressIntervalMs: options.downloadProgressIntervalMs },
+    headers: options.downloadHeaders,
+    s3: { endpoint: options.s3Endpoint, region: options.s3Region, pathStyle: options.s3PathStyle },
     logger,
     signal: stopLoading.signal,
   });
