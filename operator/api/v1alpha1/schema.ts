@@ -63,7 +63,7 @@ const quantityMap = (description: string) => ({
 
 export const MIG_PROFILE_PATTERN = '^[1-7]g\\.[0-9]+gb(\\+me)?$';
 
-interface ModelFields { uri: string; s3?: unknown; oci?: unknown; headersSecretRef?: unknown }
+interface ModelFields { uri: string; s3?: unknown; oci?: { file?: string }; headersSecretRef?: unknown }
 
 /** The sources spec.model.uri may name; anything else with a scheme is refused (a plain path has none). */
 const SOURCE_SCHEME = '^(https?|file|s3|pvc|oci)://';
@@ -86,6 +86,8 @@ export const MODEL_RULES: ValidationRule<ModelFields>[] = [
     holds: (m) => !m.uri.startsWith('pvc://') || (matches(m.uri, PVC_URI) && !matches(m.uri.slice(6), DOT_DOT_SEGMENT)) },
   { rule: `!self.uri.startsWith('oci://') || self.uri.matches(r'${OCI_URI}')`, message: 'model.uri must be oci://registry/repository:tag or oci://registry/repository@sha256:digest', fieldPath: '.uri',
     holds: (m) => !m.uri.startsWith('oci://') || matches(m.uri, OCI_URI) },
+  { rule: `!has(self.oci) || !has(self.oci.file) || !self.oci.file.matches(r'${DOT_DOT_SEGMENT}')`, message: 'model.oci.file must be a path inside the image (no "..")', fieldPath: '.oci.file',
+    holds: (m) => m.oci?.file === undefined || !matches(m.oci.file, DOT_DOT_SEGMENT) },
   { rule: "!has(self.s3) || self.uri.startsWith('s3://')", message: 'model.s3 is only valid with an s3:// model.uri', fieldPath: '.s3',
     holds: (m) => m.s3 === undefined || m.uri.startsWith('s3://') },
   { rule: "!has(self.oci) || self.uri.startsWith('oci://')", message: 'model.oci is only valid with an oci:// model.uri', fieldPath: '.oci',
