@@ -55,7 +55,7 @@ function moduleDir(module: string, version: string): string {
  * Builds `pkg` inside a writable copy of the module, after `prepare` edits the copy; the binary is written
  * beside the final path and renamed, so a binary at that path is always a whole one.
  */
-function buildInModuleCopy(options: {
+export function buildInModuleCopy(options: {
   module: string; version: string; pkg: string; output: string; ldflags: string;
   prepare?: (dir: string) => void; log: (line: string) => void;
 }): void {

@@ -14,7 +14,7 @@ export { envName, flagName, type OptionSpec } from './spec.ts';
 export const DEFAULT_DOWNLOAD_MAX_BYTES = 2 * 1024 ** 3;
 
 export const SERVE_OPTIONS = {
-  model: { kind: 'string', description: 'Model to serve: a path, a file:// URI or an http(s):// URL' },
+  model: { kind: 'string', description: 'Model to serve: a path, a file:// URI, an http(s):// URL or an s3://bucket/key object' },
   sha256: { kind: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'Expected SHA-256 of the model file; a mismatch refuses to start' },
   name: { kind: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: "Model name in the API (default: the file name without '.onnx')" },
   version: { kind: 'string', default: '1', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: 'Model version in the API' },
@@ -65,6 +65,10 @@ export const SERVE_OPTIONS = {
   predictionLogInputElements: { kind: 'integer', default: 1024, minimum: 0, description: 'Most elements of each input tensor written to a prediction record; longer inputs are cut and marked truncated (0 leaves inputs out)' },
   predictionLogQueueSize: { kind: 'integer', default: 1000, minimum: 1, description: 'Prediction records waiting for the sink; past it records are dropped and counted, never waited for' },
   predictionLogQueueBytes: { kind: 'integer', default: 16 * 1024 * 1024, minimum: 1024, description: 'Bytes of prediction records waiting for the sink; past it records are dropped and counted' },
+  s3Endpoint: { kind: 'string', pattern: '^https?://', patternHint: 'an http:// or https:// URL', description: 'S3-compatible store of an s3:// model, e.g. http://minio.storage:9000 (default: AWS S3 in --s3-region). Credentials come from the AWS environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (STS web identity)' },
+  s3Region: { kind: 'string', default: 'us-east-1', description: 'Region an s3:// model is signed for (and of its AWS S3 and STS endpoints)' },
+  s3PathStyle: { kind: 'boolean', default: false, description: 'Address s3:// models as endpoint/bucket/key instead of bucket.endpoint/key (what most S3-compatible stores need)' },
+  downloadHeaders: { kind: 'string', description: 'Headers sent with an http(s):// model download, one "Name: value" per line (a private store\'s token; better in the environment, from a Secret, than on the command line). Never logged; dropped on a redirect to another host' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type ServeOptionKey = keyof typeof SERVE_OPTIONS;

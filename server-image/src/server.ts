@@ -159,13 +159,18 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     cacheDir,
     sha256: options.sha256,
     download: { maxBytes: options.downloadMaxBytes, idleTimeoutMs: options.downloadIdleTimeoutMs, progressIntervalMs: options.downloadProgressIntervalMs },
+    headers: options.downloadHeaders,
+    s3: { endpoint: options.s3Endpoint, region: options.s3Region, pathStyle: options.s3PathStyle },
     logger,
     signal: stopLoading.signal,
   });
+  // The baseline usually sits beside the model, in the same store with the same credentials.
   const baseline = options.baseline === undefined ? undefined : loadBaseline(options.baseline, {
     cacheDir,
     sha256: options.baselineSha256,
     download: { maxBytes: options.downloadMaxBytes, idleTimeoutMs: options.downloadIdleTimeoutMs, progressIntervalMs: options.downloadProgressIntervalMs },
+    headers: options.downloadHeaders,
+    s3: { endpoint: options.s3Endpoint, region: options.s3Region, pathStyle: options.s3PathStyle },
     logger,
     signal: stopLoading.signal,
   });

@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { INVALID_SPECS, modelDeployment } from '../support/invalid-model-deployments.ts';
+import { validateModelDeployment } from '../../operator/src/api/validate.ts';
+import { renderDesiredState } from '../../operator/src/render/desired-state.ts';
+import { DEFAULT_SETTINGS } from '../../operator/src/render/settings.ts';
 
 const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../examples/modeldeployments/', import.meta.url));
@@ -62,6 +65,30 @@ describe('valid ModelDeployments', () => {
     assert.equal(scaled.spec.scaling.minReplicas, 3);
     await assert.rejects(cluster.kubectl(['scale', '-n', 'ml', 'mdep', 'fraud-classifier', '--replicas', '9']), /scaling.minReplicas must not exceed scaling.maxReplicas/);
   });
+});
+
+describe('model sources', () => {
+  const SOURCES: Array<[string, Record<string, unknown>]> = [
+    ['s3', { uri: 's3://models/ranker/v1/model.onnx', s3: { endpoint: 'http://minio.storage.svc:9000', region: 'eu-west-1', pathStyle: true, credentialsSecretName: 'model-store' } }],
+    ['http-headers', { uri: 'https://models.internal/ranker.onnx', headersSecretRef: { name: 'model-hub', key: 'headers' } }],
+    ['pvc', { uri: 'pvc://model-store/ranker/v1/model.onnx' }],
+    ['oci', { uri: 'oci://registry.example.com/ml/ranker:v1', oci: { file: 'models/ranker.onnx', pullPolicy: 'IfNotPresent' } }],
+  ];
+  for (const [name, model] of SOURCES) {
+    test(`${name}: the ModelDeployment is admitted and the Deployment the operator renders for it is accepted by the API server`, async () => {
+      const object = modelDeployment(`source-${name}`, { model: { version: 'v1', ...model } });
+      await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], JSON.stringify(object));
+      const { object: stored, errors } = validateModelDeployment(object);
+      assert.deepEqual(errors, []);
+      stored.metadata.uid = '00000000-0000-0000-0000-000000000001';
+      const deployment = renderDesiredState(stored, DEFAULT_SETTINGS).find((o) => o.kind === 'Deployment')!;
+      // Server-side: defaulting and the full apps/v1 and core/v1 validation (an image volume included) run.
+      const accepted = JSON.parse(await cluster.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(deployment)));
+      const volumes = accepted.spec.template.spec.volumes as Array<Record<string, any>>;
+      if (name === 'pvc') assert.deepEqual(volumes.find((v) => v.name === 'model-source')?.persistentVolumeClaim, { claimName: 'model-store', readOnly: true });
+      if (name === 'oci') assert.deepEqual(volumes.find((v) => v.name === 'model-source')?.image, { reference: 'registry.example.com/ml/ranker:v1', pullPolicy: 'IfNotPresent' });
+    });
+  }
 });
 
 describe('contradictory ModelDeployments are refused at admission with a clear message', () => {

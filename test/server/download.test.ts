@@ -159,4 +159,67 @@ describe('downloading a model', () => {
       close(host.server);
     }
   });
+
+  test("a private store's token from MODELSHIP_DOWNLOAD_HEADERS is sent and never logged; without it the store's 401 fails the load", async () => {
+    const bytes = readFileSync(modelPath.mlp());
+    const token = 'Bearer private-store-token-123';
+    const host = await modelHost((req, res) => {
+      if (req.headers.authorization !== token || req.headers['x-team'] !== 'ml') res.writeHead(401).end('token required');
+      else res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
+    });
+    try {
+      const refused = await startServer(['--model', host.url, '--model-cache-dir', cacheDir()], { waitReady: false });
+      assert.equal(await refused.exited, 1);
+      assert.match(errorOf(refused.logs), /cannot download model http:\/\/127\.0\.0\.1:\d+\/models\/mlp\.onnx: HTTP 401/);
+
+      const server = await startServer(['--model', host.url, '--name', 'mlp', '--model-cache-dir', cacheDir()], {
+        env: { MODELSHIP_DOWNLOAD_HEADERS: `Authorization: ${token}\nX-Team: ml\n` },
+      });
+      try {
+        const row = randomRows(1, MLP.features, 4)[0];
+        const res = await postJson(`${server.url}/v2/models/mlp/infer`, { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, MLP.features], data: row }] });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        assert.equal(JSON.stringify(server.logs).includes('private-store-token'), false, 'the token is never logged');
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      close(host.server);
+    }
+  });
+
+  test('the headers (an Authorization and a custom key) are not carried on a redirect to another host', async () => {
+    const bytes = readFileSync(modelPath.mlp());
+    const blobHeaders: Array<Record<string, unknown>> = [];
+    const blobs = await modelHost((req, res) => {
+      blobHeaders.push({ ...req.headers });
+      res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
+    });
+    const store = await modelHost((req, res) => {
+      if (req.headers.authorization !== 'Bearer t' || req.headers['x-api-key'] !== 'k') res.writeHead(401).end();
+      else res.writeHead(302, { location: blobs.url }).end();
+    });
+    try {
+      const server = await startServer(['--model', store.url, '--model-cache-dir', cacheDir()], { env: { MODELSHIP_DOWNLOAD_HEADERS: 'Authorization: Bearer t\nX-Api-Key: k' } });
+      await server.stop();
+      assert.equal(blobHeaders.length, 1);
+      assert.equal(blobHeaders[0]!.authorization, undefined);
+      assert.equal(blobHeaders[0]!['x-api-key'], undefined);
+    } finally {
+      close(store.server);
+      close(blobs.server);
+    }
+  });
+
+  test('a malformed MODELSHIP_DOWNLOAD_HEADERS fails the load naming the line, not the value', async () => {
+    const host = await modelHost((_req, res) => res.writeHead(500).end());
+    try {
+      const server = await startServer(['--model', host.url, '--model-cache-dir', cacheDir()], { waitReady: false, env: { MODELSHIP_DOWNLOAD_HEADERS: 'Authorization Bearer leaked-token' } });
+      assert.equal(await server.exited, 1);
+      assert.equal(errorOf(server.logs), 'downloadHeaders line 1: not "Name: value"');
+      assert.equal(JSON.stringify(server.logs).includes('leaked-token'), false);
+    } finally {
+      close(host.server);
+    }
+  });
 });

@@ -24,6 +24,18 @@ export const INVALID_SPECS: Array<{ what: string; spec: Record<string, unknown>;
   { what: 'a cache entry larger than the whole cache', spec: { runtime: { cache: { store: 'memory', maxMiB: 1, maxEntryKiB: 2048 } } }, field: 'spec.runtime.cache.maxEntryKiB', message: 'runtime.cache.maxEntryKiB must not exceed maxMiB' },
   { what: 'runtime.env setting the Redis password the operator takes from a Secret', spec: { runtime: { env: [{ name: 'MODELSHIP_CACHE_REDIS_PASSWORD', value: 'x' }] } },
     field: 'spec.runtime.env[0].name', message: 'MODELSHIP_CACHE_REDIS_PASSWORD is set by the operator' },
+  { what: 'a model URI of a scheme no source serves', spec: { model: { uri: 'ftp://models.example.com/m.onnx', version: 'v1' } }, field: 'spec.model.uri', message: 'model.uri must be a path or an http://, https://, file://, s3://, pvc:// or oci:// URI' },
+  { what: 'an s3:// URI without a key', spec: { model: { uri: 's3://models', version: 'v1' } }, field: 'spec.model.uri', message: 'model.uri must be s3://bucket/key' },
+  { what: 'an s3:// URI whose bucket S3 cannot name', spec: { model: { uri: 's3://My_Models/m.onnx', version: 'v1' } }, field: 'spec.model.uri', message: 'model.uri must be s3://bucket/key' },
+  { what: 'a pvc:// URI without a path in the claim', spec: { model: { uri: 'pvc://model-store', version: 'v1' } }, field: 'spec.model.uri', message: 'model.uri must be pvc://claim/path/to/model.onnx' },
+  { what: 'a pvc:// path that climbs out of the claim', spec: { model: { uri: 'pvc://model-store/../etc/passwd', version: 'v1' } }, field: 'spec.model.uri', message: 'model.uri must be pvc://claim/path/to/model.onnx (no ".." in the path)' },
+  { what: 'an oci:// reference without a tag or digest', spec: { model: { uri: 'oci://ghcr.io/acme/ranker', version: 'v1' } }, field: 'spec.model.uri', message: 'model.uri must be oci://registry/repository:tag or oci://registry/repository@sha256:digest' },
+  { what: 'an image-volume file that climbs out of the image', spec: { model: { uri: 'oci://ghcr.io/acme/ranker:v1', version: 'v1', oci: { file: 'models/../../etc/passwd' } } }, field: 'spec.model.oci.file', message: 'model.oci.file must be a path inside the image (no "..")' },
+  { what: 'S3 settings for an http model', spec: { model: { uri: 'https://models.example.com/m.onnx', version: 'v1', s3: { region: 'eu-west-1' } } }, field: 'spec.model.s3', message: 'model.s3 is only valid with an s3:// model.uri' },
+  { what: 'an image-volume file for an s3 model', spec: { model: { uri: 's3://models/m.onnx', version: 'v1', oci: { file: 'm.onnx' } } }, field: 'spec.model.oci', message: 'model.oci is only valid with an oci:// model.uri' },
+  { what: 'download headers for a model on a volume', spec: { model: { uri: 'pvc://model-store/m.onnx', version: 'v1', headersSecretRef: { name: 'hub', key: 'headers' } } }, field: 'spec.model.headersSecretRef', message: 'model.headersSecretRef is only valid with an http:// or https:// model.uri' },
+  { what: 'runtime.env setting the S3 endpoint spec.model.s3 sets', spec: { runtime: { env: [{ name: 'MODELSHIP_S3_ENDPOINT', value: 'http://elsewhere:9000' }] } },
+    field: 'spec.runtime.env[0].name', message: 'MODELSHIP_S3_ENDPOINT is set by the operator' },
   { what: 'minReplicas above maxReplicas', spec: { scaling: { minReplicas: 5, maxReplicas: 2 } }, field: 'spec.scaling', message: 'scaling.minReplicas must not exceed scaling.maxReplicas' },
 ];
 

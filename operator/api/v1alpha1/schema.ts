@@ -15,6 +15,7 @@ type Schema = Record<string, unknown>;
 // from this very schema (FromSchema below), not written a second time.
 const str = <const E extends Schema = {}>(description: string, extra?: E) => ({ type: 'string', description, ...extra }) as unknown as { type: 'string' } & E;
 const int = <const E extends Schema = {}>(description: string, extra?: E) => ({ type: 'integer', format: 'int32', description, ...extra }) as unknown as { type: 'integer' } & E;
+const bool = (description: string) => ({ type: 'boolean', description }) as unknown as { type: 'boolean' };
 const num = <const E extends Schema = {}>(description: string, extra?: E) => ({ type: 'number', description, ...extra }) as unknown as { type: 'number' } & E;
 const arr = <const I extends Schema, const E extends Schema = {}>(description: string, items: I, extra?: E) =>
   ({ type: 'array', description, items, ...extra }) as unknown as { type: 'array'; items: I } & E;
@@ -30,6 +31,7 @@ export type FromSchema<S, Defaulted extends boolean = false> =
     : S extends { 'x-kubernetes-int-or-string': true } ? string | number
       : S extends { type: 'string' } ? string
         : S extends { type: 'integer' | 'number' } ? number
+          : S extends { type: 'boolean' } ? boolean
           : S extends { type: 'array'; items: infer I } ? Array<FromSchema<I, Defaulted>>
             : S extends { type: 'object'; properties: infer P } ? ObjectOf<P, (S extends { required: readonly (infer R)[] } ? R : never) | (Defaulted extends true ? WithDefault<P> : never), Defaulted>
               : S extends { type: 'object'; additionalProperties: infer A } ? Record<string, FromSchema<A, Defaulted>>
@@ -61,11 +63,60 @@ const quantityMap = (description: string) => ({
 
 export const MIG_PROFILE_PATTERN = '^[1-7]g\\.[0-9]+gb(\\+me)?$';
 
+interface ModelFields { uri: string; s3?: unknown; oci?: { file?: string }; headersSecretRef?: unknown }
+
+/** The sources spec.model.uri may name; anything else with a scheme is refused (a plain path has none). */
+const SOURCE_SCHEME = '^(https?|file|s3|pvc|oci)://';
+const ANY_SCHEME = '^[a-zA-Z][a-zA-Z0-9+.-]*://';
+export const S3_URI = '^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$';
+/** pvc://claim/path: a claim name (a DNS subdomain) and a path inside it, with no ".." segment. */
+export const PVC_URI = '^pvc://([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)/(.+)$';
+const DOT_DOT_SEGMENT = '(^|/)\\.\\.(/|$)';
+/** oci://registry[:port]/repository with an explicit tag or digest (an image volume's reference, without "latest" by omission). */
+export const OCI_URI = '^oci://([a-zA-Z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64}))$';
+
+const matches = (value: string, pattern: string) => new RegExp(pattern).test(value);
+
+export const MODEL_RULES: ValidationRule<ModelFields>[] = [
+  { rule: `!self.uri.matches(r'${ANY_SCHEME}') || self.uri.matches(r'${SOURCE_SCHEME}')`, message: 'model.uri must be a path or an http://, https://, file://, s3://, pvc:// or oci:// URI', fieldPath: '.uri',
+    holds: (m) => !matches(m.uri, ANY_SCHEME) || matches(m.uri, SOURCE_SCHEME) },
+  { rule: `!self.uri.startsWith('s3://') || self.uri.matches(r'${S3_URI}')`, message: 'model.uri must be s3://bucket/key (a bucket of 3-63 lower-case letters, digits, dots and dashes)', fieldPath: '.uri',
+    holds: (m) => !m.uri.startsWith('s3://') || matches(m.uri, S3_URI) },
+  { rule: `!self.uri.startsWith('pvc://') || (self.uri.matches(r'${PVC_URI}') && !self.uri.substring(6).matches(r'${DOT_DOT_SEGMENT}'))`, message: 'model.uri must be pvc://claim/path/to/model.onnx (no ".." in the path)', fieldPath: '.uri',
+    holds: (m) => !m.uri.startsWith('pvc://') || (matches(m.uri, PVC_URI) && !matches(m.uri.slice(6), DOT_DOT_SEGMENT)) },
+  { rule: `!self.uri.startsWith('oci://') || self.uri.matches(r'${OCI_URI}')`, message: 'model.uri must be oci://registry/repository:tag or oci://registry/repository@sha256:digest', fieldPath: '.uri',
+    holds: (m) => !m.uri.startsWith('oci://') || matches(m.uri, OCI_URI) },
+  { rule: `!has(self.oci) || !has(self.oci.file) || !self.oci.file.matches(r'${DOT_DOT_SEGMENT}')`, message: 'model.oci.file must be a path inside the image (no "..")', fieldPath: '.oci.file',
+    holds: (m) => m.oci?.file === undefined || !matches(m.oci.file, DOT_DOT_SEGMENT) },
+  { rule: "!has(self.s3) || self.uri.startsWith('s3://')", message: 'model.s3 is only valid with an s3:// model.uri', fieldPath: '.s3',
+    holds: (m) => m.s3 === undefined || m.uri.startsWith('s3://') },
+  { rule: "!has(self.oci) || self.uri.startsWith('oci://')", message: 'model.oci is only valid with an oci:// model.uri', fieldPath: '.oci',
+    holds: (m) => m.oci === undefined || m.uri.startsWith('oci://') },
+  { rule: "!has(self.headersSecretRef) || self.uri.startsWith('http://') || self.uri.startsWith('https://')", message: 'model.headersSecretRef is only valid with an http:// or https:// model.uri', fieldPath: '.headersSecretRef',
+    holds: (m) => m.headersSecretRef === undefined || /^https?:\/\//.test(m.uri) },
+];
+
+const secretName = (description: string) => str(description, { minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' });
+
 const model = obj('The model to serve. Changing it (GitOps: a commit) starts a rollout from the stable version in status.', {
-  uri: str('Where the ONNX model is: an http(s):// URL the server downloads at start, or a path inside the image or a mounted volume.', { minLength: 1, maxLength: 2048 }),
+  uri: str('Where the ONNX model is. Downloaded by the server at start: http(s)://host/path (headers from headersSecretRef), s3://bucket/key (see s3). Mounted into the pod by the operator: pvc://claim/path (the claim, read-only), oci://registry/repository:tag (an image volume, see oci). Or a path inside the image.', { minLength: 1, maxLength: 2048 }),
   sha256: str('Expected SHA-256 of the model file (64 hex digits); the server refuses to start on a mismatch.', { pattern: '^[0-9a-fA-F]{64}$' }),
   version: str('Version label of this model (what the API reports and rollouts compare), e.g. "2024-06-01" or "v3".', { pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' }),
-}, { required: ['uri', 'version'] });
+  headersSecretRef: obj('http(s):// models: the key of a Secret in the namespace whose value is headers to send, one "Name: value" per line (e.g. "Authorization: Bearer <token>" for a private model store). Set in the pod from the Secret, never written into the Deployment; never logged; not sent on a redirect to another host.', {
+    name: secretName('Secret name.'),
+    key: str('Key in the Secret.', { minLength: 1, maxLength: 253 }),
+  }, { required: ['name', 'key'] }),
+  s3: obj('s3:// models: the store and its credentials. Without credentialsSecretName the pod\'s own AWS identity is used (AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, as EKS injects for a ServiceAccount with a role), else the object must be public.', {
+    endpoint: str('An S3-compatible store, e.g. http://minio.storage.svc:9000 (default: AWS S3 in region).', { pattern: '^https?://[^/?#]+(/[^?#]*)?$', maxLength: 2048 }),
+    region: str('The region requests are signed for (and of AWS S3 and STS). Default us-east-1.', { pattern: '^[a-z0-9-]{1,32}$' }),
+    pathStyle: bool('Address objects as endpoint/bucket/key instead of bucket.endpoint/key (most S3-compatible stores need this). Default false.'),
+    credentialsSecretName: secretName('A Secret in the namespace with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, set in the pod from the Secret, never written into the Deployment.'),
+  }),
+  oci: obj('oci:// models: the image volume holding the model (Kubernetes image volumes: beta and on by default since 1.35; containerd 2.1+ or CRI-O 1.31+ on the nodes).', {
+    file: str('The model file inside the image. Default model.onnx.', { minLength: 1, maxLength: 1024, pattern: '^[^/](.*[^/])?$' }),
+    pullPolicy: str('When the kubelet pulls the image: IfNotPresent (default for a tag or digest), Always or Never.', { enum: ['Always', 'IfNotPresent', 'Never'] }),
+  }),
+}, { required: ['uri', 'version'], 'x-kubernetes-validations': cel(MODEL_RULES) });
 
 /**
  * The server settings the operator sets itself, from the spec and its own settings (the renderer of the
@@ -78,10 +129,11 @@ export const OPERATOR_SET_OPTIONS = [
   'model', 'sha256', 'name', 'version', 'port', 'maxBatchSize', 'maxQueueDelayMs', 'maxQueueSize', 'timeoutMs',
   'instances', 'intraOpThreads', 'executionProvider', 'drainTimeoutMs', 'modelCacheDir',
   'cache', 'cacheTtlSeconds', 'cacheMaxBytes', 'cacheMaxEntryBytes', 'cacheRedisUrl', 'cacheRedisTimeoutMs',
+  's3Endpoint', 's3Region', 's3PathStyle',
 ] as const satisfies readonly ServeOptionKey[];
 export type OperatorSetOption = typeof OPERATOR_SET_OPTIONS[number];
 /** Server settings the operator sets from a Secret (valueFrom), never as a value in the pod spec. */
-export const OPERATOR_SECRET_OPTIONS = ['cacheRedisPassword'] as const satisfies readonly ServeOptionKey[];
+export const OPERATOR_SECRET_OPTIONS = ['cacheRedisPassword', 'downloadHeaders'] as const satisfies readonly ServeOptionKey[];
 /** Their environment variables, named by the server's option table (MODELSHIP_MODEL, MODELSHIP_PORT, ...). */
 export const OPERATOR_ENV: readonly string[] = [...OPERATOR_SET_OPTIONS, ...OPERATOR_SECRET_OPTIONS].map(envName);
 export const isOperatorEnv = (name: string): boolean => OPERATOR_ENV.includes(name);

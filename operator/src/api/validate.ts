@@ -2,7 +2,7 @@
 // the same schema with ajv, then the same rules as the CRD's CEL with the same messages, after applying
 // the schema's defaults as the API server would.
 import { Ajv, type ErrorObject } from 'ajv';
-import { CACHE_RULES, GPU_RULES, RESERVED_ENV_RULE, ROLLOUT_RULES, SCALING_RULES, modelDeploymentSchema, type ValidationRule } from '../../api/v1alpha1/schema.ts';
+import { CACHE_RULES, GPU_RULES, MODEL_RULES, RESERVED_ENV_RULE, ROLLOUT_RULES, SCALING_RULES, modelDeploymentSchema, type ValidationRule } from '../../api/v1alpha1/schema.ts';
 import { GROUP, KIND, VERSION } from '../../api/v1alpha1/schema.ts';
 import type { ModelDeployment } from './types.ts';
 
@@ -67,6 +67,7 @@ export function validateModelDeployment(input: unknown): Validated {
   if (typeof object.metadata?.name !== 'string' || object.metadata.name === '') errors.push('metadata.name: required');
   if (!validateSchema(object)) errors.push(...(validateSchema.errors ?? []).map(describe));
   else {
+    errors.push(...checkRules(object.spec.model as never, MODEL_RULES, 'spec.model'));
     errors.push(...checkRules(object.spec.gpu as never, GPU_RULES, 'spec.gpu'));
     errors.push(...checkRules(object.spec.scaling as never, SCALING_RULES, 'spec.scaling'));
     errors.push(...checkRules(object.spec.rollout as never, ROLLOUT_RULES, 'spec.rollout'));

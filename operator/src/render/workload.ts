@@ -5,6 +5,7 @@ import { DEFAULT_DOWNLOAD_MAX_BYTES, envName, serveEnv } from '../../../contract
 import type { ModelDeployment } from '../api/types.ts';
 import { isOperatorEnv, type OperatorSetOption } from '../../api/v1alpha1/schema.ts';
 import { gpuPlacement } from './gpu.ts';
+import { modelSource, type ModelSource } from './model-source.ts';
 import { objectLabels, objectMeta, selectorLabels, versionedName } from './names.ts';
 import type { OperatorSettings } from './settings.ts';
 
@@ -37,12 +38,12 @@ function tmpSizeLimit(env: EnvVar[]): string {
   return `${Math.ceil((cap + TMP_HEADROOM_BYTES) / MIB)}Mi`;
 }
 
-function serverEnv(mdep: ModelDeployment, executionProvider: string): EnvVar[] {
+function serverEnv(mdep: ModelDeployment, executionProvider: string, source: ModelSource): EnvVar[] {
   const { model, runtime = {} } = mdep.spec;
   const cache = runtime.cache;
   // Typed by the reserved list, so what admission refuses in runtime.env is exactly what is set here.
-  const operatorSet: Record<OperatorSetOption, string | number | undefined> = {
-    model: model.uri,
+  const operatorSet: Record<OperatorSetOption, string | number | boolean | undefined> = {
+    model: source.model,
     sha256: model.sha256,
     name: mdep.metadata.name,
     version: model.version,
@@ -62,12 +63,18 @@ function serverEnv(mdep: ModelDeployment, executionProvider: string): EnvVar[] {
     cacheMaxEntryBytes: cache?.maxEntryKiB !== undefined ? cache.maxEntryKiB * KIB : undefined,
     cacheRedisUrl: cache?.redis?.url,
     cacheRedisTimeoutMs: cache?.redis?.timeoutMs,
+    s3Endpoint: source.s3Endpoint,
+    s3Region: source.s3Region,
+    s3PathStyle: source.s3PathStyle,
   };
   const env = new Map(serveEnv(operatorSet).map(({ name, value }) => [name, value]));
   // The user's env sets any other server setting. Ours are refused at admission; one stored before that rule
   // still never overrides the operator.
-  for (const { name, value } of runtime.env ?? []) if (!isOperatorEnv(name)) env.set(name, value ?? '');
+  // The model source's credentials (AWS keys from a Secret) win over a user's variable of the same name.
+  const fromSecrets = new Set(source.secretEnv.map((v) => v.name));
+  for (const { name, value } of runtime.env ?? []) if (!isOperatorEnv(name) && !fromSecrets.has(name)) env.set(name, value ?? '');
   const vars: EnvVar[] = [...env].map(([name, value]) => ({ name, value }));
+  vars.push(...source.secretEnv);
   // The password never appears in the pod spec: the kubelet reads it from the Secret.
   const password = cache?.redis?.passwordSecretRef;
   if (password) vars.push({ name: envName('cacheRedisPassword'), valueFrom: { secretKeyRef: { name: password.name, key: password.key } } });
@@ -96,7 +103,8 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
   const placement = gpuPlacement(mdep.spec.gpu, settings);
   const image = mdep.spec.runtime?.image ?? (placement.executionProvider === 'cuda' ? settings.serverImage.cuda : settings.serverImage.cpu);
   const resources = mdep.spec.resources ?? {};
-  const env = serverEnv(mdep, placement.executionProvider);
+  const source = modelSource(mdep.spec.model);
+  const env = serverEnv(mdep, placement.executionProvider, source);
   const container = {
     name: 'server',
     image,
@@ -115,7 +123,7 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
     livenessProbe: httpProbe('/v2/health/live', 10, 6),
     lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
     securityContext: CONTAINER_SECURITY,
-    volumeMounts: [{ name: 'tmp', mountPath: MODEL_CACHE }],
+    volumeMounts: [{ name: 'tmp', mountPath: MODEL_CACHE }, ...source.volumeMounts],
   };
   return {
     apiVersion: 'apps/v1',
@@ -140,7 +148,7 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
           enableServiceLinks: false,
           ...(Object.keys(placement.nodeSelector).length > 0 ? { nodeSelector: placement.nodeSelector } : {}),
           ...(placement.tolerations.length > 0 ? { tolerations: placement.tolerations } : {}),
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: tmpSizeLimit(env) } }],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: tmpSizeLimit(env) } }, ...source.volumes],
         },
       },
     },

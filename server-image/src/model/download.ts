@@ -4,7 +4,8 @@
 // disk (an emptyDir with a sizeLimit gets the pod evicted). The body is written beside the target and
 // renamed, and that partial file is removed on every failure, a shutdown's abort included. Progress is
 // logged every `progressIntervalMs`. URLs are logged without their query string, where presigned URLs
-// carry their credentials.
+// carry their credentials. Callers with credentials (S3 signatures, a private store's token) pass them as
+// headers, which are never logged and are dropped on a redirect to another host.
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Transform } from 'node:stream';
@@ -26,6 +27,33 @@ export class DownloadError extends Error {
 }
 
 const MAX_REDIRECTIONS = 5;
+/** Most bytes of a refusal's body read to say why (an S3 error document is a few hundred). */
+const REFUSAL_EXCERPT_BYTES = 4096;
+
+/** What a source adds to a plain GET: its credentials, its own name for the model, its refusals in words. */
+export interface DownloadRequest {
+  /** Sent with the request; never logged, and dropped on a redirect to another origin. */
+  headers?: Record<string, string>;
+  /** How logs and errors name the model (default: the URL without query string). */
+  shown?: string;
+  /** Why the store refused, from its status and the start of its answer (default: `HTTP <status>`). */
+  refusal?: (status: number, excerpt: string) => string;
+  /** What the file is, in logs: 'model' unless said (the drift baseline comes the same way). */
+  what?: string;
+}
+
+/** Up to REFUSAL_EXCERPT_BYTES of a body, the rest discarded. */
+async function excerpt(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= REFUSAL_EXCERPT_BYTES) break;
+  }
+  body.destroy();
+  return Buffer.concat(chunks).subarray(0, REFUSAL_EXCERPT_BYTES).toString('utf8');
+}
 
 /** The URL as logs and errors show it: no credentials, no query string. */
 function displayUrl(url: string): string {
@@ -57,20 +85,26 @@ const overLimit = (size: string, limits: DownloadLimits, what: string) =>
   new DownloadError(`the ${what} is ${size}, over the download limit of ${limits.maxBytes} bytes (downloadMaxBytes)`);
 
 /** Downloads `url` to `target` (replacing it); rejects with a DownloadError saying why, the partial file removed. */
-export async function download(url: string, target: string, limits: DownloadLimits, logger: Logger, signal?: AbortSignal, what = 'model'): Promise<void> {
-  const shown = displayUrl(url);
+export async function download(url: string, target: string, limits: DownloadLimits, logger: Logger, signal?: AbortSignal, how: DownloadRequest = {}): Promise<void> {
+  const shown = how.shown ?? displayUrl(url);
+  const what = how.what ?? 'model';
   const partial = `${target}.partial`;
   const started = performance.now();
   let bytes = 0;
   let progress: NodeJS.Timeout | undefined;
   const agent = new Agent({ connect: { timeout: limits.idleTimeoutMs }, headersTimeout: limits.idleTimeoutMs, bodyTimeout: limits.idleTimeoutMs });
-  const dispatcher = agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }));
+  const dispatcher = agent.compose(interceptors.redirect({
+    maxRedirections: MAX_REDIRECTIONS, stripHeadersOnCrossOriginRedirect: Object.keys(how.headers ?? {}),
+  }));
   logger.info(`downloading ${what}`, { url: shown, maxBytes: limits.maxBytes });
   try {
-    const response = await request(url, { dispatcher, signal });
+    const response = await request(url, { dispatcher, signal, headers: how.headers });
     if (response.statusCode < 200 || response.statusCode > 299) {
-      response.body.resume();
-      throw new DownloadError(`HTTP ${response.statusCode}`);
+      if (!how.refusal) {
+        response.body.resume();
+        throw new DownloadError(`HTTP ${response.statusCode}`);
+      }
+      throw new DownloadError(how.refusal(response.statusCode, await excerpt(response.body)));
     }
     const declared = Number(response.headers['content-length'] ?? Number.NaN);
     const total = Number.isSafeInteger(declared) ? declared : undefined;
