@@ -69,11 +69,16 @@ export const rulesAt = (node: object): ValidationRule<unknown>[] => (RULES_OF.ge
 interface GpuFields { mode: string; count?: number; profile?: string }
 interface ScalingFields { minReplicas: number; maxReplicas: number }
 
+/** A Kubernetes quantity (resource.Quantity): 2, "500m", "4Gi", "1e3". */
+const quantity = (description: string) => ({
+  'x-kubernetes-int-or-string': true as const, anyOf: [{ type: 'integer' }, { type: 'string' }], description, maxLength: 64,
+  pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+});
 const quantityMap = (description: string) => ({
   type: 'object' as const,
   description,
   maxProperties: 16,
-  additionalProperties: { 'x-kubernetes-int-or-string': true as const, anyOf: [{ type: 'integer' }, { type: 'string' }], maxLength: 64, pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$' },
+  additionalProperties: quantity('A quantity.'),
 });
 
 /**
@@ -411,26 +416,39 @@ const labelValue = str('A label value: at most 63 of [A-Za-z0-9-_.], alphanumeri
 const labelKey = str('A label key.', { maxLength: QUALIFIED_NAME_MAX, pattern: QUALIFIED_NAME });
 const stringList = (description: string, item: Schema, maxItems: number) => arr(description, item, { maxItems });
 
+interface Requirement { operator: string; values?: string[] }
+const withValues = (r: Requirement) => ['In', 'NotIn'].includes(r.operator);
+export const LABEL_REQUIREMENT_RULES: ValidationRule<Requirement>[] = [
+  { rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+    message: 'values are required with operator In or NotIn, and not allowed with Exists or DoesNotExist', fieldPath: '.values',
+    holds: (r) => withValues(r) === (r.values !== undefined && r.values.length > 0) },
+];
+export const NODE_REQUIREMENT_RULES: ValidationRule<Requirement>[] = [
+  ...LABEL_REQUIREMENT_RULES.map((r) => ({ ...r, rule: `self.operator in ['Gt', 'Lt'] || (${r.rule})`, holds: (q: Requirement) => ['Gt', 'Lt'].includes(q.operator) || r.holds(q) })),
+  { rule: "!(self.operator in ['Gt', 'Lt']) || (has(self.values) && size(self.values) == 1 && self.values[0].matches('^-?[0-9]+$'))",
+    message: 'operator Gt or Lt takes one integer value', fieldPath: '.values',
+    holds: (r) => !['Gt', 'Lt'].includes(r.operator) || (r.values?.length === 1 && /^-?[0-9]+$/.test(r.values[0])) },
+];
 const labelSelector = (description: string) => obj(`${description} (meta/v1 LabelSelector).`, {
   matchLabels: keyedMap('Labels the pods must have.', labelValue, 32),
-  matchExpressions: arr('Label requirements, all of which must hold.', obj('A label requirement.', {
+  matchExpressions: arr('Label requirements, all of which must hold.', checked(obj('A label requirement.', {
     key: labelKey,
     operator: str('In, NotIn, Exists or DoesNotExist.', { enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] }),
     values: stringList('Values for In and NotIn.', labelValue, 64),
-  }, { required: ['key', 'operator'] }), { maxItems: 16 }),
+  }, { required: ['key', 'operator'] }), LABEL_REQUIREMENT_RULES as ValidationRule<never>[]), { maxItems: 16 }),
 });
 
 const nodeSelectorTerm = obj('Node requirements, all of which must hold (core/v1 NodeSelectorTerm).', {
-  matchExpressions: arr('Requirements on node labels.', obj('A node label requirement.', {
+  matchExpressions: arr('Requirements on node labels.', checked(obj('A node label requirement.', {
     key: labelKey,
     operator: str('In, NotIn, Exists, DoesNotExist, Gt or Lt.', { enum: ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'] }),
-    values: stringList('Values for In, NotIn (any number), Gt and Lt (one integer).', labelValue, 64),
-  }, { required: ['key', 'operator'] }), { maxItems: 16 }),
+    values: stringList('Values for In, NotIn (at least one), Gt and Lt (one integer).', labelValue, 64),
+  }, { required: ['key', 'operator'] }), NODE_REQUIREMENT_RULES as ValidationRule<never>[]), { maxItems: 16 }),
   matchFields: arr('Requirements on node fields (metadata.name).', obj('A node field requirement.', {
     key: str('The field: metadata.name.', { enum: ['metadata.name'] }),
     operator: str('In or NotIn.', { enum: ['In', 'NotIn'] }),
-    values: stringList('Node names.', str('A node name.', { maxLength: 253 }), 64),
-  }, { required: ['key', 'operator'] }), { maxItems: 16 }),
+    values: arr('One node name.', str('A node name.', { maxLength: 253, pattern: DNS_SUBDOMAIN }), { minItems: 1, maxItems: 1 }),
+  }, { required: ['key', 'operator', 'values'] }), { maxItems: 16 }),
 });
 
 const podAffinityTerm = obj('Pods this pod should (or should not) share a topology domain with (core/v1 PodAffinityTerm).', {
@@ -489,7 +507,15 @@ const secretProjection = obj('A Secret projected into the volume.', {
   items: keyToPath,
   optional: { type: 'boolean' as const, description: 'Whether the Secret may be missing.' },
 }, { required: ['name'] });
-const downwardApiItems = arr('Pod fields as files.', obj('A pod field as a file (core/v1 DownwardAPIVolumeFile).', {
+/** A rule that exactly one of `fields` is set, e.g. the type of a volume. */
+const exactlyOne = (fields: readonly string[], what: string, fieldPath?: string): ValidationRule<never> => ({
+  rule: `[${fields.map((f) => `has(self.${f})`).join(', ')}].filter(x, x).size() == 1`,
+  message: `${what} must set exactly one of ${fields.join(', ')}`,
+  ...(fieldPath ? { fieldPath } : {}),
+  holds: (self: Record<string, unknown>) => fields.filter((f) => self[f] !== undefined).length === 1,
+} as ValidationRule<never>);
+const PROJECTION_KINDS = ['configMap', 'secret', 'downwardAPI', 'serviceAccountToken'];
+const downwardApiItems = arr('Pod fields as files.', checked(obj('A pod field as a file (core/v1 DownwardAPIVolumeFile).', {
   path: str('Relative file path.', { minLength: 1, maxLength: 4096, pattern: RELATIVE_PATH }),
   fieldRef: obj('A field of the pod.', {
     apiVersion: str('Version of the field path (default v1).', { maxLength: 64 }),
@@ -498,15 +524,14 @@ const downwardApiItems = arr('Pod fields as files.', obj('A pod field as a file 
   resourceFieldRef: obj('A resource of the server container.', {
     containerName: str('The container: server.', { maxLength: 63 }),
     resource: str('e.g. limits.cpu, requests.memory.', { minLength: 1, maxLength: 64 }),
-    divisor: { 'x-kubernetes-int-or-string': true as const, anyOf: [{ type: 'integer' }, { type: 'string' }], description: 'Unit of the value, e.g. 1Mi.' },
+    divisor: quantity('Unit of the value, e.g. 1Mi.'),
   }, { required: ['resource'] }),
   mode: fileMode,
-}, { required: ['path'] }), { maxItems: 64 });
+}, { required: ['path'] }), [exactlyOne(['fieldRef', 'resourceFieldRef'], 'a downward API file')]), { maxItems: 64 });
 
 export const VOLUME_RULES: ValidationRule<Record<string, unknown> & { name: string }>[] = [
-  { rule: `[${ALLOWED_VOLUME_TYPES.map((t) => `has(self.${t})`).join(', ')}].filter(x, x).size() == 1`,
-    message: `a volume must set exactly one of ${ALLOWED_VOLUME_TYPES.join(', ')} (hostPath and other types that reach the node are not allowed)`,
-    holds: (v) => ALLOWED_VOLUME_TYPES.filter((t) => v[t] !== undefined).length === 1 },
+  { ...exactlyOne(ALLOWED_VOLUME_TYPES, 'a volume') as ValidationRule<Record<string, unknown> & { name: string }>,
+    message: `a volume must set exactly one of ${ALLOWED_VOLUME_TYPES.join(', ')} (hostPath and other types that reach the node are not allowed)` },
   { rule: `!(self.name in ${JSON.stringify(Object.keys(OPERATOR_VOLUMES))})`, message: `the operator's own volumes (${Object.keys(OPERATOR_VOLUMES).join(', ')}) cannot be replaced`, fieldPath: '.name',
     holds: (v) => !Object.keys(OPERATOR_VOLUMES).includes(v.name) },
 ];
@@ -514,7 +539,7 @@ const volume = checked(obj(`An extra volume of the model-server pods (core/v1 Vo
   name: str('Volume name (a DNS label), named by volumeMounts.', { maxLength: 63, pattern: DNS_LABEL }),
   emptyDir: obj('Scratch space that lives as long as the pod.', {
     medium: str('"" (node disk) or Memory (tmpfs, counted in the memory limit).', { enum: ['', 'Memory'] }),
-    sizeLimit: { 'x-kubernetes-int-or-string': true as const, anyOf: [{ type: 'integer' }, { type: 'string' }], description: 'Most bytes, e.g. 1Gi.' },
+    sizeLimit: quantity('Most bytes, e.g. 1Gi.'),
   }),
   configMap: obj('A ConfigMap\'s keys as files.', {
     name: str('ConfigMap name.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
@@ -531,7 +556,7 @@ const volume = checked(obj(`An extra volume of the model-server pods (core/v1 Vo
     readOnly: { type: 'boolean' as const, description: 'Mount the claim read-only.' },
   }, { required: ['claimName'] }),
   projected: obj('Several sources in one directory.', {
-    sources: arr('The sources.', obj('One source: exactly one of its fields.', {
+    sources: arr('The sources.', checked(obj('One source: exactly one of its fields.', {
       configMap: configMapSource('A ConfigMap projected into the volume.'),
       secret: secretProjection,
       downwardAPI: obj('Pod fields projected into the volume.', { items: downwardApiItems }),
@@ -540,7 +565,7 @@ const volume = checked(obj(`An extra volume of the model-server pods (core/v1 Vo
         expirationSeconds: int('Lifetime of the token (the kubelet renews it), at least 600.', { format: 'int64', minimum: 600 }),
         path: str('Relative file path.', { minLength: 1, maxLength: 4096, pattern: RELATIVE_PATH }),
       }, { required: ['path'] }),
-    }), { maxItems: 16 }),
+    }), [exactlyOne(PROJECTION_KINDS, 'a projected source')]), { maxItems: 16 }),
     defaultMode: fileMode,
   }, { required: ['sources'] }),
   downwardAPI: obj('Pod fields as files.', { items: downwardApiItems, defaultMode: fileMode }),
@@ -556,7 +581,7 @@ const volume = checked(obj(`An extra volume of the model-server pods (core/v1 Vo
       spec: obj('The claim\'s spec.', {
         accessModes: arr('ReadWriteOnce, ReadOnlyMany, ReadWriteMany or ReadWriteOncePod.', str('An access mode.', { enum: ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'] }), { minItems: 1, maxItems: 4 }),
         storageClassName: str('StorageClass (default: the cluster\'s default).', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
-        resources: obj('Size.', { requests: obj('The request.', { storage: { 'x-kubernetes-int-or-string': true as const, anyOf: [{ type: 'integer' }, { type: 'string' }], description: 'e.g. 20Gi.' } }, { required: ['storage'] }) }, { required: ['requests'] }),
+        resources: obj('Size.', { requests: obj('The request.', { storage: quantity('e.g. 20Gi.') }, { required: ['storage'] }) }, { required: ['requests'] }),
       }, { required: ['accessModes', 'resources'] }),
     }, { required: ['spec'] }),
   }, { required: ['volumeClaimTemplate'] }),
@@ -593,7 +618,8 @@ const pod = checked(obj('What the cluster requires on every pod: identity, pull 
     [reservedKeyRule(OPERATOR_POD_ANNOTATIONS, 'where Prometheus scrapes the pod') as ValidationRule<never>]),
   priorityClassName: str('PriorityClass of the pods.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
   affinity,
-  topologySpreadConstraints: arr('How the model-server pods spread across zones or nodes.', topologySpreadConstraint, { maxItems: 8 }),
+  topologySpreadConstraints: arr('How the model-server pods spread across zones or nodes.', topologySpreadConstraint,
+    { maxItems: 8, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['topologyKey', 'whenUnsatisfiable'] }),
   volumes: arr(`Extra volumes of the model-server pods, of the types ${ALLOWED_VOLUME_TYPES.join(', ')}.`, volume, { maxItems: 32, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
   volumeMounts: arr('Where the server container mounts them.', volumeMount, { maxItems: 32, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['mountPath'] }),
 }), POD_RULES as ValidationRule<never>[]);
