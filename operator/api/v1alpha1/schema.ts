@@ -374,9 +374,9 @@ const MOUNT_PATH = '^(/([^/:.][^/:]*|\\.[^/:.][^/:]*|\\.\\.[^/:]+))+$';
 const RELATIVE_PATH = '^([^/:.][^/:]*|\\.[^/:.][^/:]*|\\.\\.[^/:]+)(/([^/:.][^/:]*|\\.[^/:.][^/:]*|\\.\\.[^/:]+))*$';
 
 /**
- * Pod labels and annotations the operator sets (names.ts, router.ts, workload.ts are typed against these):
- * its selectors, its ownership labels and where Prometheus scrapes. spec.pod may not set them, nor anything
- * under the operator's own prefix.
+ * Pod labels and annotations the operator sets (names.ts, router.ts, workload.ts; test/unit/pod-fields.test.ts
+ * holds the renderers to these lists): its selectors, its ownership labels and where Prometheus scrapes.
+ * spec.pod may not set them, nor anything under the operator's own prefix.
  */
 export const OPERATOR_POD_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/managed-by', 'app.kubernetes.io/component'] as const;
 export const OPERATOR_POD_ANNOTATIONS = ['prometheus.io/scrape', 'prometheus.io/port', 'prometheus.io/path'] as const;
@@ -412,7 +412,7 @@ const keyFormatRule = (): ValidationRule<Record<string, unknown>> => {
 /** A map of label or annotation keys to values, the keys checked as the API server checks them. */
 const keyedMap = <const V extends Schema>(description: string, value: V, maxProperties: number, extraRules: ValidationRule<never>[] = []) =>
   checked({ type: 'object' as const, description, additionalProperties: value, maxProperties }, [keyFormatRule() as ValidationRule<never>, ...extraRules]);
-const labelValue = str('A label value: at most 63 of [A-Za-z0-9-_.], alphanumeric at both ends.', { maxLength: 63, pattern: LABEL_VALUE });
+const labelValueSchema = str('A label value: at most 63 of [A-Za-z0-9-_.], alphanumeric at both ends.', { maxLength: 63, pattern: LABEL_VALUE });
 const labelKey = str('A label key.', { maxLength: QUALIFIED_NAME_MAX, pattern: QUALIFIED_NAME });
 const stringList = (description: string, item: Schema, maxItems: number) => arr(description, item, { maxItems });
 
@@ -430,11 +430,11 @@ export const NODE_REQUIREMENT_RULES: ValidationRule<Requirement>[] = [
     holds: (r) => !['Gt', 'Lt'].includes(r.operator) || (r.values?.length === 1 && /^-?[0-9]+$/.test(r.values[0])) },
 ];
 const labelSelector = (description: string) => obj(`${description} (meta/v1 LabelSelector).`, {
-  matchLabels: keyedMap('Labels the pods must have.', labelValue, 32),
+  matchLabels: keyedMap('Labels the pods must have.', labelValueSchema, 32),
   matchExpressions: arr('Label requirements, all of which must hold.', checked(obj('A label requirement.', {
     key: labelKey,
     operator: str('In, NotIn, Exists or DoesNotExist.', { enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] }),
-    values: stringList('Values for In and NotIn.', labelValue, 64),
+    values: stringList('Values for In and NotIn.', labelValueSchema, 64),
   }, { required: ['key', 'operator'] }), LABEL_REQUIREMENT_RULES as ValidationRule<never>[]), { maxItems: 16 }),
 });
 
@@ -442,7 +442,7 @@ const nodeSelectorTerm = obj('Node requirements, all of which must hold (core/v1
   matchExpressions: arr('Requirements on node labels.', checked(obj('A node label requirement.', {
     key: labelKey,
     operator: str('In, NotIn, Exists, DoesNotExist, Gt or Lt.', { enum: ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'] }),
-    values: stringList('Values for In, NotIn (at least one), Gt and Lt (one integer).', labelValue, 64),
+    values: stringList('Values for In, NotIn (at least one), Gt and Lt (one integer).', labelValueSchema, 64),
   }, { required: ['key', 'operator'] }), NODE_REQUIREMENT_RULES as ValidationRule<never>[]), { maxItems: 16 }),
   matchFields: arr('Requirements on node fields (metadata.name).', obj('A node field requirement.', {
     key: str('The field: metadata.name.', { enum: ['metadata.name'] }),
@@ -612,7 +612,7 @@ const pod = checked(obj('What the cluster requires on every pod: identity, pull 
   imagePullSecrets: arr('Secrets for pulling the server image from a private registry (core/v1 LocalObjectReference).', obj('A Secret in the same namespace.', {
     name: str('Secret name.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
   }, { required: ['name'] }), { maxItems: 16, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
-  labels: keyedMap('Extra pod labels. Not the operator\'s own (app.kubernetes.io/name, instance, managed-by, component, serving.modelship.dev/*).', labelValue, 64,
+  labels: keyedMap('Extra pod labels. Not the operator\'s own (app.kubernetes.io/name, instance, managed-by, component, serving.modelship.dev/*).', labelValueSchema, 64,
     [reservedKeyRule(OPERATOR_POD_LABELS, 'its selector and ownership labels') as ValidationRule<never>]),
   annotations: keyedMap('Extra pod annotations. Not the operator\'s own (prometheus.io/scrape, port, path, serving.modelship.dev/*).', str('An annotation value.', { maxLength: 16384 }), 64,
     [reservedKeyRule(OPERATOR_POD_ANNOTATIONS, 'where Prometheus scrapes the pod') as ValidationRule<never>]),
