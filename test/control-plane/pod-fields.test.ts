@@ -79,3 +79,12 @@ test('the security context, host namespaces and sidecars are not fields of spec.
   ];
   for (const [pod, message] of asks) await assert.rejects(apply(modelDeployment('asks', { pod })), message);
 });
+
+test('kubectl explain lists the volume types allowed and what spec.pod is for', async () => {
+  const explain = async (field: string) => (await cluster.kubectl(['explain', field])).replace(/\s+/g, ' ');
+  const volumes = await explain('mdep.spec.pod.volumes');
+  assert.match(volumes, /of one of the types emptyDir, configMap, secret, persistentVolumeClaim, projected, downwardAPI, csi, ephemeral/);
+  assert.match(volumes, / emptyDir <Object> /, 'the fields are listed');
+  assert.doesNotMatch(volumes, / hostPath <Object> /);
+  assert.match(await explain('mdep.spec.pod'), /the router pods get imagePullSecrets, priorityClassName, labels and annotations/);
+});

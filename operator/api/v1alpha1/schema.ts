@@ -620,7 +620,7 @@ const pod = checked(obj('What the cluster requires on every pod: identity, pull 
   affinity,
   topologySpreadConstraints: arr('How the model-server pods spread across zones or nodes.', topologySpreadConstraint,
     { maxItems: 8, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['topologyKey', 'whenUnsatisfiable'] }),
-  volumes: arr(`Extra volumes of the model-server pods, of the types ${ALLOWED_VOLUME_TYPES.join(', ')}.`, volume, { maxItems: 32, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
+  volumes: arr('Extra volumes of the model-server pods: none that reaches the node\'s files or devices (no hostPath).', volume, { maxItems: 32, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
   volumeMounts: arr('Where the server container mounts them.', volumeMount, { maxItems: 32, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['mountPath'] }),
 }), POD_RULES as ValidationRule<never>[]);
 
