@@ -144,6 +144,17 @@ test("spec.pod reaches the scheduled pods: node affinity and anti-affinity place
   }
 });
 
+test("a PriorityClass that is not there: status says the pods cannot be created, and why, instead of leaving no pods unexplained", async () => {
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('unplaceable', { pod: { priorityClassName: 'not-there' } })));
+  const ready = await eventually('Ready False, reason PodsNotCreated', async () => {
+    const mdep = await getJson('get', '-n', 'ml', 'mdep', 'unplaceable');
+    return mdep.status?.conditions?.find((c: any) => c.type === 'Ready' && c.reason === 'PodsNotCreated');
+  });
+  assert.match(ready.message, /0 of 1 pods of version v1 ready; pods of version v1 cannot be created: .*no PriorityClass with name not-there was found/);
+  const mdep = await getJson('get', '-n', 'ml', 'mdep', 'unplaceable');
+  assert.equal(mdep.status.phase, 'Degraded');
+});
+
 test('deleting a ModelDeployment garbage-collects everything it created', async () => {
   await cluster.kubectl(['delete', '-n', 'ml', 'mdep', 'sentiment', '--wait=false']);
   await eventually('the Deployment, Service and PDB to be collected', async () => {
