@@ -12,7 +12,7 @@ NODE_BIN := $(LOCAL_NODE_DIR)/node
 export PATH := $(LOCAL_NODE_DIR):$(PATH)
 endif
 
-.PHONY: setup demo test typecheck bench bench-server bench-router bench-operator bench-cache models crds generate kube-binaries cluster-up cluster-down clean
+.PHONY: setup demo test typecheck bench bench-server bench-router bench-operator bench-cache bench-monitoring models crds generate kube-binaries cluster-up cluster-down clean
 
 setup: node_modules/.installed
 
@@ -64,7 +64,7 @@ cluster-down: setup
 test: setup typecheck kube-binaries
 	node --test --test-reporter=spec "test/**/*.test.ts"
 
-bench: bench-server bench-router bench-operator bench-cache
+bench: bench-server bench-router bench-operator bench-cache bench-monitoring
 
 bench-server: setup
 	node bench/server-bench.ts
@@ -80,6 +80,10 @@ bench-operator: setup kube-binaries
 # redis-server) in the same run.
 bench-cache: setup
 	node bench/cache-bench.ts
+
+# Drift monitoring and prediction logging on against off, on the MLP, in the same run.
+bench-monitoring: setup
+	node bench/monitoring-bench.ts
 
 clean:
 	rm -rf node_modules .tools examples/models/*.onnx

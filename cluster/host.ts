@@ -79,18 +79,7 @@ function writeSysctl(key: string, value: string): void {
 
 /** Removes the chains kube-proxy and the CNI plugins made, the bridge, and the pods' leftover mounts. */
 export function cleanHost(log: Log): void {
-  for (const table of ['filter', 'nat', 'mangle']) {
-    const rules = spawnSync('iptables-save', ['-t', table], { encoding: 'utf8' }).stdout ?? '';
-    const ours = (line: string) => IPTABLES_CHAIN_PREFIXES.some((p) => line.includes(p));
-    // Jumps from built-in chains first, then our chains' rules, then the chains themselves.
-    for (const line of rules.split('\n').filter((l) => l.startsWith('-A ') && ours(l))) {
-      const chain = line.split(' ')[1];
-      if (!IPTABLES_CHAIN_PREFIXES.some((p) => chain.startsWith(p))) trySh('iptables', ['-t', table, '-D', ...splitRule(line.slice(3))]);
-    }
-    const chains = rules.split('\n').filter((l) => l.startsWith(':') && IPTABLES_CHAIN_PREFIXES.some((p) => l.startsWith(`:${p}`))).map((l) => l.slice(1).split(' ')[0]);
-    for (const chain of chains) trySh('iptables', ['-t', table, '-F', chain]);
-    for (const chain of chains) trySh('iptables', ['-t', table, '-X', chain]);
-  }
+  for (const iptables of ['iptables', 'ip6tables']) removeOurChains(iptables);
   if (trySh('ip', ['link', 'show', network.bridge])) trySh('ip', ['link', 'delete', network.bridge]);
   const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter(Boolean)
     .filter((m) => [paths.kubeletRoot(), paths.containerdState(), paths.containerdRoot()].some((root) => m.startsWith(root)))
@@ -99,7 +88,25 @@ export function cleanHost(log: Log): void {
   if (mounts.length > 0) log(`unmounted ${mounts.length} pod mounts`);
 }
 
-/** iptables-save prints a rule as its arguments; quotes appear around comments with spaces. */
-function splitRule(rule: string): string[] {
-  return [...rule.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]);
+const ours = (text: string) => IPTABLES_CHAIN_PREFIXES.some((p) => text.includes(p));
+
+/**
+ * Rules in the built-in chains that jump to or name our chains are deleted by number (last first, so the
+ * numbers stay right), which spares parsing their quoted comments; then our chains are flushed and deleted.
+ */
+function removeOurChains(iptables: string): void {
+  for (const table of ['filter', 'nat', 'mangle']) {
+    const listed = spawnSync(`${iptables}-save`, ['-t', table], { encoding: 'utf8' });
+    if (listed.status !== 0) continue;
+    const lines = listed.stdout.split('\n');
+    const builtIn = lines.filter((l) => l.startsWith(':') && !ours(l)).map((l) => l.slice(1).split(' ')[0]);
+    for (const chain of builtIn) {
+      const rules = spawnSync(iptables, ['-t', table, '-S', chain], { encoding: 'utf8' }).stdout?.split('\n').filter((l) => l.startsWith('-A ')) ?? [];
+      const numbers = rules.map((rule, i) => (ours(rule) ? i + 1 : 0)).filter((n) => n > 0).reverse();
+      for (const n of numbers) trySh(iptables, ['-t', table, '-D', chain, String(n)]);
+    }
+    const chains = lines.filter((l) => l.startsWith(':') && ours(l)).map((l) => l.slice(1).split(' ')[0]);
+    for (const chain of chains) trySh(iptables, ['-t', table, '-F', chain]);
+    for (const chain of chains) trySh(iptables, ['-t', table, '-X', chain]);
+  }
 }

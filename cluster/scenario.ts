@@ -48,6 +48,22 @@ export function serviceUrl(tools: Tools, namespace: string, service: string): st
   return `http://${ip}`;
 }
 
+/**
+ * Waits until the model answers through its Service from this host. A ModelDeployment is Ready once its
+ * pods are; kube-proxy programs the Service's endpoints a moment later, and until then a ClusterIP refuses.
+ */
+export async function waitUntilServing(url: string, model: string, row: number[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, row.length], data: row }] });
+  for (;;) {
+    const status = await fetch(`${url}/v2/models/${model}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+      .then((r) => r.status, () => 0);
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`${model} did not answer through ${url} within ${timeoutMs / 1000} s (last: ${status || 'no connection'})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 export interface HpaSample {
   at: number;
   current: number;

@@ -85,3 +85,64 @@ export type CacheEvictionReason = (typeof CACHE_EVICTION_REASONS)[number];
  */
 export const CACHE_ERROR_KINDS = ['unavailable', 'timeout', 'failed', 'invalid', 'overloaded'] as const;
 export type CacheErrorKind = (typeof CACHE_ERROR_KINDS)[number];
+
+/**
+ * The model server's drift series (with `serve --baseline`), one family per side: `input` (label `feature`,
+ * e.g. `input[3]`) and `prediction` (label `output`: a classifier output's name, or `tensor[index]`). Per
+ * column, `bin` counters and the baseline's share of each bin (a gauge that never changes) let PromQL or the
+ * operator compute PSI over any window and any set of pods; the `psi` gauges are this pod's sliding window.
+ * Only the first `driftMaxFeatures` columns of a side are labelled one by one; the `psi_worst`/`psi_mean`
+ * gauges cover every column, and the quality counters of the rest are summed under DRIFT_OTHER_COLUMN.
+ */
+export const DRIFT_METRICS = {
+  /** Counter: rows counted into the bins. */
+  rows: 'modelship_drift_rows_total',
+  /** Counter: rows not counted because the binning fell too far behind (never the requests themselves). */
+  droppedRows: 'modelship_drift_dropped_rows_total',
+  input: {
+    /** Counter by `feature`, `bin` ("0".."n-1"): rows whose value fell in the bin. */
+    bins: 'modelship_drift_input_bin_total',
+    /** Gauge by `feature`, `bin`: the reference share of the bin, from the baseline. */
+    baseline: 'modelship_drift_input_baseline_ratio',
+    /** Gauge by `feature`: PSI over the pod's sliding window (absent below driftMinRows rows). */
+    psi: 'modelship_drift_input_psi',
+    /** Gauges: the largest and the mean window PSI over every profiled feature. */
+    psiWorst: 'modelship_drift_input_psi_worst',
+    psiMean: 'modelship_drift_input_psi_mean',
+    /** Counter by `feature`: values outside the baseline's [min, max]. */
+    outOfRange: 'modelship_drift_input_out_of_range_total',
+    /** Counter by `feature`: values missing or not finite. */
+    nonFinite: 'modelship_drift_input_non_finite_total',
+  },
+  prediction: {
+    bins: 'modelship_drift_prediction_bin_total',
+    baseline: 'modelship_drift_prediction_baseline_ratio',
+    psi: 'modelship_drift_prediction_psi',
+    psiWorst: 'modelship_drift_prediction_psi_worst',
+    psiMean: 'modelship_drift_prediction_psi_mean',
+    outOfRange: 'modelship_drift_prediction_out_of_range_total',
+    nonFinite: 'modelship_drift_prediction_non_finite_total',
+  },
+} as const;
+
+/** The column label of each drift side. */
+export const DRIFT_COLUMN_LABELS = { input: 'feature', prediction: 'output' } as const;
+export type DriftSide = keyof typeof DRIFT_COLUMN_LABELS;
+
+/** The column label value under which the quality counters of the columns past the cap are summed. */
+export const DRIFT_OTHER_COLUMN = '_other';
+
+/** The model server's prediction log series (with `serve --prediction-log`). */
+export const PREDICTION_LOG_METRICS = {
+  /** Counter: predictions sampled and handed to the sink (one record per request). */
+  sent: 'modelship_prediction_log_records_total',
+  /** Counter by `reason` (PREDICTION_LOG_DROP_REASONS): sampled records that never reached the sink. */
+  dropped: 'modelship_prediction_log_dropped_total',
+  /** Gauges: records and bytes waiting in the queue. */
+  queueRecords: 'modelship_prediction_log_queue_records',
+  queueBytes: 'modelship_prediction_log_queue_bytes',
+} as const;
+
+/** queue_full: the queue was at its count or byte bound; sink_error: the sink refused it or could not be reached. */
+export const PREDICTION_LOG_DROP_REASONS = ['queue_full', 'sink_error'] as const;
+export type PredictionLogDropReason = (typeof PREDICTION_LOG_DROP_REASONS)[number];

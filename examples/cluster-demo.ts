@@ -7,7 +7,7 @@ import { MLP, randomRows } from '../test/models/zoo.ts';
 import { startClientLoad, type Answer } from '../test/control-plane/local-traffic.ts';
 import { clusterUp } from '../cluster/up.ts';
 import { deployModelStore, installOperator, kubectl as kubectlWith, OPERATOR_NAMESPACE } from '../cluster/install.ts';
-import { apply, exampleSecrets, followRollout, localExamples, replicaHistory, serviceUrl, watchHpa } from '../cluster/scenario.ts';
+import { apply, exampleSecrets, followRollout, localExamples, replicaHistory, serviceUrl, waitUntilServing, watchHpa } from '../cluster/scenario.ts';
 import { objectName } from '../operator/src/render/names.ts';
 import { unableReason } from '../cluster/host.ts';
 
@@ -59,6 +59,7 @@ async function realClusterDemo(): Promise<void> {
   for (const mdep of examples.filter((m) => !m.spec.model.uri.endsWith('wide.onnx'))) {
     const url = serviceUrl(tools, NS, mdep.metadata.name);
     const row = rows[0];
+    await waitUntilServing(url, mdep.metadata.name, row);
     const response = await fetch(`${url}/v2/models/${mdep.metadata.name}/infer`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, row.length], data: row }] }),

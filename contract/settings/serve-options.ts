@@ -51,6 +51,20 @@ export const SERVE_OPTIONS = {
   cacheRedisUrl: { kind: 'string', pattern: '^rediss?://', patternHint: 'a redis:// or rediss:// URL', description: 'Redis for --cache redis, e.g. redis://redis.cache.svc:6379/0' },
   cacheRedisPassword: { kind: 'string', description: 'Password for the Redis of --cache-redis-url (better in the environment, from a Secret, than in the URL)' },
   cacheRedisTimeoutMs: { kind: 'number', default: 20, minimum: 1, maximum: 10000, description: 'How long a request waits for Redis before it is computed without the cache (ms)' },
+  baseline: { kind: 'string', placeholder: 'URI', description: "Baseline profile (from 'modelship-server profile') to measure input and prediction drift against: a path, a file:// URI or an http(s):// URL" },
+  baselineSha256: { kind: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'Expected SHA-256 of the baseline file; a mismatch refuses to start' },
+  driftWindowSeconds: { kind: 'integer', default: 300, minimum: 10, maximum: 86400, description: 'Sliding window of the drift PSI gauges (the bin counters cover any window in PromQL)' },
+  driftMinRows: { kind: 'integer', default: 100, minimum: 1, description: 'Rows a feature needs in the window before its PSI gauge is reported' },
+  driftMaxFeatures: { kind: 'integer', default: 32, minimum: 0, maximum: 10000, description: 'Features (and outputs) exported one by one in the drift metrics; past it, only the worst and the mean PSI' },
+  driftSampleRate: { kind: 'number', default: 1, minimum: 0, maximum: 1, description: 'Share of requests counted into the drift bins (bin shares, and so PSI, need only a sample at high request rates)' },
+  predictionLog: {
+    kind: 'string', placeholder: 'stdout|URL', pattern: '^(stdout|https?://\\S+)$', patternHint: "'stdout' or an http(s):// URL",
+    description: "Log sampled predictions with their inputs: 'stdout' as JSON lines, or an http(s):// URL that takes CloudEvents as KServe's payload logger sends them",
+  },
+  predictionLogSampleRate: { kind: 'number', default: 1, minimum: 0, maximum: 1, description: 'Share of requests whose prediction is logged' },
+  predictionLogInputElements: { kind: 'integer', default: 1024, minimum: 0, description: 'Most elements of each input tensor written to a prediction record; longer inputs are cut and marked truncated (0 leaves inputs out)' },
+  predictionLogQueueSize: { kind: 'integer', default: 1000, minimum: 1, description: 'Prediction records waiting for the sink; past it records are dropped and counted, never waited for' },
+  predictionLogQueueBytes: { kind: 'integer', default: 16 * 1024 * 1024, minimum: 1024, description: 'Bytes of prediction records waiting for the sink; past it records are dropped and counted' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type ServeOptionKey = keyof typeof SERVE_OPTIONS;

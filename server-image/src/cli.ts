@@ -1,7 +1,11 @@
 // `modelship-server`: the server image's single program. `serve` runs a model; `route` is the traffic
-// splitter in front of a ModelDeployment's versions.
+// splitter in front of a ModelDeployment's versions; `profile` writes the baseline that `serve --baseline`
+// measures drift against.
 import { ConfigError, loadServeOptions, serveHelp } from './config/load.ts';
 import { loadRouteOptions, routeHelp } from './config/route-options.ts';
+import { loadProfileOptions, profileHelp } from './config/profile-options.ts';
+import { BaselineError } from './monitoring/baseline.ts';
+import { profileModel } from './monitoring/profile-command.ts';
 import { createLogger } from '../../contract/logger.ts';
 import { logUnhandledRejections } from './process-faults.ts';
 import { RouteTableError } from '../../contract/route-table.ts';
@@ -13,6 +17,7 @@ const USAGE = `Usage: modelship-server <command> [options]
 Commands:
   serve   Serve one ONNX model over the Open Inference Protocol (KServe V2) with dynamic batching
   route   Split traffic between the versions of one model by weight (sticky A/B, shadow copies compared)
+  profile Write a model's baseline profile from reference data (JSON lines or .npy), for serve --baseline
 
 Run 'modelship-server <command> --help' for its options.`;
 
@@ -48,7 +53,8 @@ async function serve(argv: string[]): Promise<number> {
     process.once('SIGINT', onSignal);
     // A model that cannot be loaded is fatal: say why once and exit non-zero rather than serve 503 forever.
     server.loaded.catch(async (error: Error) => {
-      logger.error('cannot load model', { model: options.model, error: error.message });
+      if (error instanceof BaselineError) logger.error('cannot load baseline', { baseline: options.baseline, error: error.message });
+      else logger.error('cannot load model', { model: options.model, error: error.message });
       await server.shutdown();
       resolve(1);
     });
@@ -93,6 +99,31 @@ async function route(argv: string[]): Promise<number> {
   });
 }
 
+async function profile(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(profileHelp());
+    return 0;
+  }
+  let options;
+  try {
+    options = loadProfileOptions(argv, process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`modelship-server profile: invalid settings:\n${error.message.replace(/^/gm, '  ')}`);
+    return 2;
+  }
+  const logger = createLogger('warn', { component: 'modelship-profile' });
+  try {
+    const rows = await profileModel(options, logger);
+    console.log(`wrote ${options.out}: the profile of ${rows} rows of ${options.data}`);
+    return 0;
+  } catch (error) {
+    // Bad data is the user's to fix (exit 2, like a bad flag); anything else is a failure (exit 1).
+    console.error(`modelship-server profile: ${(error as Error).message}`);
+    return error instanceof BaselineError ? 2 : 1;
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -100,6 +131,8 @@ export async function main(argv: string[]): Promise<number> {
       return serve(rest);
     case 'route':
       return route(rest);
+    case 'profile':
+      return profile(rest);
     case undefined:
     case '--help':
     case '-h':

@@ -18,6 +18,14 @@ import { createCacheStore } from './cache/create.ts';
 import { CacheMetrics } from './cache/metrics.ts';
 import { ResponseCache } from './cache/response-cache.ts';
 import type { CacheStore } from './cache/store.ts';
+import { loadBaseline } from './monitoring/baseline-source.ts';
+import { BaselineError, checkBaselineFits, type Baseline } from './monitoring/baseline.ts';
+import { DriftMonitor } from './monitoring/drift-monitor.ts';
+import { registerDriftMetrics } from './observability/drift-metrics.ts';
+import { PredictionLogger } from './monitoring/prediction-log.ts';
+import { CloudEventsSink, StdoutSink } from './monitoring/log-sinks.ts';
+import { registerPredictionLogMetrics } from './observability/prediction-log-metrics.ts';
+import type { InferenceCore } from './serving/inference.ts';
 import type { ServeOptions } from '../../contract/settings/serve-options.ts';
 import type { Logger } from '../../contract/logger.ts';
 
@@ -87,6 +95,42 @@ async function responseCache(store: CacheStore, metrics: CacheMetrics, options: 
   return new ResponseCache(store, { identity: { name: host.name, version: host.version, sha256 }, maxEntryBytes: options.cacheMaxEntryBytes }, metrics);
 }
 
+/** Plugs drift monitoring into the core, once the model it watches is known. */
+function monitorDrift(options: ServeOptions, baseline: Baseline, model: ServedModel, core: InferenceCore, host: ModelHost, logger: Logger): void {
+  try {
+    checkBaselineFits(baseline, model.signature);
+  } catch (error) {
+    throw new BaselineError(`baseline ${options.baseline}: ${(error as Error).message}`);
+  }
+  const monitor = new DriftMonitor(baseline, model.signature, { windowSeconds: options.driftWindowSeconds, minRows: options.driftMinRows, sampleRate: options.driftSampleRate });
+  registerDriftMetrics(host.metrics.registry, monitor, options.driftMaxFeatures);
+  core.observe(monitor);
+  logger.info('drift monitoring', { baseline: options.baseline, features: baseline.inputs.length, outputs: baseline.outputs.length });
+}
+
+/** How long a shutdown waits for queued prediction records to reach the sink. */
+const PREDICTION_LOG_FLUSH_MS = 2000;
+
+/** Plugs prediction logging into the core when a sink is set. */
+function logPredictions(options: ServeOptions, core: InferenceCore, host: ModelHost): { close(): Promise<void> } | undefined {
+  if (options.predictionLog === undefined) return undefined;
+  const sink = options.predictionLog === 'stdout' ? new StdoutSink() : new CloudEventsSink(options.predictionLog);
+  const logger = new PredictionLogger(host.name, host.version, {
+    sampleRate: options.predictionLogSampleRate,
+    inputElements: options.predictionLogInputElements,
+    queueSize: options.predictionLogQueueSize,
+    queueBytes: options.predictionLogQueueBytes,
+  }, sink);
+  registerPredictionLogMetrics(host.metrics.registry, logger);
+  core.observe(logger);
+  return {
+    async close() {
+      await logger.flush(PREDICTION_LOG_FLUSH_MS);
+      if (sink instanceof CloudEventsSink) await sink.close();
+    },
+  };
+}
+
 export async function startServer(options: ServeOptions, logger: Logger): Promise<RunningServer> {
   const name = options.name ?? modelFileName(options.model).replace(/\.onnx$/i, '');
   const host = new ModelHost(name, options.version);
@@ -100,6 +144,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   // Its series exist only when there is a cache.
   const cacheMetrics = options.cache === 'none' ? undefined : new CacheMetrics(host.metrics.registry);
   const cacheStore = cacheMetrics && await createCacheStore(options, cacheMetrics, logger);
+  const predictionLog = logPredictions(options, infer.core, host);
   const connections = new ConnectionDrain(server);
   server.listen(options.port, options.host);
   await once(server, 'listening');
@@ -109,17 +154,33 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   // A shutdown while the model downloads stops the download (its partial file removed) and is no failure.
   const stopLoading = new AbortController();
   const started = performance.now();
+  const cacheDir = options.modelCacheDir ?? join(tmpdir(), 'modelship-models');
   const resolving = resolveModel(options.model, {
-    cacheDir: options.modelCacheDir ?? join(tmpdir(), 'modelship-models'),
+    cacheDir,
     sha256: options.sha256,
     download: { maxBytes: options.downloadMaxBytes, idleTimeoutMs: options.downloadIdleTimeoutMs, progressIntervalMs: options.downloadProgressIntervalMs },
     logger,
     signal: stopLoading.signal,
   });
+  const baseline = options.baseline === undefined ? undefined : loadBaseline(options.baseline, {
+    cacheDir,
+    sha256: options.baselineSha256,
+    download: { maxBytes: options.downloadMaxBytes, idleTimeoutMs: options.downloadIdleTimeoutMs, progressIntervalMs: options.downloadProgressIntervalMs },
+    logger,
+    signal: stopLoading.signal,
+  });
+  baseline?.catch(() => undefined); // awaited below; not unhandled while the model loads
   const loaded = resolving
     .then(async (modelPath) => {
+      const profile = await baseline;
       const model = await loadModel(options, modelPath, host, logger, started);
-      if (cacheStore && cacheMetrics) infer.core.useCache(await responseCache(cacheStore, cacheMetrics, options, modelPath, host));
+      try {
+        if (profile) monitorDrift(options, profile, model, infer.core, host, logger);
+        if (cacheStore && cacheMetrics) infer.core.useCache(await responseCache(cacheStore, cacheMetrics, options, modelPath, host));
+      } catch (error) {
+        await model.pool.close();
+        throw error;
+      }
       return model;
     })
     .then((model) => {
@@ -155,6 +216,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     if (result === 'deadline') connections.cut();
     await model?.pool.close();
     await cacheStore?.close();
+    await predictionLog?.close();
     logger.info('stopped', { exitCode: code });
     return code;
   };

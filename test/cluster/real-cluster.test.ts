@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { unableReason } from '../../cluster/host.ts';
 import { clusterUp, type RunningCluster } from '../../cluster/up.ts';
 import { deployModelStore, installOperator, kubectl as kubectlWith, OPERATOR_NAMESPACE, type ModelStore, type Tools } from '../../cluster/install.ts';
-import { apply, followRollout, localExamples, serviceUrl, watchHpa } from '../../cluster/scenario.ts';
+import { apply, followRollout, localExamples, serviceUrl, waitUntilServing, watchHpa } from '../../cluster/scenario.ts';
 import { FAKE_GPU_RESOURCES } from '../../cluster/fake-gpus.ts';
 import { nodeName } from '../../cluster/layout.ts';
 import { objectName } from '../../operator/src/render/names.ts';
@@ -40,6 +40,11 @@ async function infer(url: string, model: string, row: number[]): Promise<{ statu
 const example = (name: string) => {
   const mdep = localExamples(store, NS).find((m) => m.metadata.name === name);
   assert.ok(mdep, `example ${name}`);
+  if (name === 'fraud-classifier') {
+    // A quarter of a core per pod fills the queue under modest load; a short scale-down window for the test.
+    mdep.spec.resources.limits = { ...mdep.spec.resources.limits, cpu: '250m' };
+    mdep.spec.scaling = { ...mdep.spec.scaling, behavior: { scaleDown: { stabilizationWindowSeconds: 10 } } };
+  }
   return mdep;
 };
 
@@ -89,33 +94,40 @@ test('example ModelDeployments run on real pods (CPU, whole GPU, MIG slice) and 
     assert.ok(pod.status.containerStatuses[0].ready);
   }
   for (const name of ['fraud-classifier', 'ranker']) {
-    const answer = await infer(serviceUrl(tools, NS, name), name, rows[3]);
+    const url = serviceUrl(tools, NS, name);
+    await waitUntilServing(url, name, rows[0]);
+    const answer = await infer(url, name, rows[3]);
     assert.equal(answer.status, 200);
     const reference = MLP.reference(rows[3]);
     reference.forEach((v, i) => assert.ok(Math.abs(v - answer.data![i]) < 1e-5, `${name} output ${i}: ${answer.data![i]} vs ${v}`));
   }
   const wideRow = randomRows(1, WIDE.features, 2)[0];
-  const embedder = await infer(serviceUrl(tools, NS, 'embedder'), 'embedder', wideRow);
+  const embedderUrl = serviceUrl(tools, NS, 'embedder');
+  await waitUntilServing(embedderUrl, 'embedder', wideRow);
+  const embedder = await infer(embedderUrl, 'embedder', wideRow);
   assert.equal(embedder.status, 200);
   assert.equal(embedder.data!.length, WIDE.reference(wideRow).length);
 });
 
 test('under load the HPA scales a version up on modelship_queue_depth from prometheus-adapter, and back down after', { skip, timeout: 10 * 60_000 }, async () => {
   const fraud = example('fraud-classifier');
-  // A quarter of a core per pod fills the queue under modest load; a short scale-down window for the test.
-  fraud.spec.resources.limits = { ...fraud.spec.resources.limits, cpu: '250m' };
-  fraud.spec.scaling = { ...fraud.spec.scaling, behavior: { scaleDown: { stabilizationWindowSeconds: 10 } } };
-  apply(tools, [fraud]);
-  kubectl(['wait', '-n', NS, '--for=condition=Ready', 'mdep/fraud-classifier', '--timeout=300s']);
-  const hpa = watchHpa(tools, NS, objectName(['fraud-classifier', fraud.spec.model.version]), 1000);
-  const load = startClientLoad(serviceUrl(tools, NS, 'fraud-classifier'), 'fraud-classifier', rows, 48);
+  const deployment = objectName(['fraud-classifier', fraud.spec.model.version]);
+  kubectl(['rollout', 'status', '-n', NS, `deployment/${deployment}`, '--timeout=180s']);
+  const hpa = watchHpa(tools, NS, deployment, 1000);
+  const context = () => `HPA history: ${JSON.stringify(hpa.samples.slice(-20))}`;
+  const url = serviceUrl(tools, NS, 'fraud-classifier');
+  await waitUntilServing(url, 'fraud-classifier', rows[0]);
+  const load = startClientLoad(url, 'fraud-classifier', rows, 64);
   try {
-    await waitFor('the HPA to add pods', async () => (hpa.samples.at(-1)?.current ?? 0) >= 2, { timeoutMs: 180_000, intervalMs: 1000 });
+    try {
+      await waitFor('the HPA to add pods', async () => (hpa.samples.at(-1)?.current ?? 0) >= 2, { timeoutMs: 240_000, intervalMs: 1000, context });
+    } finally {
+      await load.stop();
+    }
+    await waitFor('the HPA to remove them after the load', async () => hpa.samples.at(-1)?.current === 1, { timeoutMs: 240_000, intervalMs: 1000, context });
   } finally {
-    await load.stop();
+    hpa.stop();
   }
-  await waitFor('the HPA to remove them after the load', async () => hpa.samples.at(-1)?.current === 1, { timeoutMs: 180_000, intervalMs: 1000 });
-  hpa.stop();
   const peak = Math.max(...hpa.samples.map((s) => s.current));
   assert.ok(peak >= 2 && peak <= fraud.spec.scaling.maxReplicas, `peak ${peak} replicas`);
   assert.ok(hpa.samples.some((s) => Number.parseFloat(s.metric ?? '0') > fraud.spec.scaling.targetQueueDepth), 'the HPA read a queue depth above the target');
@@ -133,14 +145,19 @@ test('a rollout on real pods: shadow, canary steps and promotion with no failed 
   churn.spec.scaling = { minReplicas: 1, maxReplicas: 2 };
   apply(tools, [churn]);
   kubectl(['wait', '-n', NS, '--for=condition=Ready', 'mdep/churn-classifier', '--timeout=300s']);
-  const load = startClientLoad(serviceUrl(tools, NS, 'churn-classifier'), 'churn-classifier', rows, 3);
+  const url = serviceUrl(tools, NS, 'churn-classifier');
+  await waitUntilServing(url, 'churn-classifier', rows[0]);
+  const load = startClientLoad(url, 'churn-classifier', rows, 3);
   const phases: string[] = [];
   try {
     const patch = (model: string, version: string) => kubectl(['-n', NS, 'patch', 'mdep', 'churn-classifier', '--type', 'merge', '-p',
       JSON.stringify({ spec: { model: { uri: store.url(model), sha256: store.sha256(model), version } } })]);
     patch('mlp.onnx', 'b2');
-    await followRollout(tools, NS, 'churn-classifier', (r) => r.phase === 'Succeeded' && r.stable?.version === 'b2', (_, r) => phases.push(r.phase), 600_000);
-    assert.ok(phases.includes('Shadowing') && phases.includes('Canary'), `phases seen: ${phases.join(', ')}`);
+    await followRollout(tools, NS, 'churn-classifier', (r) => r.phase === 'Succeeded' && r.stable?.version === 'b2', (line) => phases.push(line), 600_000);
+    const seen = phases.join('\n');
+    assert.match(seen, /Shadowing/, 'the candidate was shadowed first');
+    for (const weight of churn.spec.rollout.steps) assert.match(seen, new RegExp(`weight +${weight}%`), `then took ${weight}% of traffic`);
+    assert.match(seen, /Promoting/);
     // The same classifier retrained: its answers disagree with the stable version's, which the shadow catches.
     const before = load.answers.length;
     patch('mlp-retrained.onnx', 'b3');

@@ -65,6 +65,18 @@ test('deciding again from the status it wrote changes no status and tells nothin
   assert.deepEqual(again.events, []);
 });
 
+test('ready version pods behind a router with no ready pod are not Ready (RouterNotReady); Ready once the router is', () => {
+  const waiting = decide(observed(stored({ model: V1 }), { deployments: [deployment('v1', 1)], routerReadyReplicas: 0 }), DEFAULT_SETTINGS);
+  assert.equal(waiting.status.phase, 'Progressing');
+  assert.equal(condition(waiting.status, 'Ready')?.status, 'False');
+  assert.equal(condition(waiting.status, 'Ready')?.reason, 'RouterNotReady');
+  assert.deepEqual(waiting.events, [], 'nothing to tell while the router starts');
+  const ready = decide(observed(stored({ model: V1 }, waiting.status), { deployments: [deployment('v1', 1)], routerReadyReplicas: 1, now: T0 + 5000 }), DEFAULT_SETTINGS);
+  assert.equal(ready.status.phase, 'Ready');
+  assert.equal(condition(ready.status, 'Ready')?.status, 'True');
+  assert.deepEqual(ready.events.map((e) => e.reason), ['Ready']);
+});
+
 test('a refused spec: no objects, status Failed with the reasons, one InvalidSpec Warning, and nothing more the second time', () => {
   const mdep = stored({ model: V1, gpu: { mode: 'none', count: 2 } });
   const invalid: InvalidObservation = { valid: false, mdep, errors: ['spec.gpu.count: gpu.count must not be set when gpu.mode is none'], now: T0 };

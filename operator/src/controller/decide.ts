@@ -141,6 +141,7 @@ export function decide(obs: Observation, settings: OperatorSettings, conflicts: 
         replicas: workload?.replicas ?? 0, readyReplicas: workload?.readyReplicas ?? 0, updatedReplicas: workload?.updatedReplicas ?? 0,
         podsNotCreated: workload?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True')?.message,
       },
+      routerReadyReplicas: obs.routerReadyReplicas,
       gpuProblem: gpuCapacityProblem(placement, nodes),
       conflicts,
     }),

@@ -1,5 +1,5 @@
 // Observe: everything one reconcile decides from, read once into plain data. The ModelDeployment as
-// stored (validated, defaults in), the Deployments of its versions, the nodes (only for GPU pods) and, only
+// stored (validated, defaults in), the Deployments of its versions and its router, the nodes (only for GPU pods) and, only
 // when the rollout needs them now, the GPU headroom and the verdict of a due check. Reads, never writes.
 import type { KubernetesObjectApi, V1Deployment } from '@kubernetes/client-node';
 import { GROUP, KIND, VERSION } from '../../api/v1alpha1/schema.ts';
@@ -14,6 +14,8 @@ import type { AnalysisResult, ModelRef } from '../rollout/types.ts';
 import type { AppliedMemo, LiveLookup } from './apply.ts';
 import { isNotFound } from './api-errors.ts';
 import { listVersionDeployments } from './prune.ts';
+import { isControlledBy } from './ownership.ts';
+import { routerName } from '../render/router.ts';
 
 /** What observe() reads from. */
 export interface Observer {
@@ -54,6 +56,11 @@ export interface ValidObservation {
   now: number;
   /** The Deployments of its model versions, with their status. */
   deployments: V1Deployment[];
+  /**
+   * Ready pods of its router, when the router is the model's address (with provider gateway-api it is not:
+   * undefined). Clients reach the model through it, so the model is not Ready before it is.
+   */
+  routerReadyReplicas?: number;
   /** The nodes, when its pods need GPUs (else none: nothing to check). */
   nodes: NodeInfo[];
   /** GPU use on the nodes, when a rollout step that needs GPUs may start now. */
@@ -108,5 +115,28 @@ export async function observe(r: Observer, namespace: string, name: string): Pro
     headroom = { usage, candidate, placed };
   }
   const analysis = due && previous ? await r.analysis(defaulted).measure(defaulted, previous, now) : undefined;
-  return { valid: true, mdep, defaulted, now, deployments, nodes, ...(headroom ? { headroom } : {}), ...(analysis ? { analysis } : {}) };
+  const routerReadyReplicas = defaulted.spec.rollout?.routing?.provider === 'gateway-api' ? undefined : await routerReady(r, defaulted);
+  return {
+    valid: true, mdep, defaulted, now, deployments, nodes, routerReadyReplicas,
+    ...(headroom ? { headroom } : {}), ...(analysis ? { analysis } : {}),
+  };
+}
+
+/** The router Deployment's ready pods (0 while it does not exist or is not the ModelDeployment's own). */
+async function routerReady(r: Observer, mdep: ValidModelDeployment): Promise<number> {
+  const namespace = mdep.metadata.namespace ?? 'default';
+  const name = routerName(mdep);
+  const cached = r.cache ? r.cache.live('apps/v1', 'Deployment', namespace, name) : 'uncached';
+  const router = (cached === 'uncached' ? await readDeployment(r, namespace, name) : cached) as V1Deployment | undefined;
+  if (!router || !isControlledBy(router, mdep.metadata.uid)) return 0;
+  return router.status?.readyReplicas ?? 0;
+}
+
+async function readDeployment(r: Observer, namespace: string, name: string): Promise<V1Deployment | undefined> {
+  try {
+    return await r.objects.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace } }) as V1Deployment;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
 }

@@ -30,6 +30,8 @@ export interface StatusInput {
   /** Objects left alone because another owner (or none) controls them; the rest was applied. */
   conflicts?: string[];
   workload?: ObservedWorkload;
+  /** Ready pods of the router, when the router is the model's address (undefined: it is not). */
+  routerReadyReplicas?: number;
   desiredReplicas: number;
   /** Why no node can take the pods' GPU request, when none can. */
   gpuProblem?: string;
@@ -75,13 +77,15 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   const ready = workload?.readyReplicas ?? 0;
   const wanted = Math.max(1, input.desiredReplicas);
   const rolledOut = workload !== undefined && workload.updatedReplicas >= wanted && ready >= wanted;
+  // Clients reach the model through its router: pods of the version that nothing can reach are not service.
+  const routerDown = input.routerReadyReplicas === 0;
   const rollout = input.rollout;
   const stable = rollout?.stable.version ?? mdep.spec.model.version;
   const rollingOut = rollout !== undefined && (isActive(rollout) || rollout.phase === 'Promoting');
   const rejected = rollout !== undefined && (rollout.phase === 'RolledBack' || rollout.phase === 'Aborted') ? rollout : undefined;
   const conflict = input.conflicts?.length ? `not applied: ${input.conflicts.join('; ')}` : undefined;
   const notCreated = workload?.podsNotCreated ? `pods of version ${stable} cannot be created: ${workload.podsNotCreated}` : undefined;
-  const phase = rejected?.phase === 'RolledBack' || conflict || notCreated ? 'Degraded' : rolledOut && !rollingOut ? 'Ready' : input.gpuProblem ? 'Pending' : 'Progressing';
+  const phase = rejected?.phase === 'RolledBack' || conflict || notCreated ? 'Degraded' : rolledOut && !routerDown && !rollingOut ? 'Ready' : input.gpuProblem ? 'Pending' : 'Progressing';
   const progressing = rollingOut
     ? c('Progressing', 'True', rollout!.phase === 'Progressing' ? ((rollout!.step ?? -1) < 0 ? 'CandidateStarting' : 'Canary') : rollout!.phase, rollout!.message)
     : rejected
@@ -102,6 +106,8 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
     conditions: [
       conflict
         ? c('Ready', 'False', 'Conflict', conflict)
+        : rolledOut && routerDown
+        ? c('Ready', 'False', 'RouterNotReady', `${ready} of ${wanted} pods of version ${stable} ready, but no pod of the router in front of them`)
         : rolledOut
         ? c('Ready', 'True', 'Available', `${ready} of ${wanted} pods of version ${stable} ready`)
         : notCreated

@@ -53,11 +53,11 @@ function failure(error: unknown, limits: DownloadLimits, bytes: number): string 
   return String(error);
 }
 
-const overLimit = (size: string, limits: DownloadLimits) =>
-  new DownloadError(`the model is ${size}, over the download limit of ${limits.maxBytes} bytes (downloadMaxBytes)`);
+const overLimit = (size: string, limits: DownloadLimits, what: string) =>
+  new DownloadError(`the ${what} is ${size}, over the download limit of ${limits.maxBytes} bytes (downloadMaxBytes)`);
 
 /** Downloads `url` to `target` (replacing it); rejects with a DownloadError saying why, the partial file removed. */
-export async function download(url: string, target: string, limits: DownloadLimits, logger: Logger, signal?: AbortSignal): Promise<void> {
+export async function download(url: string, target: string, limits: DownloadLimits, logger: Logger, signal?: AbortSignal, what = 'model'): Promise<void> {
   const shown = displayUrl(url);
   const partial = `${target}.partial`;
   const started = performance.now();
@@ -65,7 +65,7 @@ export async function download(url: string, target: string, limits: DownloadLimi
   let progress: NodeJS.Timeout | undefined;
   const agent = new Agent({ connect: { timeout: limits.idleTimeoutMs }, headersTimeout: limits.idleTimeoutMs, bodyTimeout: limits.idleTimeoutMs });
   const dispatcher = agent.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }));
-  logger.info('downloading model', { url: shown, maxBytes: limits.maxBytes });
+  logger.info(`downloading ${what}`, { url: shown, maxBytes: limits.maxBytes });
   try {
     const response = await request(url, { dispatcher, signal });
     if (response.statusCode < 200 || response.statusCode > 299) {
@@ -76,30 +76,30 @@ export async function download(url: string, target: string, limits: DownloadLimi
     const total = Number.isSafeInteger(declared) ? declared : undefined;
     if (total !== undefined && total > limits.maxBytes) {
       response.body.destroy();
-      throw overLimit(`${total} bytes`, limits);
+      throw overLimit(`${total} bytes`, limits, what);
     }
     // A copy left by an earlier start of this container would hold the disk twice over while this one is written.
     await rm(target, { force: true });
     const meter = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         bytes += chunk.length;
-        if (bytes > limits.maxBytes) done(overLimit(`over ${limits.maxBytes} bytes`, limits));
+        if (bytes > limits.maxBytes) done(overLimit(`over ${limits.maxBytes} bytes`, limits, what));
         else done(null, chunk);
       },
     });
     progress = setInterval(() => {
       const seconds = (performance.now() - started) / 1000;
-      logger.info('model download progress', {
+      logger.info(`${what} download progress`, {
         url: shown, bytes, ...(total !== undefined ? { totalBytes: total, percent: Math.floor((bytes / total) * 100) } : {}),
         bytesPerSecond: Math.round(bytes / seconds),
       });
     }, limits.progressIntervalMs);
     await pipeline(response.body, meter, createWriteStream(partial), { signal });
     await rename(partial, target);
-    logger.info('model downloaded', { url: shown, bytes, downloadMs: Math.round(performance.now() - started) });
+    logger.info(`${what} downloaded`, { url: shown, bytes, downloadMs: Math.round(performance.now() - started) });
   } catch (error) {
     await rm(partial, { force: true });
-    throw new DownloadError(`cannot download model ${shown}: ${failure(error, limits, bytes)}`);
+    throw new DownloadError(`cannot download ${what} ${shown}: ${failure(error, limits, bytes)}`);
   } finally {
     clearInterval(progress);
     await agent.destroy();

@@ -37,34 +37,37 @@ export interface ResolveOptions {
   logger: Logger;
   /** Aborts a download in progress (shutdown). */
   signal?: AbortSignal;
+  /** What the file is, in messages: 'model' unless said (the drift baseline comes the same way). */
+  what?: string;
 }
 
 async function downloadToCache(url: string, options: ResolveOptions): Promise<string> {
   await mkdir(options.cacheDir, { recursive: true });
   const target = join(options.cacheDir, `${createHash('sha256').update(url).digest('hex').slice(0, 16)}-${modelFileName(url)}`);
-  await download(url, target, options.download, options.logger, options.signal);
+  await download(url, target, options.download, options.logger, options.signal, options.what);
   return target;
 }
 
 export async function resolveModel(uri: string, options: ResolveOptions): Promise<string> {
   const expectedSha256 = options.sha256;
+  const what = options.what ?? 'model';
   let path: string;
   if (/^https?:\/\//i.test(uri)) path = await downloadToCache(uri, options);
   else if (/^file:\/\//i.test(uri)) path = fileURLToPath(uri);
-  else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) throw new ModelSourceError(`model URI ${uri}: unsupported scheme (use a path, file://, http:// or https://)`);
+  else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) throw new ModelSourceError(`${what} URI ${uri}: unsupported scheme (use a path, file://, http:// or https://)`);
   else path = uri;
 
   try {
     const info = await stat(path);
-    if (!info.isFile()) throw new ModelSourceError(`model ${path} is not a file`);
+    if (!info.isFile()) throw new ModelSourceError(`${what} ${path} is not a file`);
   } catch (error) {
     if (error instanceof ModelSourceError) throw error;
-    throw new ModelSourceError(`model ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new ModelSourceError(`${what} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   if (expectedSha256) {
     const actual = await sha256Of(path);
     if (actual !== expectedSha256.toLowerCase()) {
-      throw new ModelSourceError(`model ${uri}: SHA-256 mismatch, expected ${expectedSha256.toLowerCase()} but the file has ${actual}`);
+      throw new ModelSourceError(`${what} ${uri}: SHA-256 mismatch, expected ${expectedSha256.toLowerCase()} but the file has ${actual}`);
     }
   }
   return path;

@@ -14,11 +14,16 @@ export type Outputs = Map<string, Tensor>;
 
 /** Watches every request that reaches the core. Called synchronously: an observer must be quick and must not throw. */
 export interface InferenceObserver {
-  /** The request is about to be queued. */
-  started?(request: InferenceRequest): void;
+  /**
+   * The request is about to be queued. What this returns is handed back to finished(): what the observer
+   * kept of the request then (its input buffers move to a model worker once it is queued), without a map.
+   */
+  started?(request: InferenceRequest): unknown;
   /** It has its outputs (`error` undefined) or failed (`outputs` undefined), `seconds` after it started. */
-  finished?(request: InferenceRequest, outputs: Outputs | undefined, error: InferenceError | undefined, seconds: number): void;
+  finished?(request: InferenceRequest, outputs: Outputs | undefined, error: InferenceError | undefined, seconds: number, kept: unknown): void;
 }
+
+const NOTHING_KEPT: unknown[] = [];
 
 /**
  * How a frontend tells the core that its client went away: a queued request is dropped before it is
@@ -78,19 +83,20 @@ export class InferenceCore {
   async infer(request: InferenceRequest, cancellation?: Cancellation, trace?: BatchTrace): Promise<Outputs> {
     const model = this.servingModel();
     if (cancellation?.cancelled) throw cancelled();
-    const started = this.observers.length > 0 ? performance.now() : 0;
-    for (const o of this.observers) o.started?.(request);
+    const observers = this.observers;
+    const started = observers.length > 0 ? performance.now() : 0;
+    const kept = observers.length > 0 ? observers.map((o) => o.started?.(request)) : NOTHING_KEPT;
     try {
       if (this.cache) model.batcher.check(request);
       // With a cache, the trace follows the rows it did not have (none when every row was a hit).
       const outputs = this.cache
         ? await this.cache.infer(model.signature, request, (rows) => compute(model, rows, cancellation, trace), cancellation)
         : await compute(model, request, cancellation, trace);
-      for (const o of this.observers) o.finished?.(request, outputs, undefined, (performance.now() - started) / 1000);
+      for (let i = 0; i < observers.length; i++) observers[i].finished?.(request, outputs, undefined, (performance.now() - started) / 1000, kept[i]);
       return outputs;
     } catch (error) {
       const failure = error instanceof InferenceError ? error : internal(`inference failed: ${(error as Error)?.message ?? error}`);
-      for (const o of this.observers) o.finished?.(request, undefined, failure, (performance.now() - started) / 1000);
+      for (let i = 0; i < observers.length; i++) observers[i].finished?.(request, undefined, failure, (performance.now() - started) / 1000, kept[i]);
       throw failure;
     }
   }

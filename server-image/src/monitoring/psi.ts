@@ -1,0 +1,24 @@
+// The Population Stability Index between a reference distribution and live counts over the same bins:
+// sum over bins of (live - reference) * ln(live / reference), each side as shares. By the usual reading,
+// under 0.1 is stable, 0.1 to 0.25 a moderate shift, over 0.25 a major one. Pure.
+
+/**
+ * Shares below this are raised to it before the logarithm: a bin empty on either side would otherwise make
+ * the index infinite. The same floor appears in the PromQL of the README, so both give the same number.
+ */
+export const PSI_SHARE_FLOOR = 1e-4;
+
+/** PSI of `counts` (live, any scale) against `reference` (shares summing to 1). 0 when `counts` are all 0. */
+export function psi(reference: ArrayLike<number>, counts: ArrayLike<number>): number {
+  if (reference.length !== counts.length) throw new Error(`psi: ${reference.length} reference bins but ${counts.length} counted`);
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) total += counts[i];
+  if (total <= 0) return 0;
+  let sum = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const expected = Math.max(reference[i], PSI_SHARE_FLOOR);
+    const actual = Math.max(counts[i] / total, PSI_SHARE_FLOOR);
+    sum += (actual - expected) * Math.log(actual / expected);
+  }
+  return sum;
+}
