@@ -71,6 +71,21 @@ describe('default values', () => {
     assert.match(message, /spec\.gpu\.nodeSelector\[node-role\.kubernetes\.io\/control-plane\]: selecting nodes by this label is not allowed here/);
     await dryRun({ gpu: { ...GPU, nodeSelector: { pool: 'a100' } } });
   });
+
+  test('a system PriorityClass (which would preempt the cluster\'s own components) is refused, naming the field', async () => {
+    assert.match(await refused({ pod: { priorityClassName: 'system-node-critical' } }), /spec\.pod\.priorityClassName: system-node-critical is not allowed here/);
+    await dryRun({ pod: { priorityClassName: 'model-serving', serviceAccountName: 'anything' } });
+  });
+
+  test('node affinity for control-plane nodes is refused like the node selector, naming the key; keeping away from them is admitted', async () => {
+    const toControlPlane = { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['a100'] }] }, { matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists' }] }] };
+    const message = await refused({ pod: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: toControlPlane } } } });
+    assert.match(message, /spec\.pod\.affinity\.nodeAffinity: selecting nodes by node-role\.kubernetes\.io\/control-plane is not allowed here/);
+    const preferred = [{ weight: 10, preference: { matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists' }] } }];
+    await refused({ pod: { affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: preferred } } } });
+    const awayFromIt = { nodeSelectorTerms: [{ matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' }] }] };
+    await dryRun({ pod: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: awayFromIt } } } });
+  });
 });
 
 describe('limits set in values', () => {
@@ -79,7 +94,9 @@ describe('limits set in values', () => {
       '--set', 'admissionPolicy.maxReplicas=20',
       '--set', 'admissionPolicy.allowedImagePrefixes={registry.example.com/ml/,ghcr.io/modelship/}',
       '--set', 'admissionPolicy.tolerations.allowedKeys={dedicated}',
-      '--set', 'admissionPolicy.nodeSelector.allowedKeys={pool}');
+      '--set', 'admissionPolicy.nodeSelector.allowedKeys={pool}',
+      '--set', 'admissionPolicy.priorityClasses.allowed={model-serving}',
+      '--set', 'admissionPolicy.serviceAccounts.allowed={model-reader}');
     await policyRefuses({ runtime: { image: 'docker.io/attacker/miner:latest' } });
   });
 
@@ -104,6 +121,20 @@ describe('limits set in values', () => {
     const message = await refused({ gpu: { ...GPU, nodeSelector: { pool: 'a100', 'kubernetes.io/hostname': 'node-7' } } });
     assert.match(message, /spec\.gpu\.nodeSelector\[kubernetes\.io\/hostname\]: selecting nodes by this label is not allowed here \(allowed keys: pool\)/);
     await dryRun({ gpu: { ...GPU, nodeSelector: { pool: 'a100' } } });
+  });
+
+  test('node affinity by a key outside the allowed keys is refused, naming the key; by an allowed one it is admitted', async () => {
+    const byHost = [{ weight: 10, preference: { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-7'] }] } }];
+    const message = await refused({ pod: { affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: byHost } } } });
+    assert.match(message, /spec\.pod\.affinity\.nodeAffinity: selecting nodes by metadata\.name is not allowed here \(allowed keys: pool\)/);
+    const byPool = { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['a100'] }] }] };
+    await dryRun({ pod: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: byPool } } } });
+  });
+
+  test('a PriorityClass or ServiceAccount outside the allowed ones is refused, naming the field and the allowed names', async () => {
+    assert.match(await refused({ pod: { priorityClassName: 'batch-high' } }), /spec\.pod\.priorityClassName: batch-high is not allowed here \(allowed: model-serving\)/);
+    assert.match(await refused({ pod: { serviceAccountName: 'deployer' } }), /spec\.pod\.serviceAccountName: deployer is not allowed here \(allowed: model-reader\)/);
+    await dryRun({ pod: { priorityClassName: 'model-serving', serviceAccountName: 'model-reader' } });
   });
 
   test('every example is still admitted', async () => {

@@ -116,6 +116,45 @@ test('a GPU no node has is reported in status, not left as silent Pending pods',
   assert.notEqual(events.trim(), '');
 });
 
+test("spec.pod reaches the scheduled pods: node affinity and anti-affinity placed by the scheduler, the PriorityClass's value, the labels", async () => {
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name: 'model-serving' }, value: 100_000 }));
+  const nodes = ['h100-node', 'shared-node'];
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('placed', {
+    // A CPU model that may run on the GPU nodes (tolerating their taint), on one of two of them by node
+    // affinity, one pod per node by anti-affinity.
+    gpu: { mode: 'none', tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }] },
+    scaling: { minReplicas: 2, maxReplicas: 2 },
+    pod: {
+      priorityClassName: 'model-serving',
+      labels: { team: 'search' },
+      affinity: {
+        nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: nodes }] }] } },
+        podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/instance': 'placed' } } }] },
+      },
+    },
+  })));
+  const pods = await eventually('two scheduled pods of placed', async () => {
+    const list = await getJson('get', 'pods', '-n', 'ml', '-l', 'app.kubernetes.io/instance=placed,app.kubernetes.io/name=modelship-server');
+    return list.items.length === 2 && list.items.every((p: any) => p.spec.nodeName) ? list.items : undefined;
+  });
+  assert.deepEqual(pods.map((p: any) => p.spec.nodeName).sort(), nodes);
+  for (const pod of pods) {
+    assert.equal(pod.spec.priority, 100_000, 'the PriorityClass was resolved by the API server');
+    assert.equal(pod.metadata.labels.team, 'search');
+  }
+});
+
+test("a PriorityClass that is not there: status says the pods cannot be created, and why, instead of leaving no pods unexplained", async () => {
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('unplaceable', { pod: { priorityClassName: 'not-there' } })));
+  const ready = await eventually('Ready False, reason PodsNotCreated', async () => {
+    const mdep = await getJson('get', '-n', 'ml', 'mdep', 'unplaceable');
+    return mdep.status?.conditions?.find((c: any) => c.type === 'Ready' && c.reason === 'PodsNotCreated');
+  });
+  assert.match(ready.message, /0 of 1 pods of version v1 ready; pods of version v1 cannot be created: .*no PriorityClass with name not-there was found/);
+  const mdep = await getJson('get', '-n', 'ml', 'mdep', 'unplaceable');
+  assert.equal(mdep.status.phase, 'Degraded');
+});
+
 test('deleting a ModelDeployment garbage-collects everything it created', async () => {
   await cluster.kubectl(['delete', '-n', 'ml', 'mdep', 'sentiment', '--wait=false']);
   await eventually('the Deployment, Service and PDB to be collected', async () => {

@@ -52,6 +52,18 @@ test('a rollback: Degraded with the failed gate, the stable version still Ready'
   assert.equal(condition(s, 'Progressing').status, 'False');
 });
 
+test("pods that cannot be created (a PriorityClass that is not there): Degraded and Ready False, with the Deployment's reason", () => {
+  const rollout = { phase: 'Initialized' as const, stable: { version: 'v2', uri: 'x' }, canaryWeight: 0, failedChecks: 0, message: '' };
+  const why = 'pods "m--v2-5d8f-abcde" is forbidden: no PriorityClass with name model-serving was found';
+  const s = computeStatus({ ...base, mdep: mdep(), rollout, workload: { replicas: 0, readyReplicas: 0, updatedReplicas: 0, podsNotCreated: why } });
+  assert.equal(s.phase, 'Degraded');
+  assert.deepEqual([condition(s, 'Ready').status, condition(s, 'Ready').reason], ['False', 'PodsNotCreated']);
+  assert.equal(condition(s, 'Ready').message, `0 of 2 pods of version v2 ready; pods of version v2 cannot be created: ${why}`);
+  assert.deepEqual([condition(s, 'Degraded').status, condition(s, 'Degraded').reason, condition(s, 'Degraded').message], ['True', 'PodsNotCreated', `pods of version v2 cannot be created: ${why}`]);
+  const fixed = computeStatus({ ...base, mdep: mdep(s), rollout, workload: { replicas: 2, readyReplicas: 2, updatedReplicas: 2 } });
+  assert.deepEqual([fixed.phase, condition(fixed, 'Degraded').status], ['Ready', 'False']);
+});
+
 test('an invalid spec fails with the problems in Degraded', () => {
   const s = computeStatus({ ...base, mdep: mdep(), invalid: ['spec.gpu.count: nope'] });
   assert.equal(s.phase, 'Failed');

@@ -37,6 +37,11 @@ test('schema errors name the field', () => {
     [{ resources: { requests: { cpu: 'lots' } } }, /^spec\.resources\.requests\.cpu: must match pattern/],
     [{ gpu: { mode: 'full', tolerations: [{ key: 'k', effect: 'NoExecute', tolerationSeconds: 'forever' }] } }, /^spec\.gpu\.tolerations\.0\.tolerationSeconds: must be integer$/],
     [{ scaling: { behavior: { scaleDown: { selectPolicy: 'Slowest' } } } }, /^spec\.scaling\.behavior\.scaleDown\.selectPolicy: must be one of Max, Min, Disabled$/],
+    // What would turn the pods' hardening off is not a field of spec.pod.
+    [{ pod: { volumes: [{ name: 'node', hostPath: { path: '/' } }] } }, /^spec\.pod\.volumes\.0\.hostPath: unknown field$/],
+    [{ pod: { securityContext: { runAsUser: 0 } } }, /^spec\.pod\.securityContext: unknown field$/],
+    [{ pod: { volumes: [{ name: 'd', emptyDir: {} }], volumeMounts: [{ name: 'd', mountPath: '/data/../tmp' }] } }, /^spec\.pod\.volumeMounts\.0\.mountPath: must match pattern/],
+    [{ pod: { serviceAccountName: 'Not_A_Name' } }, /^spec\.pod\.serviceAccountName: must match pattern/],
   ];
   for (const [spec, message] of cases) {
     const { errors } = validateModelDeployment(modelDeployment('bad', spec));

@@ -45,21 +45,83 @@ type WithDefault<P> = { [K in keyof P]: P[K] extends { default: unknown } ? K : 
 export interface ValidationRule<T> {
   rule: string;
   message: string;
+  /** CEL that names what is wrong (the offending key, say); `explain` says the same in TypeScript. */
+  messageExpression?: string;
   fieldPath?: string;
   holds(self: T): boolean;
+  explain?(self: T): string;
 }
 
 /** The rules as the CRD carries them (`x-kubernetes-validations`). */
-const cel = (rules: ValidationRule<never>[]) => rules.map(({ rule, message, fieldPath }) => ({ rule, message, ...(fieldPath ? { fieldPath } : {}) }));
+const cel = (rules: ValidationRule<never>[]) => rules.map(({ rule, message, messageExpression, fieldPath }) =>
+  ({ rule, ...(messageExpression ? { messageExpression } : {}), message, ...(fieldPath ? { fieldPath } : {}) }));
+
+const RULES_OF = new WeakMap<object, ValidationRule<never>[]>();
+/**
+ * A schema node with its rules: the CEL goes into the CRD, and `rulesAt` hands the same rules to the
+ * operator's validation, which walks the schema to every place the node is used (inside lists and nested
+ * selectors alike).
+ */
+function checked<S extends object>(node: S, rules: ValidationRule<never>[]): S {
+  RULES_OF.set(node, rules);
+  return Object.assign(node, { 'x-kubernetes-validations': cel(rules) });
+}
+export const rulesAt = (node: object): ValidationRule<unknown>[] => (RULES_OF.get(node) ?? []) as ValidationRule<unknown>[];
 
 interface GpuFields { mode: string; count?: number; profile?: string }
 interface ScalingFields { minReplicas: number; maxReplicas: number }
 
+/** A Kubernetes quantity (resource.Quantity): 2, "500m", "4Gi", "1e3". */
+const quantity = (description: string) => ({
+  'x-kubernetes-int-or-string': true as const, anyOf: [{ type: 'integer' }, { type: 'string' }], description, maxLength: 64,
+  pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+});
 const quantityMap = (description: string) => ({
   type: 'object' as const,
   description,
-  additionalProperties: { 'x-kubernetes-int-or-string': true as const, anyOf: [{ type: 'integer' }, { type: 'string' }], pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$' },
+  maxProperties: 16,
+  additionalProperties: quantity('A quantity.'),
 });
+
+/**
+ * spec.resources names CPU, memory, local storage and huge pages: GPUs come from spec.gpu, whose mapping to
+ * the cluster's extended resources (and the checks of its capacity) is the operator's. A GPU named here
+ * would bypass both, or contradict them (the API server refuses requests of an extended resource that
+ * differ from its limits).
+ */
+const RESOURCE_NAMES = ['cpu', 'memory', 'ephemeral-storage'];
+const isResourceName = (k: string) => RESOURCE_NAMES.includes(k) || k.startsWith('hugepages-');
+export const RESOURCE_NAME_RULE: ValidationRule<Record<string, unknown>> = {
+  rule: `self.all(k, k in ${JSON.stringify(RESOURCE_NAMES)} || k.startsWith('hugepages-'))`,
+  messageExpression: `self.filter(k, !(k in ${JSON.stringify(RESOURCE_NAMES)} || k.startsWith('hugepages-')))[0] + ' is not cpu, memory, ephemeral-storage or hugepages-<size> (a GPU comes from spec.gpu)'`,
+  message: 'only cpu, memory, ephemeral-storage and hugepages-<size> (a GPU comes from spec.gpu)',
+  holds: (m) => Object.keys(m).every(isResourceName),
+  explain: (m) => `${Object.keys(m).find((k) => !isResourceName(k))} is not cpu, memory, ephemeral-storage or hugepages-<size> (a GPU comes from spec.gpu)`,
+};
+
+const QUANTITY_SUFFIX: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+/** A Kubernetes quantity ("500m", "4Gi", "1e3", 2) as a number, for comparing two of them. */
+export function quantityValue(quantity: string | number): number {
+  const match = /^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?:([eE][+-]?[0-9]+)|([a-zA-Z]*))$/.exec(String(quantity));
+  if (!match) return NaN;
+  const [, number, exponent, suffix = ''] = match;
+  if (exponent) return Number(`${number}${exponent}`);
+  // Divided rather than multiplied for the small units, so 100m is exactly 0.1.
+  const factor = QUANTITY_SUFFIX[suffix];
+  return factor === undefined ? NaN : factor < 1 ? Number(number) / (1 / factor) : Number(number) * factor;
+}
+type QuantityMap = Record<string, string | number>;
+const requestAboveLimit = (r: { requests?: QuantityMap; limits?: QuantityMap }) =>
+  RESOURCE_NAMES.find((k) => r.requests?.[k] !== undefined && r.limits?.[k] !== undefined && quantityValue(r.requests[k]) > quantityValue(r.limits[k]));
+/** Huge pages are left out: the API server requires their requests to equal their limits, and says so. */
+const aboveLimit = (k: string) => `(${JSON.stringify(k)} in self.requests && ${JSON.stringify(k)} in self.limits && quantity(string(self.requests[${JSON.stringify(k)}])).compareTo(quantity(string(self.limits[${JSON.stringify(k)}]))) > 0)`;
+export const RESOURCES_RULES: ValidationRule<{ requests?: QuantityMap; limits?: QuantityMap }>[] = [
+  { rule: `!has(self.requests) || !has(self.limits) || !(${RESOURCE_NAMES.map(aboveLimit).join(' || ')})`,
+    messageExpression: `'requests.' + ${JSON.stringify(RESOURCE_NAMES)}.filter(k, k in self.requests && k in self.limits && quantity(string(self.requests[k])).compareTo(quantity(string(self.limits[k]))) > 0)[0] + ' must not exceed its limit'`,
+    message: 'a request must not exceed its limit', fieldPath: '.requests',
+    holds: (r) => requestAboveLimit(r) === undefined,
+    explain: (r) => `requests.${requestAboveLimit(r)} must not exceed its limit` },
+];
 
 export const MIG_PROFILE_PATTERN = '^[1-7]g\\.[0-9]+gb(\\+me)?$';
 
@@ -348,14 +410,284 @@ const condition = obj('A condition of the deployment (Kubernetes API conventions
   message: str('Human-readable detail.'),
 }, { required: ['type', 'status'] });
 
+// spec.pod: what a platform team requires on every pod (placement, identity, bookkeeping, extra volumes),
+// typed as core/v1 types them. Only the fields below exist: the pod's and container's security context,
+// host namespaces, init containers and sidecars are the operator's, so its hardening (non-root, read-only
+// root filesystem, seccomp RuntimeDefault, no capabilities, no privilege escalation) cannot be turned off.
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** A label or annotation key: an optional DNS-subdomain prefix and "/", then a name of at most 63 characters. */
+export const QUALIFIED_NAME = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+const QUALIFIED_NAME_MAX = 317;
+const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
+/** An absolute path without "." or ".." segments (so a path's place in the tree is what it says). */
+const MOUNT_PATH = '^(/([^/:.][^/:]*|\\.[^/:.][^/:]*|\\.\\.[^/:]+))+$';
+/** A relative path without "." or ".." segments. */
+const RELATIVE_PATH = '^([^/:.][^/:]*|\\.[^/:.][^/:]*|\\.\\.[^/:]+)(/([^/:.][^/:]*|\\.[^/:.][^/:]*|\\.\\.[^/:]+))*$';
+
+/**
+ * Pod labels and annotations the operator sets (names.ts, router.ts, workload.ts; test/unit/pod-fields.test.ts
+ * holds the renderers to these lists): its selectors, its ownership labels and where Prometheus scrapes.
+ * spec.pod may not set them, nor anything under the operator's own prefix.
+ */
+export const OPERATOR_POD_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/managed-by', 'app.kubernetes.io/component'] as const;
+export const OPERATOR_POD_ANNOTATIONS = ['prometheus.io/scrape', 'prometheus.io/port', 'prometheus.io/path'] as const;
+export const OPERATOR_KEY_PREFIX = `${GROUP}/`;
+/**
+ * The model server's own volumes and where they are mounted (workload.ts and model-source.ts render exactly
+ * these): the writable /tmp, and the read-only mount of a pvc:// or oci:// model.
+ */
+export const OPERATOR_VOLUMES = { tmp: '/tmp', 'model-source': '/model-source' } as const;
+/** The volume types spec.pod.volumes may use: those of the restricted Pod Security Standard, none of which reaches the node's files or devices. */
+export const ALLOWED_VOLUME_TYPES = ['emptyDir', 'configMap', 'secret', 'persistentVolumeClaim', 'projected', 'downwardAPI', 'csi', 'ephemeral'] as const;
+
+const reservedKeyRule = (reserved: readonly string[], why: string): ValidationRule<Record<string, string>> => {
+  const bad = `k in ${JSON.stringify(reserved)} || k.startsWith('${OPERATOR_KEY_PREFIX}')`;
+  const isBad = (k: string) => reserved.includes(k) || k.startsWith(OPERATOR_KEY_PREFIX);
+  return {
+    rule: `!self.exists(k, ${bad})`,
+    messageExpression: `self.filter(k, ${bad})[0] + ' is set by the operator (${why})'`,
+    message: `a key the operator sets (${why}) must not be set`,
+    holds: (m) => !Object.keys(m).some(isBad),
+    explain: (m) => `${Object.keys(m).find(isBad)} is set by the operator (${why})`,
+  };
+};
+const KEY_FORMAT = 'an optional DNS subdomain and "/", then at most 63 of [A-Za-z0-9-_.], alphanumeric at both ends';
+const keyFormatRule = (): ValidationRule<Record<string, unknown>> => {
+  const bad = `size(k) > ${QUALIFIED_NAME_MAX} || !k.matches(r'${QUALIFIED_NAME}')`;
+  const isBad = (k: string) => k.length > QUALIFIED_NAME_MAX || !new RegExp(QUALIFIED_NAME).test(k);
+  return {
+    rule: `!self.exists(k, ${bad})`,
+    messageExpression: `self.filter(k, ${bad})[0] + ' is not a valid key (${KEY_FORMAT})'`,
+    message: `every key must be ${KEY_FORMAT}`,
+    holds: (m) => !Object.keys(m).some(isBad),
+    explain: (m) => `${Object.keys(m).find(isBad)} is not a valid key (${KEY_FORMAT})`,
+  };
+};
+/** A map of label or annotation keys to values, the keys checked as the API server checks them. */
+const keyedMap = <const V extends Schema>(description: string, value: V, maxProperties: number, extraRules: ValidationRule<never>[] = []) =>
+  checked({ type: 'object' as const, description, additionalProperties: value, maxProperties }, [keyFormatRule() as ValidationRule<never>, ...extraRules]);
+const labelValueSchema = str('A label value: at most 63 of [A-Za-z0-9-_.], alphanumeric at both ends.', { maxLength: 63, pattern: LABEL_VALUE });
+const labelKey = str('A label key.', { maxLength: QUALIFIED_NAME_MAX, pattern: QUALIFIED_NAME });
+const stringList = (description: string, item: Schema, maxItems: number) => arr(description, item, { maxItems });
+
+interface Requirement { operator: string; values?: string[] }
+const withValues = (r: Requirement) => ['In', 'NotIn'].includes(r.operator);
+export const LABEL_REQUIREMENT_RULES: ValidationRule<Requirement>[] = [
+  { rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+    message: 'values are required with operator In or NotIn, and not allowed with Exists or DoesNotExist', fieldPath: '.values',
+    holds: (r) => withValues(r) === (r.values !== undefined && r.values.length > 0) },
+];
+export const NODE_REQUIREMENT_RULES: ValidationRule<Requirement>[] = [
+  ...LABEL_REQUIREMENT_RULES.map((r) => ({ ...r, rule: `self.operator in ['Gt', 'Lt'] || (${r.rule})`, holds: (q: Requirement) => ['Gt', 'Lt'].includes(q.operator) || r.holds(q) })),
+  { rule: "!(self.operator in ['Gt', 'Lt']) || (has(self.values) && size(self.values) == 1 && self.values[0].matches('^-?[0-9]+$'))",
+    message: 'operator Gt or Lt takes one integer value', fieldPath: '.values',
+    holds: (r) => !['Gt', 'Lt'].includes(r.operator) || (r.values?.length === 1 && /^-?[0-9]+$/.test(r.values[0])) },
+];
+const labelSelector = (description: string) => obj(`${description} (meta/v1 LabelSelector).`, {
+  matchLabels: keyedMap('Labels the pods must have.', labelValueSchema, 32),
+  matchExpressions: arr('Label requirements, all of which must hold.', checked(obj('A label requirement.', {
+    key: labelKey,
+    operator: str('In, NotIn, Exists or DoesNotExist.', { enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] }),
+    values: stringList('Values for In and NotIn.', labelValueSchema, 64),
+  }, { required: ['key', 'operator'] }), LABEL_REQUIREMENT_RULES as ValidationRule<never>[]), { maxItems: 16 }),
+});
+
+const nodeSelectorTerm = obj('Node requirements, all of which must hold (core/v1 NodeSelectorTerm).', {
+  matchExpressions: arr('Requirements on node labels.', checked(obj('A node label requirement.', {
+    key: labelKey,
+    operator: str('In, NotIn, Exists, DoesNotExist, Gt or Lt.', { enum: ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'] }),
+    values: stringList('Values for In, NotIn (at least one), Gt and Lt (one integer).', labelValueSchema, 64),
+  }, { required: ['key', 'operator'] }), NODE_REQUIREMENT_RULES as ValidationRule<never>[]), { maxItems: 16 }),
+  matchFields: arr('Requirements on node fields (metadata.name).', obj('A node field requirement.', {
+    key: str('The field: metadata.name.', { enum: ['metadata.name'] }),
+    operator: str('In or NotIn.', { enum: ['In', 'NotIn'] }),
+    values: arr('One node name.', str('A node name.', { maxLength: 253, pattern: DNS_SUBDOMAIN }), { minItems: 1, maxItems: 1 }),
+  }, { required: ['key', 'operator', 'values'] }), { maxItems: 16 }),
+});
+
+const podAffinityTerm = obj('Pods this pod should (or should not) share a topology domain with (core/v1 PodAffinityTerm).', {
+  labelSelector: labelSelector('The pods'),
+  namespaceSelector: labelSelector('Namespaces whose pods count (empty: all)'),
+  namespaces: stringList('Namespaces whose pods count (neither set: this pod\'s namespace).', str('A namespace.', { maxLength: 63, pattern: DNS_LABEL }), 16),
+  topologyKey: str('Node label whose value is the domain, e.g. kubernetes.io/hostname or topology.kubernetes.io/zone.', { minLength: 1, maxLength: QUALIFIED_NAME_MAX, pattern: QUALIFIED_NAME }),
+  matchLabelKeys: stringList('Label keys whose values on this pod are added to labelSelector (In).', labelKey, 16),
+  mismatchLabelKeys: stringList('Label keys whose values on this pod are added to labelSelector (NotIn).', labelKey, 16),
+}, { required: ['topologyKey'] });
+const weight = int('Weight, 1 to 100, added to a node\'s score when the term matches.', { minimum: 1, maximum: 100 });
+const podAffinity = (what: string) => obj(`${what} (core/v1 ${what.replace(/ /g, '')}).`, {
+  requiredDuringSchedulingIgnoredDuringExecution: arr('Terms that must hold.', podAffinityTerm, { maxItems: 16 }),
+  preferredDuringSchedulingIgnoredDuringExecution: arr('Terms preferred, by weight.', obj('A weighted term.', { weight, podAffinityTerm }, { required: ['weight', 'podAffinityTerm'] }), { maxItems: 16 }),
+});
+
+const affinity = obj('Scheduling constraints (core/v1 Affinity), beside the node selector and tolerations of spec.gpu.', {
+  nodeAffinity: obj('Nodes the pods must or should run on (core/v1 NodeAffinity).', {
+    requiredDuringSchedulingIgnoredDuringExecution: obj('Node terms, one of which must hold (core/v1 NodeSelector).', {
+      nodeSelectorTerms: arr('The terms, ORed.', nodeSelectorTerm, { minItems: 1, maxItems: 16 }),
+    }, { required: ['nodeSelectorTerms'] }),
+    preferredDuringSchedulingIgnoredDuringExecution: arr('Node terms preferred, by weight.', obj('A weighted node term.', { weight, preference: nodeSelectorTerm }, { required: ['weight', 'preference'] }), { maxItems: 16 }),
+  }),
+  podAffinity: podAffinity('Pod affinity'),
+  podAntiAffinity: podAffinity('Pod anti affinity'),
+});
+
+export const TOPOLOGY_SPREAD_RULES: ValidationRule<{ whenUnsatisfiable: string; minDomains?: number }>[] = [
+  { rule: "self.whenUnsatisfiable == 'DoNotSchedule' || !has(self.minDomains)", message: 'minDomains is only valid with whenUnsatisfiable: DoNotSchedule', fieldPath: '.minDomains',
+    holds: (c) => c.whenUnsatisfiable === 'DoNotSchedule' || c.minDomains === undefined },
+];
+const topologySpreadConstraint = checked(obj('How the pods spread across a topology (core/v1 TopologySpreadConstraint). Without labelSelector, the pods of the same model version are counted.', {
+  maxSkew: int('Most pods by which two domains may differ.', { minimum: 1 }),
+  topologyKey: str('Node label whose value is the domain, e.g. topology.kubernetes.io/zone.', { minLength: 1, maxLength: QUALIFIED_NAME_MAX, pattern: QUALIFIED_NAME }),
+  whenUnsatisfiable: str('DoNotSchedule or ScheduleAnyway.', { enum: ['DoNotSchedule', 'ScheduleAnyway'] }),
+  labelSelector: labelSelector('The pods counted (default: the pods of the same model version)'),
+  minDomains: int('With DoNotSchedule: fewest eligible domains.', { minimum: 1 }),
+  nodeAffinityPolicy: str('Whether node affinity and selectors limit the domains: Honor (default) or Ignore.', { enum: ['Honor', 'Ignore'] }),
+  nodeTaintsPolicy: str('Whether node taints limit the domains: Honor or Ignore (default).', { enum: ['Honor', 'Ignore'] }),
+  matchLabelKeys: stringList('Label keys whose values on this pod are added to labelSelector, e.g. pod-template-hash.', labelKey, 16),
+}, { required: ['maxSkew', 'topologyKey', 'whenUnsatisfiable'] }), TOPOLOGY_SPREAD_RULES as ValidationRule<never>[]);
+
+const fileMode = int('File mode bits, 0 to 0777 (decimal 0 to 511).', { minimum: 0, maximum: 511 });
+const keyToPath = arr('Keys projected to files (default: every key, as a file of its name).', obj('A key and its file.', {
+  key: str('The key.', { minLength: 1, maxLength: 253 }),
+  path: str('Relative file path.', { minLength: 1, maxLength: 4096, pattern: RELATIVE_PATH }),
+  mode: fileMode,
+}, { required: ['key', 'path'] }), { maxItems: 64 });
+const configMapSource = (description: string) => obj(description, {
+  name: str('ConfigMap name.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
+  items: keyToPath,
+  optional: { type: 'boolean' as const, description: 'Whether the ConfigMap may be missing.' },
+}, { required: ['name'] });
+const secretProjection = obj('A Secret projected into the volume.', {
+  name: str('Secret name.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
+  items: keyToPath,
+  optional: { type: 'boolean' as const, description: 'Whether the Secret may be missing.' },
+}, { required: ['name'] });
+/** A rule that exactly one of `fields` is set, e.g. the type of a volume. */
+const exactlyOne = (fields: readonly string[], what: string, fieldPath?: string): ValidationRule<never> => ({
+  rule: `[${fields.map((f) => `has(self.${f})`).join(', ')}].filter(x, x).size() == 1`,
+  message: `${what} must set exactly one of ${fields.join(', ')}`,
+  ...(fieldPath ? { fieldPath } : {}),
+  holds: (self: Record<string, unknown>) => fields.filter((f) => self[f] !== undefined).length === 1,
+} as ValidationRule<never>);
+const PROJECTION_KINDS = ['configMap', 'secret', 'downwardAPI', 'serviceAccountToken'];
+const downwardApiItems = arr('Pod fields as files.', checked(obj('A pod field as a file (core/v1 DownwardAPIVolumeFile).', {
+  path: str('Relative file path.', { minLength: 1, maxLength: 4096, pattern: RELATIVE_PATH }),
+  fieldRef: obj('A field of the pod.', {
+    apiVersion: str('Version of the field path (default v1).', { maxLength: 64 }),
+    fieldPath: str('e.g. metadata.name, metadata.labels, metadata.annotations[\'key\'].', { minLength: 1, maxLength: 512 }),
+  }, { required: ['fieldPath'] }),
+  resourceFieldRef: obj('A resource of the server container.', {
+    containerName: str('The container: server.', { maxLength: 63 }),
+    resource: str('e.g. limits.cpu, requests.memory.', { minLength: 1, maxLength: 64 }),
+    divisor: quantity('Unit of the value, e.g. 1Mi.'),
+  }, { required: ['resource'] }),
+  mode: fileMode,
+}, { required: ['path'] }), [exactlyOne(['fieldRef', 'resourceFieldRef'], 'a downward API file')]), { maxItems: 64 });
+
+export const VOLUME_RULES: ValidationRule<Record<string, unknown> & { name: string }>[] = [
+  { ...exactlyOne(ALLOWED_VOLUME_TYPES, 'a volume') as ValidationRule<Record<string, unknown> & { name: string }>,
+    message: `a volume must set exactly one of ${ALLOWED_VOLUME_TYPES.join(', ')} (hostPath and other types that reach the node are not allowed)` },
+  { rule: `!(self.name in ${JSON.stringify(Object.keys(OPERATOR_VOLUMES))})`, message: `the operator's own volumes (${Object.keys(OPERATOR_VOLUMES).join(', ')}) cannot be replaced`, fieldPath: '.name',
+    holds: (v) => !Object.keys(OPERATOR_VOLUMES).includes(v.name) },
+];
+const volume = checked(obj(`An extra volume of the model-server pods (core/v1 Volume), of one of the types ${ALLOWED_VOLUME_TYPES.join(', ')}.`, {
+  name: str('Volume name (a DNS label), named by volumeMounts.', { maxLength: 63, pattern: DNS_LABEL }),
+  emptyDir: obj('Scratch space that lives as long as the pod.', {
+    medium: str('"" (node disk) or Memory (tmpfs, counted in the memory limit).', { enum: ['', 'Memory'] }),
+    sizeLimit: quantity('Most bytes, e.g. 1Gi.'),
+  }),
+  configMap: obj('A ConfigMap\'s keys as files.', {
+    name: str('ConfigMap name.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
+    items: keyToPath, defaultMode: fileMode,
+    optional: { type: 'boolean' as const, description: 'Whether the ConfigMap may be missing.' },
+  }, { required: ['name'] }),
+  secret: obj('A Secret\'s keys as files.', {
+    secretName: str('Secret name.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
+    items: keyToPath, defaultMode: fileMode,
+    optional: { type: 'boolean' as const, description: 'Whether the Secret may be missing.' },
+  }, { required: ['secretName'] }),
+  persistentVolumeClaim: obj('A PersistentVolumeClaim in the same namespace.', {
+    claimName: str('Claim name.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
+    readOnly: { type: 'boolean' as const, description: 'Mount the claim read-only.' },
+  }, { required: ['claimName'] }),
+  projected: obj('Several sources in one directory.', {
+    sources: arr('The sources.', checked(obj('One source: exactly one of its fields.', {
+      configMap: configMapSource('A ConfigMap projected into the volume.'),
+      secret: secretProjection,
+      downwardAPI: obj('Pod fields projected into the volume.', { items: downwardApiItems }),
+      serviceAccountToken: obj('A token of the pod\'s service account (spec.pod.serviceAccountName), e.g. for web identity.', {
+        audience: str('Audience of the token, e.g. sts.amazonaws.com.', { maxLength: 253 }),
+        expirationSeconds: int('Lifetime of the token (the kubelet renews it), at least 600.', { format: 'int64', minimum: 600 }),
+        path: str('Relative file path.', { minLength: 1, maxLength: 4096, pattern: RELATIVE_PATH }),
+      }, { required: ['path'] }),
+    }), [exactlyOne(PROJECTION_KINDS, 'a projected source')]), { maxItems: 16 }),
+    defaultMode: fileMode,
+  }, { required: ['sources'] }),
+  downwardAPI: obj('Pod fields as files.', { items: downwardApiItems, defaultMode: fileMode }),
+  csi: obj('An inline volume of a CSI driver that supports ephemeral use, e.g. secrets-store.csi.k8s.io.', {
+    driver: str('Driver name.', { minLength: 1, maxLength: 63, pattern: DNS_SUBDOMAIN }),
+    readOnly: { type: 'boolean' as const, description: 'Mount the volume read-only.' },
+    fsType: str('Filesystem type, e.g. ext4.', { maxLength: 32 }),
+    volumeAttributes: { type: 'object' as const, description: 'Driver-specific attributes.', additionalProperties: { type: 'string' as const, maxLength: 4096 }, maxProperties: 64 },
+    nodePublishSecretRef: obj('A Secret the driver reads.', { name: str('Secret name.', { maxLength: 253, pattern: DNS_SUBDOMAIN }) }, { required: ['name'] }),
+  }, { required: ['driver'] }),
+  ephemeral: obj('A PersistentVolumeClaim made for the pod and deleted with it (core/v1 EphemeralVolumeSource), e.g. a large scratch disk.', {
+    volumeClaimTemplate: obj('The claim.', {
+      spec: obj('The claim\'s spec.', {
+        accessModes: arr('ReadWriteOnce, ReadOnlyMany, ReadWriteMany or ReadWriteOncePod.', str('An access mode.', { enum: ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'] }), { minItems: 1, maxItems: 4 }),
+        storageClassName: str('StorageClass (default: the cluster\'s default).', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
+        resources: obj('Size.', { requests: obj('The request.', { storage: quantity('e.g. 20Gi.') }, { required: ['storage'] }) }, { required: ['requests'] }),
+      }, { required: ['accessModes', 'resources'] }),
+    }, { required: ['spec'] }),
+  }, { required: ['volumeClaimTemplate'] }),
+}, { required: ['name'] }), VOLUME_RULES as ValidationRule<never>[]);
+
+const clashesWithOperatorMount = (path: string) => Object.values(OPERATOR_VOLUMES).some((p) => path === p || path.startsWith(`${p}/`) || p.startsWith(`${path}/`));
+export const VOLUME_MOUNT_RULES: ValidationRule<{ mountPath: string }>[] = [
+  { rule: `!${JSON.stringify(Object.values(OPERATOR_VOLUMES))}.exists(p, self.mountPath == p || self.mountPath.startsWith(p + '/') || p.startsWith(self.mountPath + '/'))`,
+    message: `a mount must not be at, in or above the operator's own mounts (${Object.values(OPERATOR_VOLUMES).join(', ')})`, fieldPath: '.mountPath',
+    holds: (m) => !clashesWithOperatorMount(m.mountPath) },
+];
+const volumeMount = checked(obj('Where the server container mounts a volume of spec.pod.volumes (core/v1 VolumeMount).', {
+  name: str('The volume\'s name.', { maxLength: 63, pattern: DNS_LABEL }),
+  mountPath: str('Absolute path in the container; not at, in or above the operator\'s /tmp.', { maxLength: 4096, pattern: MOUNT_PATH }),
+  readOnly: { type: 'boolean' as const, description: 'Mount read-only.' },
+  subPath: str('Path inside the volume to mount instead of its root.', { maxLength: 4096, pattern: RELATIVE_PATH }),
+}, { required: ['name', 'mountPath'] }), VOLUME_MOUNT_RULES as ValidationRule<never>[]);
+
+interface PodFields { volumes?: Array<{ name: string }>; volumeMounts?: Array<{ name: string }> }
+export const POD_RULES: ValidationRule<PodFields>[] = [
+  { rule: '!has(self.volumeMounts) || self.volumeMounts.all(m, has(self.volumes) && self.volumes.exists(v, v.name == m.name))',
+    message: 'every mount must name a volume of spec.pod.volumes', fieldPath: '.volumeMounts',
+    holds: (p) => (p.volumeMounts ?? []).every((m) => (p.volumes ?? []).some((v) => v.name === m.name)) },
+];
+
+const pod = checked(obj('What the cluster requires on every pod: identity, pull secrets, labels and annotations, priority, placement, extra volumes. The model-server pods get all of it; the router pods get imagePullSecrets, priorityClassName, labels and annotations.', {
+  serviceAccountName: str('ServiceAccount of the model-server pods (default: the namespace\'s default). Its token is not mounted unless a projected volume asks for one.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
+  imagePullSecrets: arr('Secrets for pulling the server image from a private registry (core/v1 LocalObjectReference).', obj('A Secret in the same namespace.', {
+    name: str('Secret name.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
+  }, { required: ['name'] }), { maxItems: 16, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
+  labels: keyedMap('Extra pod labels. Not the operator\'s own (app.kubernetes.io/name, instance, managed-by, component, serving.modelship.dev/*).', labelValueSchema, 64,
+    [reservedKeyRule(OPERATOR_POD_LABELS, 'its selector and ownership labels') as ValidationRule<never>]),
+  annotations: keyedMap('Extra pod annotations. Not the operator\'s own (prometheus.io/scrape, port, path, serving.modelship.dev/*).', str('An annotation value.', { maxLength: 16384 }), 64,
+    [reservedKeyRule(OPERATOR_POD_ANNOTATIONS, 'where Prometheus scrapes the pod') as ValidationRule<never>]),
+  priorityClassName: str('PriorityClass of the pods.', { maxLength: 253, pattern: DNS_SUBDOMAIN }),
+  affinity,
+  topologySpreadConstraints: arr('How the model-server pods spread across zones or nodes.', topologySpreadConstraint,
+    { maxItems: 8, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['topologyKey', 'whenUnsatisfiable'] }),
+  volumes: arr('Extra volumes of the model-server pods: none that reaches the node\'s files or devices (no hostPath).', volume, { maxItems: 32, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
+  volumeMounts: arr('Where the server container mounts them.', volumeMount, { maxItems: 32, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['mountPath'] }),
+}), POD_RULES as ValidationRule<never>[]);
+
 const specSchema = obj('Desired state. The operator never edits it: its decisions live in status.', {
   model,
   runtime,
-  resources: obj('CPU and memory of the server container (GPU comes from spec.gpu).', {
-    requests: quantityMap('Requested resources, e.g. cpu: "2", memory: 4Gi.'),
-    limits: quantityMap('Resource limits.'),
-  }),
+  resources: checked(obj('CPU and memory of the server container, GPU pods included (the GPU itself comes from spec.gpu).', {
+    requests: checked(quantityMap('Requested resources, e.g. cpu: "2", memory: 4Gi.'), [RESOURCE_NAME_RULE as ValidationRule<never>]),
+    limits: checked(quantityMap('Resource limits.'), [RESOURCE_NAME_RULE as ValidationRule<never>]),
+  }), RESOURCES_RULES as ValidationRule<never>[]),
   gpu,
+  pod,
   scaling,
   rollout,
 }, { required: ['model'] });

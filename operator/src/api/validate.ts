@@ -2,7 +2,7 @@
 // the same schema with ajv, then the same rules as the CRD's CEL with the same messages, after applying
 // the schema's defaults as the API server would.
 import { Ajv, type ErrorObject } from 'ajv';
-import { CACHE_RULES, GPU_RULES, MODEL_RULES, RESERVED_ENV_RULE, ROLLOUT_RULES, SCALING_RULES, modelDeploymentSchema, type ValidationRule } from '../../api/v1alpha1/schema.ts';
+import { CACHE_RULES, GPU_RULES, MODEL_RULES, RESERVED_ENV_RULE, ROLLOUT_RULES, SCALING_RULES, modelDeploymentSchema, rulesAt, type ValidationRule } from '../../api/v1alpha1/schema.ts';
 import { GROUP, KIND, VERSION } from '../../api/v1alpha1/schema.ts';
 import type { ModelDeployment } from './types.ts';
 
@@ -49,7 +49,23 @@ function describe(error: ErrorObject): string {
 
 function checkRules<T>(value: T | undefined, rules: ValidationRule<T>[], path: string): string[] {
   if (value === undefined) return [];
-  return rules.filter((r) => !r.holds(value)).map((r) => `${path}${r.fieldPath ?? ''}: ${r.message}`);
+  return rules.filter((r) => !r.holds(value)).map((r) => `${path}${r.fieldPath ?? ''}: ${r.explain?.(value) ?? r.message}`);
+}
+
+/**
+ * The rules the schema attaches to its nodes (`rulesAt`), checked wherever the value has such a node,
+ * with the path the API server names (spec.pod.volumes[1].name).
+ */
+function checkAttachedRules(schema: Schema, value: unknown, path: string): string[] {
+  if (value === undefined || value === null) return [];
+  const errors = checkRules(value, rulesAt(schema), path);
+  if (Array.isArray(value) && schema.items) return [...errors, ...value.flatMap((item, i) => checkAttachedRules(schema.items as Schema, item, `${path}[${i}]`))];
+  if (typeof value === 'object' && schema.properties) {
+    for (const [key, child] of Object.entries(schema.properties as Record<string, Schema>)) {
+      errors.push(...checkAttachedRules(child, (value as Record<string, unknown>)[key], `${path}.${key}`));
+    }
+  }
+  return errors;
 }
 
 export interface Validated {
@@ -72,6 +88,7 @@ export function validateModelDeployment(input: unknown): Validated {
     errors.push(...checkRules(object.spec.scaling as never, SCALING_RULES, 'spec.scaling'));
     errors.push(...checkRules(object.spec.rollout as never, ROLLOUT_RULES, 'spec.rollout'));
     errors.push(...checkRules(object.spec.runtime?.cache as never, CACHE_RULES, 'spec.runtime.cache'));
+    errors.push(...checkAttachedRules((modelDeploymentSchema.properties as Record<string, Schema>).spec, object.spec, 'spec'));
     errors.push(...(object.spec.runtime?.env ?? []).flatMap((item, i) => RESERVED_ENV_RULE.holds(item) ? []
       : [`spec.runtime.env[${i}]${RESERVED_ENV_RULE.fieldPath}: ${RESERVED_ENV_RULE.message(item.name)}`]));
   }

@@ -137,7 +137,10 @@ export function decide(obs: Observation, settings: OperatorSettings, conflicts: 
       invalid: [],
       rollout: state,
       desiredReplicas: versionView(mdep, stableShare).spec.scaling?.minReplicas ?? 1,
-      workload: stableDeployment && { replicas: workload?.replicas ?? 0, readyReplicas: workload?.readyReplicas ?? 0, updatedReplicas: workload?.updatedReplicas ?? 0 },
+      workload: stableDeployment && {
+        replicas: workload?.replicas ?? 0, readyReplicas: workload?.readyReplicas ?? 0, updatedReplicas: workload?.updatedReplicas ?? 0,
+        podsNotCreated: workload?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True')?.message,
+      },
       routerReadyReplicas: obs.routerReadyReplicas,
       gpuProblem: gpuCapacityProblem(placement, nodes),
       conflicts,

@@ -12,6 +12,11 @@ export interface ObservedWorkload {
   replicas: number;
   readyReplicas: number;
   updatedReplicas: number;
+  /**
+   * Why its pods cannot be created, when they cannot (the Deployment's ReplicaFailure condition): a missing
+   * ServiceAccount or PriorityClass of spec.pod, a quota. Otherwise only the ReplicaSet's events would say.
+   */
+  podsNotCreated?: string;
 }
 
 export interface StatusInput {
@@ -79,7 +84,8 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   const rollingOut = rollout !== undefined && (isActive(rollout) || rollout.phase === 'Promoting');
   const rejected = rollout !== undefined && (rollout.phase === 'RolledBack' || rollout.phase === 'Aborted') ? rollout : undefined;
   const conflict = input.conflicts?.length ? `not applied: ${input.conflicts.join('; ')}` : undefined;
-  const phase = rejected?.phase === 'RolledBack' || conflict ? 'Degraded' : rolledOut && !routerDown && !rollingOut ? 'Ready' : input.gpuProblem ? 'Pending' : 'Progressing';
+  const notCreated = workload?.podsNotCreated ? `pods of version ${stable} cannot be created: ${workload.podsNotCreated}` : undefined;
+  const phase = rejected?.phase === 'RolledBack' || conflict || notCreated ? 'Degraded' : rolledOut && !routerDown && !rollingOut ? 'Ready' : input.gpuProblem ? 'Pending' : 'Progressing';
   const progressing = rollingOut
     ? c('Progressing', 'True', rollout!.phase === 'Progressing' ? ((rollout!.step ?? -1) < 0 ? 'CandidateStarting' : 'Canary') : rollout!.phase, rollout!.message)
     : rejected
@@ -104,10 +110,14 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
         ? c('Ready', 'False', 'RouterNotReady', `${ready} of ${wanted} pods of version ${stable} ready, but no pod of the router in front of them`)
         : rolledOut
         ? c('Ready', 'True', 'Available', `${ready} of ${wanted} pods of version ${stable} ready`)
+        : notCreated
+        ? c('Ready', 'False', 'PodsNotCreated', `${ready} of ${wanted} pods of version ${stable} ready; ${notCreated}`)
         : c('Ready', 'False', 'PodsNotReady', `${ready} of ${wanted} pods of version ${stable} ready`),
       progressing,
       conflict
         ? c('Degraded', 'True', 'Conflict', conflict)
+        : notCreated
+        ? c('Degraded', 'True', 'PodsNotCreated', notCreated)
         : rejected?.phase === 'RolledBack'
         ? c('Degraded', 'True', 'RolledBack', `candidate ${rejected.candidate?.version} ${rejected.message}`)
         : c('Degraded', 'False', 'AsExpected', 'no problem found'),

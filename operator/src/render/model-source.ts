@@ -7,12 +7,12 @@
 // The volume and its mount live here, apart from the pod's other volumes, so that pod-level volume
 // settings elsewhere merge without touching this.
 import { envName } from '../../../contract/settings/serve-options.ts';
-import { OCI_URI, PVC_URI } from '../../api/v1alpha1/schema.ts';
+import { OCI_URI, OPERATOR_VOLUMES, PVC_URI } from '../../api/v1alpha1/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 
 /** Where a mounted model source appears in the server container. */
-export const MODEL_SOURCE_MOUNT = '/model-source';
-const VOLUME = 'model-source';
+export const MODEL_SOURCE_MOUNT = OPERATOR_VOLUMES['model-source'];
+const VOLUME: keyof typeof OPERATOR_VOLUMES = 'model-source';
 const DEFAULT_OCI_FILE = 'model.onnx';
 
 export type SecretEnvVar = { name: string; valueFrom: { secretKeyRef: { name: string; key: string } } };

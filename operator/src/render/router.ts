@@ -9,6 +9,7 @@ import { flagName } from '../../../contract/settings/spec.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import type { VersionShare } from '../rollout/traffic.ts';
 import { instanceLabel, MANAGER, objectName, ownerReference, versionedName } from './names.ts';
+import { clusterPodFields, podMetadata } from './pod-fields.ts';
 import type { OperatorSettings } from './settings.ts';
 import { CONTAINER_SECURITY, HTTP_SERVICE_PORTS, httpProbe, POD_SECURITY, SCRAPE_ANNOTATIONS, STARTUP_PROBE } from './workload.ts';
 
@@ -65,12 +66,11 @@ export function renderRouterDeployment(mdep: ModelDeployment, settings: Operator
       selector: { matchLabels: routerSelector(mdep) },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
-        metadata: {
-          labels: routerSelector(mdep),
-          // The analysis scrapes every router pod; Prometheus may too (analysis.provider: prometheus).
-          annotations: SCRAPE_ANNOTATIONS,
-        },
+        // The analysis scrapes every router pod; Prometheus may too (analysis.provider: prometheus).
+        metadata: podMetadata(mdep.spec.pod, routerSelector(mdep), SCRAPE_ANNOTATIONS),
         spec: {
+          // spec.pod's placement, identity and volumes are the model server's; the cluster's rules are every pod's.
+          ...clusterPodFields(mdep.spec.pod),
           serviceAccountName: routerServiceAccountName(mdep),
           containers: [{
             name: 'router',

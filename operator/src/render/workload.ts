@@ -3,17 +3,18 @@
 import { SERVER_PORT } from '../../../contract/ports.ts';
 import { DEFAULT_DOWNLOAD_MAX_BYTES, envName, serveEnv } from '../../../contract/settings/serve-options.ts';
 import type { ModelDeployment } from '../api/types.ts';
-import { isOperatorEnv, type OperatorSetOption } from '../../api/v1alpha1/schema.ts';
+import { isOperatorEnv, OPERATOR_VOLUMES, type OperatorSetOption } from '../../api/v1alpha1/schema.ts';
 import { gpuPlacement } from './gpu.ts';
 import { modelSource, type ModelSource } from './model-source.ts';
 import { objectLabels, objectMeta, selectorLabels, versionedName } from './names.ts';
+import { modelServerPodFields, podMetadata } from './pod-fields.ts';
 import type { OperatorSettings } from './settings.ts';
 
 /** The server finishes queued and in-flight requests within this on SIGTERM. */
 export const DRAIN_MS = 25_000;
 /** Before SIGTERM, wait for endpoint removal to reach the load balancers, so no new request is refused. */
 export const PRE_STOP_SECONDS = 5;
-const MODEL_CACHE = '/tmp';
+const MODEL_CACHE = OPERATOR_VOLUMES.tmp;
 /**
  * Room in /tmp beyond the largest model download. The server writes a download beside its target and
  * renames it, after removing an earlier copy, so one model's bytes are on the volume at a time; the rest is
@@ -105,6 +106,7 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
   const resources = mdep.spec.resources ?? {};
   const source = modelSource(mdep.spec.model);
   const env = serverEnv(mdep, placement.executionProvider, source);
+  const pod = mdep.spec.pod;
   const container = {
     name: 'server',
     image,
@@ -123,7 +125,7 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
     livenessProbe: httpProbe('/v2/health/live', 10, 6),
     lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
     securityContext: CONTAINER_SECURITY,
-    volumeMounts: [{ name: 'tmp', mountPath: MODEL_CACHE }, ...source.volumeMounts],
+    volumeMounts: [{ name: 'tmp', mountPath: MODEL_CACHE }, ...source.volumeMounts, ...pod?.volumeMounts ?? []],
   };
   return {
     apiVersion: 'apps/v1',
@@ -135,11 +137,9 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
       selector: { matchLabels: selectorLabels(mdep) },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
-        metadata: {
-          labels: objectLabels(mdep),
-          annotations: SCRAPE_ANNOTATIONS,
-        },
+        metadata: podMetadata(pod, objectLabels(mdep), SCRAPE_ANNOTATIONS),
         spec: {
+          ...modelServerPodFields(pod, selectorLabels(mdep)),
           containers: [container],
           terminationGracePeriodSeconds: PRE_STOP_SECONDS + DRAIN_MS / 1000 + 5,
           // fsGroup: the model cache volume is the server's to write.
@@ -148,7 +148,7 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
           enableServiceLinks: false,
           ...(Object.keys(placement.nodeSelector).length > 0 ? { nodeSelector: placement.nodeSelector } : {}),
           ...(placement.tolerations.length > 0 ? { tolerations: placement.tolerations } : {}),
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: tmpSizeLimit(env) } }, ...source.volumes],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: tmpSizeLimit(env) } }, ...source.volumes, ...pod?.volumes ?? []],
         },
       },
     },
