@@ -16,6 +16,8 @@ import { startClientLoad, type Answer } from '../control-plane/local-traffic.ts'
 import { MLP, MLP_RETRAINED, randomRows, WIDE, writeModel } from '../models/zoo.ts';
 import { eventually, waitFor } from '../support/eventually.ts';
 import { fileURLToPath } from 'node:url';
+import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 const NS = 'e2e';
 const unable = unableReason();
@@ -107,6 +109,57 @@ test('example ModelDeployments run on real pods (CPU, whole GPU, MIG slice) and 
   const embedder = await infer(embedderUrl, 'embedder', wideRow);
   assert.equal(embedder.status, 200);
   assert.equal(embedder.data!.length, WIDE.reference(wideRow).length);
+});
+
+test('a model on a PersistentVolumeClaim (pvc://) is mounted read-only and served, and spec.pod fields reach the real pods', { skip, timeout: 10 * 60_000 }, async () => {
+  // A local PersistentVolume on this node holding the model, bound to a claim in the test namespace.
+  const dir = '/var/lib/modelship/e2e-volumes/models';
+  mkdirSync(join(dir, 'mlp'), { recursive: true });
+  copyFileSync(fileURLToPath(new URL('../../examples/models/mlp.onnx', import.meta.url)), join(dir, 'mlp', 'model.onnx'));
+  chmodSync(join(dir, 'mlp', 'model.onnx'), 0o644);
+  const pv = {
+    apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'modelship-e2e-models' },
+    spec: {
+      capacity: { storage: '1Gi' }, accessModes: ['ReadOnlyMany'], persistentVolumeReclaimPolicy: 'Retain', storageClassName: 'modelship-e2e',
+      local: { path: dir }, claimRef: { namespace: NS, name: 'models' },
+      nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [nodeName()] }] }] } },
+    },
+  };
+  const pvc = {
+    apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'models', namespace: NS },
+    spec: { accessModes: ['ReadOnlyMany'], storageClassName: 'modelship-e2e', volumeName: pv.metadata.name, resources: { requests: { storage: '1Gi' } } },
+  };
+  kubectl(['delete', 'persistentvolume', pv.metadata.name, '--ignore-not-found', '--wait=true']);
+  apply(tools, [pv, pvc]);
+  const sha256 = store.sha256('mlp.onnx');
+  const mdep = {
+    apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'from-claim', namespace: NS },
+    spec: {
+      model: { uri: 'pvc://models/mlp/model.onnx', sha256, version: 'v1' },
+      resources: { requests: { cpu: '50m', memory: '128Mi' } },
+      pod: { labels: { team: 'e2e' }, annotations: { 'example.com/owner': 'ml-platform' } },
+    },
+  };
+  try {
+    apply(tools, [mdep]);
+    kubectl(['wait', '-n', NS, '--for=condition=Ready', 'mdep/from-claim', '--timeout=300s']);
+    const pods = JSON.parse(kubectl(['get', 'pods', '-n', NS, '-l', 'app.kubernetes.io/instance=from-claim,app.kubernetes.io/component=model-server', '-o', 'json'])).items;
+    assert.ok(pods.length >= 1);
+    for (const pod of pods) {
+      assert.equal(pod.metadata.labels.team, 'e2e', 'spec.pod.labels on the real pod');
+      assert.equal(pod.metadata.annotations['example.com/owner'], 'ml-platform', 'spec.pod.annotations on the real pod');
+      const mount = pod.spec.containers[0].volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/model-source');
+      assert.equal(mount?.readOnly, true, 'the claim is mounted read-only');
+    }
+    const url = serviceUrl(tools, NS, 'from-claim');
+    await waitUntilServing(url, 'from-claim', rows[0]);
+    const answer = await infer(url, 'from-claim', rows[2]);
+    assert.equal(answer.status, 200);
+    MLP.reference(rows[2]).forEach((v, i) => assert.ok(Math.abs(v - answer.data![i]) < 1e-5, `output ${i}`));
+  } finally {
+    kubectl(['delete', '-n', NS, 'mdep/from-claim', 'pvc/models', '--ignore-not-found', '--wait=false']);
+    kubectl(['delete', 'persistentvolume', pv.metadata.name, '--ignore-not-found', '--wait=false']);
+  }
 });
 
 test('under load the HPA scales a version up on modelship_queue_depth from prometheus-adapter, and back down after', { skip, timeout: 10 * 60_000 }, async () => {
