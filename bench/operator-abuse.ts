@@ -24,7 +24,7 @@ const API = { group: 'serving.modelship.dev', version: 'v1alpha1', plural: 'mode
 const UNAPPLIABLE: Record<string, Record<string, unknown>> = {
   // The issue's case: tolerations were preserve-unknown-fields, so admission let the string through.
   'toleration-forever': { gpu: { mode: 'none', tolerations: [{ key: 'maintenance', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 'forever' }] } },
-  // Well-formed quantities the Deployment validation refuses (requests above limits): no schema can type that away.
+  // Requests above limits: once refused only by the Deployment's validation, now at admission (CEL quantity()).
   'requests-above-limits': { resources: { requests: { cpu: '2' }, limits: { cpu: '1' } } },
 };
 

@@ -1,7 +1,8 @@
 // modelship on the real local cluster, as a user installs it: `helm install` of charts/modelship with the
 // images built here, and the demo's in-cluster model store serving the example models. Shared by
 // `make demo` and the end-to-end tests.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { buildDockerfileImage, IMAGE_PREFIX, importIntoContainerd } from './imag
 import { kubeconfigPath, paths } from './layout.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const run = promisify(execFile);
 export const OPERATOR_NAMESPACE = 'modelship-system';
 
 export interface Tools {
@@ -20,6 +22,11 @@ export interface Tools {
 
 export function kubectl(tools: Tools, args: string[], input?: string): string {
   return execFileSync(tools.kubectl, ['--kubeconfig', kubeconfigPath(), ...args], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+}
+
+/** The same without blocking the event loop, for watchers that run beside client load. */
+export async function kubectlAsync(tools: Tools, args: string[]): Promise<string> {
+  return (await run(tools.kubectl, ['--kubeconfig', kubeconfigPath(), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 })).stdout;
 }
 
 /**

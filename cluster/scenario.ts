@@ -4,7 +4,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { kubectl, type ModelStore, type Tools } from './install.ts';
+import { kubectl, kubectlAsync, type ModelStore, type Tools } from './install.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/modeldeployments/', import.meta.url));
 
@@ -52,14 +52,16 @@ export function serviceUrl(tools: Tools, namespace: string, service: string): st
  * Waits until the model answers through its Service from this host. A ModelDeployment is Ready once its
  * pods are; kube-proxy programs the Service's endpoints a moment later, and until then a ClusterIP refuses.
  */
-export async function waitUntilServing(url: string, model: string, row: number[], timeoutMs = 60_000): Promise<void> {
+export async function waitUntilServing(url: string, model: string, row: number[], timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, row.length], data: row }] });
   for (;;) {
-    const status = await fetch(`${url}/v2/models/${model}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
-      .then((r) => r.status, () => 0);
-    if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${model} did not answer through ${url} within ${timeoutMs / 1000} s (last: ${status || 'no connection'})`);
+    // Who answered matters when it is not 200: the router, a model server, or (no Service rule yet) no one of ours.
+    const last = await fetch(`${url}/v2/models/${model}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(5000) })
+      .then(async (r) => ({ status: r.status, text: `HTTP ${r.status} server=${r.headers.get('server') ?? '-'} via=${r.headers.get('via') ?? '-'} ${(await r.text()).slice(0, 200)}` }),
+        (error: Error) => ({ status: 0, text: `no answer: ${error.cause ?? error.message}` }));
+    if (last.status === 200) return;
+    if (Date.now() > deadline) throw new Error(`${model} did not answer through ${url} within ${timeoutMs / 1000} s; last: ${last.text}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -72,21 +74,26 @@ export interface HpaSample {
   metric?: string;
 }
 
-/** Samples an HPA's replica counts every interval until stopped. */
+/** Samples an HPA's replica counts every interval until stopped (without blocking the clients beside it). */
 export function watchHpa(tools: Tools, namespace: string, name: string, intervalMs = 2000): { samples: HpaSample[]; stop(): void } {
   const samples: HpaSample[] = [];
   const started = Date.now();
-  const sample = () => {
+  let reading = false;
+  const sample = async () => {
+    if (reading) return;
+    reading = true;
     try {
-      const hpa = JSON.parse(kubectl(tools, ['get', 'hpa', '-n', namespace, name, '-o', 'json']));
+      const hpa = JSON.parse(await kubectlAsync(tools, ['get', 'hpa', '-n', namespace, name, '-o', 'json']));
       const metric = hpa.status?.currentMetrics?.[0]?.pods?.current?.averageValue;
       samples.push({ at: Date.now() - started, current: hpa.status?.currentReplicas ?? 0, desired: hpa.status?.desiredReplicas ?? 0, metric });
     } catch {
       // A failed read is a gap in the history, not a failure of the scenario.
+    } finally {
+      reading = false;
     }
   };
-  sample();
-  const timer = setInterval(sample, intervalMs);
+  void sample();
+  const timer = setInterval(() => void sample(), intervalMs);
   return { samples, stop: () => clearInterval(timer) };
 }
 
@@ -103,8 +110,8 @@ export function replicaHistory(samples: HpaSample[]): string[] {
   return lines;
 }
 
-export function rolloutStatus(tools: Tools, namespace: string, name: string): Record<string, any> {
-  return JSON.parse(kubectl(tools, ['get', '-n', namespace, 'mdep', name, '-o', 'json'])).status?.rollout ?? {};
+export async function rolloutStatus(tools: Tools, namespace: string, name: string): Promise<Record<string, any>> {
+  return JSON.parse(await kubectlAsync(tools, ['get', '-n', namespace, 'mdep', name, '-o', 'json'])).status?.rollout ?? {};
 }
 
 /** Polls the rollout, calling `onChange` with each new (phase, weight, message), until `done` says so. */
@@ -114,7 +121,7 @@ export async function followRollout(tools: Tools, namespace: string, name: strin
   let last = '';
   let first: string | undefined;
   for (;;) {
-    const rollout = rolloutStatus(tools, namespace, name);
+    const rollout = await rolloutStatus(tools, namespace, name);
     const line = `${(rollout.phase ?? '').padEnd(11)} weight ${String(rollout.canaryWeight ?? 0).padStart(3)}%${rollout.shadowPercent ? ` shadow ${rollout.shadowPercent}%` : ''}  ${rollout.message ?? ''}`;
     if (line !== last) {
       onChange(line, rollout);

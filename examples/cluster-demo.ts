@@ -70,44 +70,53 @@ async function realClusterDemo(): Promise<void> {
     console.log(`  ${url.padEnd(20)} ${mdep.metadata.name.padEnd(18)} HTTP ${response.status} version ${answer.model_version}  max |answer - reference| ${worst.toExponential(1)}`);
   }
 
-  stage('queue-depth autoscaling: clients load fraud-classifier, the HPA reads modelship_queue_depth from prometheus-adapter');
-  const hpaName = objectName(['fraud-classifier', fraud.spec.model.version]);
-  const hpa = watchHpa(tools, NS, hpaName);
-  const fraudUrl = serviceUrl(tools, NS, 'fraud-classifier');
-  const heavy = startClientLoad(fraudUrl, 'fraud-classifier', rows, 48);
-  const scaledUp = await until(() => (hpa.samples.at(-1)?.current ?? 0) >= 2, 150_000);
-  await new Promise((r) => setTimeout(r, 10_000));
-  await heavy.stop();
-  const scaledDown = await until(() => (hpa.samples.at(-1)?.current ?? 99) <= 1, 150_000);
-  hpa.stop();
-  for (const line of replicaHistory(hpa.samples)) console.log(`  ${line}`);
-  console.log(`  load: ${heavy.answers.length} requests, ${failures(heavy.answers)} failed; scaled up: ${scaledUp}, back down: ${scaledDown}`);
+  // Autoscaling and a rollout are independent (two ModelDeployments), so they run at once, as they would on a
+  // cluster; each line says which it belongs to.
+  stage('at once: fraud-classifier scaled by the HPA on modelship_queue_depth under load, and churn-classifier rolled out to a new build with clients sending requests');
+  const say = (part: string) => (line: string) => console.log(`  [${part}] ${line}`);
 
-  stage('a rollout on real pods: churn-classifier to a new build, shadow then canary, clients sending requests');
-  const churnUrl = serviceUrl(tools, NS, 'churn-classifier');
-  const churn = examples.find((m) => m.metadata.name === 'churn-classifier')!;
-  const load = startClientLoad(churnUrl, 'churn-classifier', rows, 3);
-  const timeline: string[] = [];
-  const follow = (done: (r: Record<string, any>) => boolean) => followRollout(tools, NS, 'churn-classifier', done, (line) => {
-    const text = `+${elapsed().padStart(6)}  ${line}`;
-    timeline.push(text);
-    console.log(`  ${text}`);
-  });
-  // Shorter phases than the example's (minutes), so the demo shows all of them, and latency limits for a
-  // 2-core node running some 25 pods, where the p99 of two identical versions differs several-fold.
-  const quick = {
-    shadow: { ...churn.spec.rollout.shadow, duration: '10s', minComparisons: 30 }, stepInterval: '5s',
-    analysis: { ...churn.spec.rollout.analysis, minRequests: 10, maxLatencyP99Ms: 5000, maxLatencyP99Ratio: 10 },
+  const autoscaling = async () => {
+    const log = say('autoscaling');
+    const hpa = watchHpa(tools, NS, objectName(['fraud-classifier', fraud.spec.model.version]));
+    const heavy = startClientLoad(serviceUrl(tools, NS, 'fraud-classifier'), 'fraud-classifier', rows, 48);
+    log('48 clients sending requests to fraud-classifier (1 to 4 pods, target queue depth 8 per pod, a quarter core each)');
+    const scaledUp = await until(() => (hpa.samples.at(-1)?.current ?? 0) >= 2, 150_000);
+    log(`the HPA ${scaledUp ? `added pods: ${hpa.samples.at(-1)?.current} running` : 'added no pod in 150 s'}; the clients stop in 10 s`);
+    await new Promise((r) => setTimeout(r, 10_000));
+    await heavy.stop();
+    const scaledDown = await until(() => (hpa.samples.at(-1)?.current ?? 99) <= 1, 150_000);
+    hpa.stop();
+    log(`${scaledDown ? 'back to one pod' : 'still more than one pod after 150 s'}; ${heavy.answers.length} requests, ${failures(heavy.answers)} failed`);
+    return { hpa, heavy, scaledUp, scaledDown };
   };
-  const patch = (model: string, version: string) => kubectl(['-n', NS, 'patch', 'mdep', 'churn-classifier', '--type', 'merge', '-p', JSON.stringify({
-    spec: { model: { uri: store.url(model), sha256: store.sha256(model), version }, rollout: quick },
-  })]);
-  console.log('$ kubectl patch mdep churn-classifier ... version 2024-08-01   # the same classifier, a new build');
-  patch('mlp.onnx', '2024-08-01');
-  await follow((r) => r.phase === 'Succeeded' && r.stable?.version === '2024-08-01');
-  console.log('$ kubectl patch mdep churn-classifier ... version 2024-09-01   # a retrained model that disagrees');
-  patch('mlp-retrained.onnx', '2024-09-01');
-  await follow((r) => r.phase === 'RolledBack');
+
+  const churn = examples.find((m) => m.metadata.name === 'churn-classifier')!;
+  const load = startClientLoad(serviceUrl(tools, NS, 'churn-classifier'), 'churn-classifier', rows, 3);
+  const timeline: string[] = [];
+  const rollouts = async () => {
+    const log = say('rollout');
+    const follow = (done: (r: Record<string, any>) => boolean) => followRollout(tools, NS, 'churn-classifier', done, (line) => {
+      const text = `+${elapsed().padStart(6)}  ${line}`;
+      timeline.push(text);
+      log(text);
+    });
+    // Shorter phases than the example's (minutes), so the demo shows all of them, and latency limits for a
+    // 2-core node running some 25 pods, where the p99 of two identical versions differs several-fold.
+    const quick = {
+      shadow: { ...churn.spec.rollout.shadow, duration: '10s', minComparisons: 30 }, stepInterval: '5s',
+      analysis: { ...churn.spec.rollout.analysis, minRequests: 10, maxLatencyP99Ms: 5000, maxLatencyP99Ratio: 10 },
+    };
+    const patch = (model: string, version: string) => kubectl(['-n', NS, 'patch', 'mdep', 'churn-classifier', '--type', 'merge', '-p', JSON.stringify({
+      spec: { model: { uri: store.url(model), sha256: store.sha256(model), version }, rollout: quick },
+    })]);
+    log('$ kubectl patch mdep churn-classifier ... version 2024-08-01   # the same classifier, a new build');
+    patch('mlp.onnx', '2024-08-01');
+    await follow((r) => r.phase === 'Succeeded' && r.stable?.version === '2024-08-01');
+    log('$ kubectl patch mdep churn-classifier ... version 2024-09-01   # a retrained model that disagrees');
+    patch('mlp-retrained.onnx', '2024-09-01');
+    await follow((r) => r.phase === 'RolledBack');
+  };
+  const [{ hpa, heavy, scaledUp, scaledDown }] = await Promise.all([autoscaling(), rollouts()]);
 
   stage('a rolling restart of the stable version\'s pods under load');
   const restartLoadFrom = load.answers.length;
@@ -121,7 +130,7 @@ async function realClusterDemo(): Promise<void> {
   stage('summary');
   console.log(kubectl(['get', 'nodes']));
   console.log(kubectl(['get', 'pods', '-n', NS, '-L', 'serving.modelship.dev/version']));
-  console.log('HPA replica history under load (fraud-classifier):');
+  console.log(`HPA replica history under load (fraud-classifier; ${heavy.answers.length} requests, ${failures(heavy.answers)} failed):`);
   for (const line of replicaHistory(hpa.samples)) console.log(`  ${line}`);
   console.log('rollout timeline (churn-classifier):');
   for (const line of timeline) console.log(`  ${line}`);
@@ -129,7 +138,7 @@ async function realClusterDemo(): Promise<void> {
   console.log(`clients during the rolling restart: ${duringRestart.length} requests, ${failures(duringRestart)} failed`);
   console.log(`demo on the real cluster took ${elapsed()}; the cluster keeps running (make cluster-down stops it)`);
   kubectl(['delete', 'namespace', NS, '--wait=false']);
-  if (!scaledUp || !scaledDown || failures(load.answers) > 0) process.exitCode = 1;
+  if (!scaledUp || !scaledDown || failures(load.answers) + failures(heavy.answers) > 0) process.exitCode = 1;
 }
 
 function failures(answers: Answer[]): number {

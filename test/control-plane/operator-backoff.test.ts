@@ -61,15 +61,36 @@ after(async () => {
 });
 
 test('a spec the API refuses to apply is retried with backoff, told by one Event whose count rises, and its status is written once without HTTP details', async () => {
-  // Admission accepts it (each quantity is well formed); the API server refuses the Deployment.
-  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('unappliable', { resources: { requests: { cpu: '2' }, limits: { cpu: '1' } } })));
+  // The CRD admits the ModelDeployment; a platform's admission policy refuses the Deployment rendered from it
+  // (pods annotated as blocked), as a cluster's policies refuse objects an operator applies.
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: 'no-blocked-pods' },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: { resourceRules: [{ apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] }] },
+        validations: [{
+          expression: "!has(object.spec.template.metadata.annotations) || !('example.com/blocked' in object.spec.template.metadata.annotations)",
+          message: 'pods annotated example.com/blocked are not allowed in this namespace',
+        }],
+      },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: 'no-blocked-pods' },
+      spec: { policyName: 'no-blocked-pods', validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ml' } } } },
+    },
+  ] }));
+  const blocked = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'policy-probe', namespace: 'ml' },
+    spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' }, annotations: { 'example.com/blocked': 'yes' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } };
+  await within('the admission policy in force', async () => (await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], JSON.stringify(blocked)).then(() => undefined, () => true)));
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('unappliable', { pod: { annotations: { 'example.com/blocked': 'yes' } } })));
   const failed = await within('Degraded in status', async () => {
     const mdep = await getMdep('unappliable');
     return mdep.status?.phase === 'Degraded' ? mdep : undefined;
   });
   const degraded = failed.status.conditions.find((c: { type: string }) => c.type === 'Degraded');
   assert.equal(degraded.reason, 'ApplyFailed');
-  assert.match(degraded.message, /must be less than or equal to cpu limit/);
+  assert.match(degraded.message, /pods annotated example.com\/blocked are not allowed in this namespace/);
   assert.doesNotMatch(degraded.message, /audit-id|date|headers|HTTP-Code/i, 'the API server\'s reason only, nothing that differs per attempt');
 
   const errorsBefore = await reconciles('error');
@@ -85,7 +106,7 @@ test('a spec the API refuses to apply is retried with backoff, told by one Event
   assert.doesNotMatch(events[0].message, /audit-id|headers|HTTP-Code/i);
 
   // Fixing the spec is a new generation: it is tried at once, whatever the backoff had grown to.
-  await cluster.kubectl(['patch', '-n', 'ml', 'mdep', 'unappliable', '--type', 'merge', '-p', JSON.stringify({ spec: { resources: { limits: { cpu: '2' } } } })]);
+  await cluster.kubectl(['patch', '-n', 'ml', 'mdep', 'unappliable', '--type', 'merge', '-p', JSON.stringify({ spec: { pod: null } })]);
   await within('the fixed spec applied', async () => ((await getMdep('unappliable')).status?.phase === 'Progressing' ? true : undefined), 10_000);
   await cluster.kubectl(['delete', '-n', 'ml', 'mdep', 'unappliable']);
 });
