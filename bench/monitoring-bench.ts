@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { MLP, randomRows, writeModel } from '../test/models/zoo.ts';
 import { writeJsonLines } from '../test/support/reference-data.ts';
-import { machineBusySeconds, ownCpuSeconds, processCpuSeconds } from './cpu-usage.ts';
+import { leastDisturbed, machineBusySeconds, ownCpuSeconds, processCpuSeconds } from './cpu-usage.ts';
 import { runClosedLoop } from './load-generator.ts';
 import { BODY_KINDS, requestFactory, responseProblem, type BodyKind } from './oip-requests.ts';
 import { ServerProcess } from './server-process.ts';
@@ -79,24 +79,6 @@ async function measure(server: ServerProcess, config: Config, body: BodyKind): P
   }
 }
 
-/**
- * Other processes busy on more cores than this during a measurement disturb it (on a small machine they take
- * the cores the server and the clients share): it is measured again after a pause, and the least disturbed
- * of up to three attempts is kept.
- */
-const DISTURBED_CORES = 0.2;
-async function undisturbed(measureOnce: () => Promise<Cell>): Promise<Cell> {
-  let best: Cell | undefined;
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const cell = await measureOnce();
-    if (!best || cell.otherCores < best.otherCores) best = cell;
-    if (cell.otherCores <= DISTURBED_CORES) break;
-    progress(`  other processes kept ${cell.otherCores.toFixed(2)} cores busy${attempt < 3 ? '; measuring again' : '; keeping the least disturbed'}`);
-    if (attempt < 3) await new Promise((resolve) => setTimeout(resolve, 3000));
-  }
-  return best!;
-}
-
 const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** A CloudEvents collector that takes every event and answers at once, counting them. */
@@ -139,7 +121,7 @@ async function main(): Promise<void> {
           (port) => ['serve', '--model', model, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', ...args[config]], 60_000);
         try {
           for (const body of BODY_KINDS) {
-            const cell = await undisturbed(() => measure(server, config, body));
+            const cell = (await leastDisturbed('', () => measure(server, config, body), progress)).kept;
             progress(`round ${round} ${config} ${body}: ${cell.requestsPerSec.toFixed(0)} req/s, server ${cell.serverCpuUs.toFixed(1)} us/request, errors ${cell.errors}, other cores ${cell.otherCores.toFixed(2)}`);
             cells.push(cell);
           }

@@ -10,11 +10,10 @@ import { Agent } from 'node:http';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { MLP, writeModel } from '../test/models/zoo.ts';
 import { freePort } from '../test/support/free-port.ts';
-import { machineBusySeconds, ownCpuSeconds, processCpuSeconds } from './cpu-usage.ts';
+import { leastDisturbed, machineBusySeconds, ownCpuSeconds, processCpuSeconds } from './cpu-usage.ts';
 import { runClosedLoop } from './load-generator.ts';
 import { NginxProcess, obtainNginx } from './nginx.ts';
 import { BODY_KINDS, requestFactory, responseProblem, type BodyKind } from './oip-requests.ts';
@@ -83,23 +82,6 @@ async function measure(path: Path, port: number, serverPid: number, proxyPids: n
   }
 }
 
-/**
- * On a small machine anything else running (a build, another test) takes cores from the three processes
- * measured; such a measurement is repeated after a pause, and the least disturbed of up to three is kept.
- */
-const DISTURBED_CORES = 0.2;
-async function undisturbed(measureOnce: () => Promise<Cell>): Promise<Cell> {
-  let best: Cell | undefined;
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const cell = await measureOnce();
-    if (!best || cell.otherCores < best.otherCores) best = cell;
-    if (cell.otherCores <= DISTURBED_CORES) break;
-    progress(`  other processes kept ${cell.otherCores.toFixed(2)} cores busy${attempt < 3 ? '; measuring again' : '; keeping the least disturbed'}`);
-    if (attempt < 3) await sleep(3000);
-  }
-  return best!;
-}
-
 function median(cells: Cell[]): Cell {
   const sorted = [...cells].sort((a, b) => a.requestsPerSec - b.requestsPerSec);
   const mid = sorted[Math.floor(sorted.length / 2)];
@@ -149,7 +131,7 @@ async function main(): Promise<void> {
         const measured = new Map<Path, Cell[]>();
         for (let round = 0; round < rounds; round++) {
           for (const p of paths) {
-            const cell = await undisturbed(() => measure(p.path, p.port, server.pid, p.proxyPids, body, clients));
+            const cell = (await leastDisturbed('', () => measure(p.path, p.port, server.pid, p.proxyPids, body, clients), progress)).kept;
             progress(`  ${p.path} ${body} @${clients}: ${cell.requestsPerSec.toFixed(0)} req/s, p50 ${cell.p50Ms.toFixed(3)} ms, other CPU ${cell.otherCores.toFixed(2)}, errors ${cell.errors}`);
             measured.set(p.path, [...(measured.get(p.path) ?? []), cell]);
           }

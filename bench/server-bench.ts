@@ -8,11 +8,10 @@ import { Agent } from 'node:http';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { MLP, WIDE, writeModel } from '../test/models/zoo.ts';
 import { meanBatchSize, scrapeBatchTotals } from './batch-metrics.ts';
-import { startCpuMeter } from './cpu-usage.ts';
+import { leastDisturbed, startCpuMeter } from './cpu-usage.ts';
 import { measureInProcessLimit } from './in-process-limit.ts';
 import { runClosedLoop } from './load-generator.ts';
 import { BODY_KINDS, requestFactory, responseProblem, type BodyKind } from './oip-requests.ts';
@@ -34,15 +33,6 @@ const LIMIT_BATCH_SIZES = [1, 8, 32, 64, 128];
 /** Loading WIDE and warming it up at every batch size up to 64 takes seconds; this only bounds a hung start. */
 const READY_TIMEOUT_MS = 120_000;
 const MiB = 1024 * 1024;
-/**
- * Other processes busy on more cores than this during a measurement disturb it: on a small machine they take
- * cores from ONNX Runtime's thread pool, which then stalls at every operator. Such a measurement is repeated
- * after a pause, up to MAX_ATTEMPTS times in all.
- */
-const DISTURBED_CORES = 0.2;
-const MAX_ATTEMPTS = 3;
-const RETRY_PAUSE_MS = 3_000;
-
 const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -91,20 +81,6 @@ interface ServerRecord {
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
-/** Every attempt made, and the one kept: the first undisturbed one, else the least disturbed. */
-async function undisturbed<T extends { otherCores: number }>(what: string, measureOnce: () => Promise<T>): Promise<{ kept: T; attempts: T[] }> {
-  const attempts: T[] = [];
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const result = await measureOnce();
-    attempts.push(result);
-    if (result.otherCores <= DISTURBED_CORES) return { kept: result, attempts };
-    progress(`  ${what}: other processes kept ${result.otherCores.toFixed(2)} cores busy`
-      + (attempt < MAX_ATTEMPTS ? '; measuring again' : '; keeping the least disturbed attempt'));
-    if (attempt < MAX_ATTEMPTS) await sleep(RETRY_PAUSE_MS);
-  }
-  return { kept: attempts.reduce((a, b) => (b.otherCores < a.otherCores ? b : a)), attempts };
-}
-
 /** What one measurement of a cell gives; attempts and peak RSS are known only later. */
 type Measurement = Omit<RunRecord, 'attempts' | 'peakRssMiB'>;
 
@@ -152,7 +128,7 @@ async function benchServer(spec: ServerUnderTest, model: ModelName, modelPath: s
     for (const body of BODY_KINDS) {
       for (const concurrency of CONCURRENCIES) {
         const what = `${model} ${spec.kind} ${body} @${concurrency}`;
-        const { kept, attempts } = await undisturbed(what, () => measure(server, spec.kind, model, body, concurrency));
+        const { kept, attempts } = await leastDisturbed(`${what}: `, () => measure(server, spec.kind, model, body, concurrency), progress);
         // Errors count whichever attempt they happened in.
         const cell = {
           ...kept,
@@ -185,14 +161,14 @@ async function main(): Promise<void> {
     // Before any server starts, so nothing else competes for the cores.
     for (const name of modelNames) {
       progress(`in-process limit: ${name}`);
-      const { kept, attempts } = await undisturbed(`${name} in-process limit`, async () => {
+      const { kept, attempts } = await leastDisturbed(`${name} in-process limit: `, async () => {
         const cpu = startCpuMeter(0);
         const limit = await measureInProcessLimit({
           modelPath: paths.get(name)!, inputName: INPUT_NAME, features: MODELS[name].features,
           intraOpThreads, batchSizes: LIMIT_BATCH_SIZES, budgetMs: timing.limitBudgetMs,
         });
         return { model: name, ...limit, otherCores: cpu().otherCores };
-      });
+      }, progress);
       limits.push({ ...kept, attempts: attempts.length });
     }
     for (const name of modelNames) {
