@@ -17,9 +17,7 @@ const EXAMPLES = fileURLToPath(new URL('../../examples/modeldeployments/', impor
 
 let cluster: LocalCluster;
 before(async () => {
-  cluster = await startLocalCluster();
-  await cluster.kubectl(['apply', '--server-side', '-f', CRD]);
-  await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
+  cluster = await startLocalCluster({ crds: [CRD] });
   await cluster.kubectl(['create', 'namespace', 'ml']);
 }, { timeout: 60 * 60_000 });
 after(() => cluster?.stop());

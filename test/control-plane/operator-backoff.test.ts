@@ -41,9 +41,7 @@ async function getMdep(name: string) {
 }
 
 before(async () => {
-  cluster = await startLocalCluster();
-  await cluster.kubectl(['apply', '--server-side', '-f', CRD]);
-  await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
+  cluster = await startLocalCluster({ crds: [CRD] });
   await cluster.kubectl(['create', 'namespace', 'ml']);
   const config = new KubeConfig();
   config.loadFromFile(cluster.kubeconfig);

@@ -41,9 +41,7 @@ const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeou
   poll(what, probe, { timeoutMs, context: () => logs.slice(-20).join('') });
 
 before(async () => {
-  cluster = await startLocalCluster();
-  await cluster.kubectl(['apply', '--server-side', '-f', CRD]);
-  await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
+  cluster = await startLocalCluster({ crds: [CRD] });
   await cluster.kubectl(['create', 'namespace', 'ml']);
   // The operator runs as its ServiceAccount with exactly the RBAC the chart installs.
   operatorConfig = await operatorKubeconfig(cluster);

@@ -15,9 +15,7 @@ const CRD = fileURLToPath(new URL('../../crds/modeldeployment.yaml', import.meta
 let cluster: LocalCluster;
 
 before(async () => {
-  cluster = await startLocalCluster();
-  await cluster.kubectl(['apply', '--server-side', '-f', CRD]);
-  await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
+  cluster = await startLocalCluster({ crds: [CRD] });
   await cluster.kubectl(['create', 'namespace', 'ml']);
 }, { timeout: 60 * 60_000 });
 after(() => cluster?.stop());

@@ -19,9 +19,7 @@ let reconciler: Reconciler;
 const writes: string[] = [];
 
 before(async () => {
-  cluster = await startLocalCluster({ gatewayApi: true });
-  await cluster.kubectl(['apply', '--server-side', '-f', CRD]);
-  await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
+  cluster = await startLocalCluster({ gatewayApi: true, crds: [CRD] });
   await cluster.kubectl(['create', 'namespace', 'ml']);
   await cluster.kubectl(['apply', '-n', 'ml', '-f', RANKER]);
   const config = new KubeConfig();
