@@ -48,18 +48,44 @@ export function serviceUrl(tools: Tools, namespace: string, service: string): st
   return `http://${ip}`;
 }
 
+export interface RowAnswer {
+  status: number;
+  version?: string;
+  /** The first output's data, when the answer was one. */
+  data?: number[];
+  /** Who answered and what, for messages: the router, a model server, or (no Service rule yet) no one of ours. */
+  text: string;
+}
+
+/** One FP32 row (input "input") to the model at `url`; a failed connection is status 0, never a throw. */
+export async function inferRow(url: string, model: string, row: number[]): Promise<RowAnswer> {
+  const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, row.length], data: row }] });
+  try {
+    const response = await fetch(`${url}/v2/models/${model}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(5000) });
+    const text = await response.text();
+    let answer: { model_version?: string; outputs?: Array<{ data: number[] }> } = {};
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      // Not ours, or not JSON: the text says what it was.
+    }
+    return {
+      status: response.status, version: answer.model_version, data: answer.outputs?.[0]?.data,
+      text: `HTTP ${response.status} server=${response.headers.get('server') ?? '-'} via=${response.headers.get('via') ?? '-'} ${text.slice(0, 200)}`,
+    };
+  } catch (error) {
+    return { status: 0, text: `no answer: ${(error as Error).cause ?? (error as Error).message}` };
+  }
+}
+
 /**
  * Waits until the model answers through its Service from this host. A ModelDeployment is Ready once its
  * pods are; kube-proxy programs the Service's endpoints a moment later, and until then a ClusterIP refuses.
  */
 export async function waitUntilServing(url: string, model: string, row: number[], timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, row.length], data: row }] });
   for (;;) {
-    // Who answered matters when it is not 200: the router, a model server, or (no Service rule yet) no one of ours.
-    const last = await fetch(`${url}/v2/models/${model}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(5000) })
-      .then(async (r) => ({ status: r.status, text: `HTTP ${r.status} server=${r.headers.get('server') ?? '-'} via=${r.headers.get('via') ?? '-'} ${(await r.text()).slice(0, 200)}` }),
-        (error: Error) => ({ status: 0, text: `no answer: ${error.cause ?? error.message}` }));
+    const last = await inferRow(url, model, row);
     if (last.status === 200) return;
     if (Date.now() > deadline) throw new Error(`${model} did not answer through ${url} within ${timeoutMs / 1000} s; last: ${last.text}`);
     await new Promise((r) => setTimeout(r, 250));

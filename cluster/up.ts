@@ -1,7 +1,6 @@
 // `make cluster-up`: a real single-node Kubernetes on this machine (containerd + runc, the kubelet,
 // kube-proxy, CoreDNS, Prometheus and prometheus-adapter), with modelship's images built and imported.
 // Idempotent: what already runs is left running. Prints the admin kubeconfig's path (cluster/layout.ts).
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ensureAddonBinaries } from './addon-binaries.ts';
@@ -11,6 +10,7 @@ import { ensurePackages, prepareNetwork, unableReason } from './host.ts';
 import { buildClusterImages, type ClusterImages } from './cluster-images.ts';
 import { clusterDir, DAEMONS, kubeconfigPath, nodeName } from './layout.ts';
 import { ensurePki } from './pki.ts';
+import { kubectl as kubectlWith } from './install.ts';
 import { ensureKubeBinaries, ensureNodeBinaries, ensurePrometheus } from './upstream-binaries.ts';
 import { advertiseFakeGpus } from './fake-gpus.ts';
 import { join } from 'node:path';
@@ -20,10 +20,6 @@ export interface RunningCluster {
   kubectl: string;
   helm: string;
   images: ClusterImages;
-}
-
-export function kubectlAt(kubectl: string, args: string[], input?: string): string {
-  return execFileSync(kubectl, ['--kubeconfig', kubeconfigPath(), ...args], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 export async function clusterUp(log: (line: string) => void = (l) => console.log(l)): Promise<RunningCluster> {
@@ -41,7 +37,7 @@ export async function clusterUp(log: (line: string) => void = (l) => console.log
   const images = buildClusterImages(addonBinaries, log);
   await startControlPlane(kube, pki, log);
   startNode(node, pki, log);
-  const kubectl = (args: string[], input?: string) => kubectlAt(kube.kubectl, args, input);
+  const kubectl = (args: string[], input?: string) => kubectlWith({ kubectl: kube.kubectl, helm: kube.helm }, args, input);
   await waitFor(`node ${nodeName()} to be Ready`, [...DAEMONS], () => {
     try {
       return kubectl(['get', 'node', nodeName(), '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']) === 'True';

@@ -7,7 +7,7 @@ import { MLP, randomRows } from '../test/models/zoo.ts';
 import { startClientLoad, type Answer } from '../test/control-plane/local-traffic.ts';
 import { clusterUp } from '../cluster/up.ts';
 import { deployModelStore, installOperator, kubectl as kubectlWith, OPERATOR_NAMESPACE } from '../cluster/install.ts';
-import { apply, exampleSecrets, followRollout, localExamples, replicaHistory, serviceUrl, waitUntilServing, watchHpa } from '../cluster/scenario.ts';
+import { apply, exampleSecrets, followRollout, inferRow, localExamples, replicaHistory, serviceUrl, waitUntilServing, watchHpa } from '../cluster/scenario.ts';
 import { objectName } from '../operator/src/render/names.ts';
 import { unableReason } from '../cluster/host.ts';
 
@@ -60,14 +60,10 @@ async function realClusterDemo(): Promise<void> {
     const url = serviceUrl(tools, NS, mdep.metadata.name);
     const row = rows[0];
     await waitUntilServing(url, mdep.metadata.name, row);
-    const response = await fetch(`${url}/v2/models/${mdep.metadata.name}/infer`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, row.length], data: row }] }),
-    });
-    const answer = await response.json() as { model_version: string; outputs: Array<{ data: number[] }> };
+    const answer = await inferRow(url, mdep.metadata.name, row);
     const expected = MLP.reference(row);
-    const worst = Math.max(...expected.map((v, i) => Math.abs(v - answer.outputs[0].data[i])));
-    console.log(`  ${url.padEnd(20)} ${mdep.metadata.name.padEnd(18)} HTTP ${response.status} version ${answer.model_version}  max |answer - reference| ${worst.toExponential(1)}`);
+    const worst = Math.max(...expected.map((v, i) => Math.abs(v - (answer.data?.[i] ?? NaN))));
+    console.log(`  ${url.padEnd(20)} ${mdep.metadata.name.padEnd(18)} HTTP ${answer.status} version ${answer.version}  max |answer - reference| ${worst.toExponential(1)}`);
   }
 
   // Autoscaling and a rollout are independent (two ModelDeployments), so they run at once, as they would on a

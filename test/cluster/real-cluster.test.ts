@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { unableReason } from '../../cluster/host.ts';
 import { clusterUp, type RunningCluster } from '../../cluster/up.ts';
 import { deployModelStore, installOperator, kubectl as kubectlWith, OPERATOR_NAMESPACE, type ModelStore, type Tools } from '../../cluster/install.ts';
-import { apply, followRollout, localExamples, serviceUrl, waitUntilServing, watchHpa } from '../../cluster/scenario.ts';
+import { apply, followRollout, inferRow, localExamples, serviceUrl, waitUntilServing, watchHpa } from '../../cluster/scenario.ts';
 import { FAKE_GPU_RESOURCES } from '../../cluster/fake-gpus.ts';
 import { nodeName } from '../../cluster/layout.ts';
 import { objectName } from '../../operator/src/render/names.ts';
@@ -29,15 +29,6 @@ let store: ModelStore;
 const kubectl = (args: string[], input?: string) => kubectlWith(tools, args, input);
 const rows = randomRows(32, MLP.features, 5);
 const failed = (answers: Answer[]) => answers.filter((a) => a.status !== 200);
-
-async function infer(url: string, model: string, row: number[]): Promise<{ status: number; version?: string; data?: number[] }> {
-  const response = await fetch(`${url}/v2/models/${model}/infer`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, row.length], data: row }] }),
-  });
-  const body = await response.json() as { model_version?: string; outputs?: Array<{ data: number[] }> };
-  return { status: response.status, version: body.model_version, data: body.outputs?.[0]?.data };
-}
 
 const example = (name: string) => {
   const mdep = localExamples(store, NS).find((m) => m.metadata.name === name);
@@ -98,7 +89,7 @@ test('example ModelDeployments run on real pods (CPU, whole GPU, MIG slice) and 
   for (const name of ['fraud-classifier', 'ranker']) {
     const url = serviceUrl(tools, NS, name);
     await waitUntilServing(url, name, rows[0]);
-    const answer = await infer(url, name, rows[3]);
+    const answer = await inferRow(url, name, rows[3]);
     assert.equal(answer.status, 200);
     const reference = MLP.reference(rows[3]);
     reference.forEach((v, i) => assert.ok(Math.abs(v - answer.data![i]) < 1e-5, `${name} output ${i}: ${answer.data![i]} vs ${v}`));
@@ -106,7 +97,7 @@ test('example ModelDeployments run on real pods (CPU, whole GPU, MIG slice) and 
   const wideRow = randomRows(1, WIDE.features, 2)[0];
   const embedderUrl = serviceUrl(tools, NS, 'embedder');
   await waitUntilServing(embedderUrl, 'embedder', wideRow);
-  const embedder = await infer(embedderUrl, 'embedder', wideRow);
+  const embedder = await inferRow(embedderUrl, 'embedder', wideRow);
   assert.equal(embedder.status, 200);
   assert.equal(embedder.data!.length, WIDE.reference(wideRow).length);
 });
@@ -153,7 +144,7 @@ test('a model on a PersistentVolumeClaim (pvc://) is mounted read-only and serve
     }
     const url = serviceUrl(tools, NS, 'from-claim');
     await waitUntilServing(url, 'from-claim', rows[0]);
-    const answer = await infer(url, 'from-claim', rows[2]);
+    const answer = await inferRow(url, 'from-claim', rows[2]);
     assert.equal(answer.status, 200);
     MLP.reference(rows[2]).forEach((v, i) => assert.ok(Math.abs(v - answer.data![i]) < 1e-5, `output ${i}`));
   } finally {
