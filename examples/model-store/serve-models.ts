@@ -9,8 +9,21 @@ const dir = process.argv[2] ?? '/models';
 const port = Number(process.env.PORT ?? 8080);
 const files = new Set(readdirSync(dir));
 
+/** The file a request names, or undefined when its path cannot be decoded (a client's malformed %-escape). */
+function requestedName(url: string | undefined): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url ?? '/', 'http://store').pathname.slice(1));
+  } catch {
+    return undefined;
+  }
+}
+
 const server = createServer((req, res) => {
-  const name = decodeURIComponent(new URL(req.url ?? '/', 'http://store').pathname.slice(1));
+  const name = requestedName(req.url);
+  if (name === undefined) {
+    res.writeHead(400, { 'content-type': 'text/plain' }).end('the path is not a valid URL path\n');
+    return;
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD' }).end();
     return;
