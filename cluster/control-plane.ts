@@ -2,8 +2,8 @@
 // detached daemons (cluster/daemons.ts) with their configuration written under the cluster directory.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { connect } from 'node:net';
 import { request, Agent } from 'node:https';
 import type { KubeBinaries, NodeBinaries } from './upstream-binaries.ts';
 import { logTail, runningPid, startDaemon } from './daemons.ts';
@@ -76,6 +76,14 @@ export async function waitFor(what: string, daemons: Daemon[], check: () => Prom
   throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}:\n${daemons.map((d) => `[${d}] ${logTail(d, 6)}`).join('\n')}`);
 }
 
+function acceptsConnections(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(socketPath);
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 export async function startContainerd(log: Log): Promise<void> {
   const config = join(paths.config(), 'containerd.toml');
   mkdirSync(paths.config(), { recursive: true });
@@ -84,7 +92,8 @@ export async function startContainerd(log: Log): Promise<void> {
   writeConfig(join(paths.cniConfDir(), '10-modelship.conflist'), cniConfig());
   if (!runningPid('containerd')) log('starting containerd');
   startDaemon('containerd', 'containerd', ['--config', config]);
-  await waitFor('containerd\'s socket', ['containerd'], () => existsSync(paths.containerdSocket()), 30_000);
+  // Connect, not just look for the file: a socket left by a containerd that was killed stays on disk.
+  await waitFor('containerd\'s socket', ['containerd'], () => acceptsConnections(paths.containerdSocket()), 30_000);
 }
 
 export async function startControlPlane(kube: KubeBinaries, pki: Pki, log: Log): Promise<void> {

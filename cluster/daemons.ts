@@ -22,11 +22,28 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The daemon's pid when it runs (a stale pid file, from a reboot or a crash, counts as not running). */
+/** When the process started, in clock ticks since boot (/proc/PID/stat's 22nd field); undefined once it is gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is parenthesised and may hold spaces: count fields after its closing ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The daemon's pid when it runs. The pid file holds the pid and the process's start time: a pid alone goes
+ * stale when the daemons were killed or the machine restarted, and another process may since hold that number
+ * (a fresh machine restored from a snapshot of this cache starts its own processes at the same low pids).
+ */
 export function runningPid(name: Daemon): number | undefined {
   if (!existsSync(pidFile(name))) return undefined;
-  const pid = Number(readFileSync(pidFile(name), 'utf8'));
-  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+  const [pidText, started] = readFileSync(pidFile(name), 'utf8').trim().split(/\s+/);
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+  return started !== undefined && startTime(pid) === started ? pid : undefined;
 }
 
 /** Starts the daemon unless it already runs (so cluster-up is idempotent); returns its pid. */
@@ -39,7 +56,7 @@ export function startDaemon(name: Daemon, program: string, args: string[], env: 
   try {
     const child = spawn(program, args, { detached: true, stdio: ['ignore', log, log], env: { ...process.env, ...env } });
     child.unref();
-    writeFileSync(pidFile(name), String(child.pid));
+    writeFileSync(pidFile(name), `${child.pid} ${startTime(child.pid!) ?? ''}`);
     return child.pid!;
   } finally {
     closeSync(log);
