@@ -75,8 +75,11 @@ test('without spec.pod the pods are as before: no empty fields added', () => {
 });
 
 test('every label and annotation the operator puts on a pod, and every volume and mount, is one admission keeps out of spec.pod', () => {
-  // A model on a claim: the operator mounts it beside its /tmp.
-  const { server, router } = render({ model: { uri: 'pvc://model-store/ranker/model.onnx', version: 'v1' }, rollout: { strategy: 'canary' } });
+  // A model on a claim and its baseline on another: the operator mounts both beside its /tmp.
+  const { server, router } = render({
+    model: { uri: 'pvc://model-store/ranker/model.onnx', version: 'v1' }, rollout: { strategy: 'canary' },
+    monitoring: { baseline: { uri: 'pvc://profiles/ranker/baseline.json' } },
+  });
   const reservedLabel = (k: string) => (OPERATOR_POD_LABELS as readonly string[]).includes(k) || k.startsWith(OPERATOR_KEY_PREFIX);
   const reservedAnnotation = (k: string) => (OPERATOR_POD_ANNOTATIONS as readonly string[]).includes(k) || k.startsWith(OPERATOR_KEY_PREFIX);
   for (const template of [server, router]) {

@@ -9,8 +9,8 @@ import { validateModelDeployment } from '../../operator/src/api/validate.ts';
 import { loadServeOptions } from '../../server-image/src/config/load.ts';
 import { modelDeployment } from '../support/invalid-model-deployments.ts';
 
-function podOf(model: Record<string, unknown>, runtime: Record<string, unknown> = {}) {
-  const { object, errors } = validateModelDeployment(modelDeployment('ranker', { model: { version: 'v1', ...model }, runtime }));
+function podOf(model: Record<string, unknown>, runtime: Record<string, unknown> = {}, monitoring?: Record<string, unknown>) {
+  const { object, errors } = validateModelDeployment(modelDeployment('ranker', { model: { version: 'v1', ...model }, runtime, ...(monitoring ? { monitoring } : {}) }));
   assert.deepEqual(errors, []);
   object.metadata.uid = 'uid-1';
   const deployment = renderDesiredState(object, DEFAULT_SETTINGS).find((o) => o.kind === 'Deployment') as Record<string, any>;
@@ -68,4 +68,30 @@ test('a plain https:// model: no volume beyond /tmp, no Secret', () => {
   assert.deepEqual(pod.volumes.map((v: Record<string, unknown>) => v.name), ['tmp']);
   assert.equal(env.some((e) => 'valueFrom' in e), false);
   assert.equal(serverSees.model, 'https://models.example.com/m.onnx');
+});
+
+test('spec.monitoring reaches the server as its drift and prediction-log settings; unset ones keep the server\'s defaults', () => {
+  const sha = 'c'.repeat(64);
+  const { serverSees } = podOf({ uri: 'https://models.internal/m.onnx' }, {}, {
+    baseline: { uri: 'https://models.internal/baseline.json', sha256: sha },
+    drift: { windowSeconds: 600, minRows: 50, sampleRate: 0.5 },
+    predictionLog: { sink: 'http://collector.logging.svc/events', sampleRate: 0.1, inputElements: 0 },
+  });
+  assert.deepEqual(
+    [serverSees.baseline, serverSees.baselineSha256, serverSees.driftWindowSeconds, serverSees.driftMinRows, serverSees.driftSampleRate],
+    ['https://models.internal/baseline.json', sha, 600, 50, 0.5]);
+  assert.deepEqual([serverSees.predictionLog, serverSees.predictionLogSampleRate, serverSees.predictionLogInputElements], ['http://collector.logging.svc/events', 0.1, 0]);
+  const unset = podOf({ uri: 'https://models.internal/m.onnx' }).serverSees;
+  assert.equal(unset.baseline, undefined);
+  assert.equal(unset.predictionLog, undefined);
+});
+
+test("a pvc:// baseline: a path in the model's mount on the model's claim, its own read-only mount on another", () => {
+  const same = podOf({ uri: 'pvc://model-store/ranker/model.onnx' }, {}, { baseline: { uri: 'pvc://model-store/ranker/baseline.json' } });
+  assert.equal(same.serverSees.baseline, '/model-source/ranker/baseline.json');
+  assert.equal(same.pod.volumes.some((v: Record<string, unknown>) => v.name === 'baseline-source'), false);
+  const other = podOf({ uri: 'https://models.internal/m.onnx' }, {}, { baseline: { uri: 'pvc://profiles/ranker/baseline.json' } });
+  assert.equal(other.serverSees.baseline, '/baseline-source/ranker/baseline.json');
+  assert.deepEqual(other.pod.volumes.find((v: Record<string, unknown>) => v.name === 'baseline-source').persistentVolumeClaim, { claimName: 'profiles', readOnly: true });
+  assert.deepEqual(other.mounts.find((m) => m.name === 'baseline-source'), { name: 'baseline-source', mountPath: '/baseline-source', readOnly: true });
 });

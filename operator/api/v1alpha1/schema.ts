@@ -180,6 +180,12 @@ const model = obj('The model to serve. Changing it (GitOps: a commit) starts a r
   }),
 }, { required: ['uri', 'version'], 'x-kubernetes-validations': cel(MODEL_RULES) });
 
+/** The server settings spec.monitoring sets (render/monitoring.ts). */
+export const MONITORING_OPTIONS = [
+  'baseline', 'baselineSha256', 'driftWindowSeconds', 'driftMinRows', 'driftSampleRate',
+  'predictionLog', 'predictionLogSampleRate', 'predictionLogInputElements',
+] as const satisfies readonly ServeOptionKey[];
+
 /**
  * The server settings the operator sets itself, from the spec and its own settings (the renderer of the
  * server container, operator/src/render/workload.ts, is typed to set exactly these). In runtime.env their
@@ -192,6 +198,7 @@ export const OPERATOR_SET_OPTIONS = [
   'instances', 'intraOpThreads', 'executionProvider', 'drainTimeoutMs', 'modelCacheDir',
   'cache', 'cacheTtlSeconds', 'cacheMaxBytes', 'cacheMaxEntryBytes', 'cacheRedisUrl', 'cacheRedisTimeoutMs',
   's3Endpoint', 's3Region', 's3PathStyle',
+  ...MONITORING_OPTIONS,
 ] as const satisfies readonly ServeOptionKey[];
 export type OperatorSetOption = typeof OPERATOR_SET_OPTIONS[number];
 /** Server settings the operator sets from a Secret (valueFrom), never as a value in the pod spec. */
@@ -380,6 +387,7 @@ const rollout = obj('How a new model version (a change of spec.model) is promote
     maxErrorRate: num('Largest share of candidate requests answered 5xx (0 to 1).', { minimum: 0, maximum: 1, default: 0.01 }),
     maxLatencyP99Ms: num('Largest candidate p99 latency, in milliseconds.', { exclusiveMinimum: true, minimum: 0 }),
     maxLatencyP99Ratio: num('Largest candidate p99 latency relative to the stable version\'s in the same window, e.g. 1.5.', { exclusiveMinimum: true, minimum: 0 }),
+    maxPredictionShift: num('Largest PSI of the candidate\'s prediction distribution against the stable version\'s over the same window (each output binned by the baseline; the worst output counts), e.g. 0.1. Judged in shadow and canary checks alike; needs spec.monitoring.baseline.', { minimum: 0 }),
     failureThreshold: int('Failed checks that roll the candidate back.', { minimum: 1, maximum: 100, default: 2 }),
   }, { default: {} }),
   abTest: obj('The fixed split of strategy abTest.', {
@@ -401,8 +409,55 @@ const rollout = obj('How a new model version (a change of spec.model) is promote
   }, { default: {} }),
 }, { 'x-kubernetes-validations': cel(ROLLOUT_RULES) });
 
+interface MonitoringFields { baseline?: { uri: string }; drift?: { warnPsi?: number; alertPsi?: number } }
+
+/** Where a baseline may be: what the server fetches itself, or a claim the operator mounts (never an image). */
+const BASELINE_SCHEME = '^(https?|file|s3|pvc)://';
+export const MONITORING_RULES: ValidationRule<MonitoringFields>[] = [
+  { rule: `!has(self.baseline) || !self.baseline.uri.matches(r'${ANY_SCHEME}') || self.baseline.uri.matches(r'${BASELINE_SCHEME}')`,
+    message: 'monitoring.baseline.uri must be a path or an http://, https://, file://, s3:// or pvc:// URI', fieldPath: '.baseline.uri',
+    holds: (m) => m.baseline === undefined || !matches(m.baseline.uri, ANY_SCHEME) || matches(m.baseline.uri, BASELINE_SCHEME) },
+  { rule: `!has(self.baseline) || !self.baseline.uri.startsWith('pvc://') || (self.baseline.uri.matches(r'${PVC_URI}') && !self.baseline.uri.substring(6).matches(r'${DOT_DOT_SEGMENT}'))`,
+    message: 'monitoring.baseline.uri must be pvc://claim/path/to/baseline.json (no ".." in the path)', fieldPath: '.baseline.uri',
+    holds: (m) => m.baseline === undefined || !m.baseline.uri.startsWith('pvc://') || (matches(m.baseline.uri, PVC_URI) && !matches(m.baseline.uri.slice(6), DOT_DOT_SEGMENT)) },
+  { rule: '!has(self.drift) || has(self.baseline)', message: 'monitoring.drift needs monitoring.baseline (drift is measured against it)', fieldPath: '.drift',
+    holds: (m) => m.drift === undefined || m.baseline !== undefined },
+  { rule: '!has(self.drift) || !has(self.drift.warnPsi) || !has(self.drift.alertPsi) || self.drift.warnPsi <= self.drift.alertPsi',
+    message: 'monitoring.drift.warnPsi must not exceed alertPsi', fieldPath: '.drift.warnPsi',
+    holds: (m) => m.drift?.warnPsi === undefined || m.drift.alertPsi === undefined || m.drift.warnPsi <= m.drift.alertPsi },
+];
+
+const monitoring = obj('Model monitoring in the server: input and prediction drift against a baseline profile (modelship-server profile), and prediction logging. Drift shows in the Drifting condition and the servers\' metrics; rollout.analysis.maxPredictionShift gates a rollout on it.', {
+  baseline: obj('The baseline profile of the data the model expects (modelship.dev/baseline/v1 JSON, written by `modelship-server profile`). Every version\'s pods load it.', {
+    uri: str('Where it is: http(s)://host/path (model.headersSecretRef applies), s3://bucket/key (model.s3\'s store and credentials), pvc://claim/path (mounted read-only), or a path inside the image.', { minLength: 1, maxLength: 2048 }),
+    sha256: str('Expected SHA-256 of the baseline file; the server refuses to start on a mismatch.', { pattern: '^[0-9a-fA-F]{64}$' }),
+  }, { required: ['uri'] }),
+  drift: obj('How drift is judged (population stability index, PSI, per feature and per output).', {
+    warnPsi: num('PSI at which a feature or output is reported as drifting in a warning (the Drifting condition stays False, reason DriftWarning).', { minimum: 0, default: 0.1 }),
+    alertPsi: num('PSI at which the Drifting condition turns True.', { minimum: 0, default: 0.25 }),
+    windowSeconds: int('The sliding window the servers compute PSI over, in seconds.', { minimum: 10, maximum: 86400, default: 300 }),
+    minRows: int('Rows a feature needs in the window before it is judged.', { minimum: 1, default: 100 }),
+    sampleRate: num('Share of requests counted into the drift bins (0 to 1).', { minimum: 0, maximum: 1, default: 1 }),
+  }),
+  predictionLog: obj('Log sampled predictions with their inputs, version and request id (to join with labels later), off the request path: a full queue drops records (counted), never requests.', {
+    sink: str("stdout: JSON lines in the server's log. An http(s):// URL: CloudEvents as KServe's payload logger sends them.", { pattern: '^(stdout|https?://.+)$', maxLength: 2048 }),
+    sampleRate: num('Share of requests whose prediction is logged (0 to 1).', { minimum: 0, maximum: 1, default: 1 }),
+    inputElements: int('Most elements of each input tensor written to a record (0 leaves inputs out).', { minimum: 0, default: 1024 }),
+  }, { required: ['sink'] }),
+}, { 'x-kubernetes-validations': cel(MONITORING_RULES) });
+
+/**
+ * Checked at the spec's root: rules that tie two parts of the spec together.
+ */
+interface SpecFields { monitoring?: { baseline?: unknown }; rollout?: { analysis?: { maxPredictionShift?: number } } }
+export const SPEC_RULES: ValidationRule<SpecFields>[] = [
+  { rule: '!has(self.rollout) || !has(self.rollout.analysis) || !has(self.rollout.analysis.maxPredictionShift) || (has(self.monitoring) && has(self.monitoring.baseline))',
+    message: 'rollout.analysis.maxPredictionShift needs monitoring.baseline (its bins are what both versions\' predictions are counted in)', fieldPath: '.rollout.analysis.maxPredictionShift',
+    holds: (s) => s.rollout?.analysis?.maxPredictionShift === undefined || s.monitoring?.baseline !== undefined },
+];
+
 const condition = obj('A condition of the deployment (Kubernetes API conventions).', {
-  type: str('Ready, Progressing, Degraded or GPUCapacityMissing.'),
+  type: str('Ready, Progressing, Degraded, GPUCapacityMissing or Drifting.'),
   status: str('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] }),
   observedGeneration: int('The .metadata.generation this condition was computed from.', { format: 'int64' }),
   lastTransitionTime: str('When the status last changed.', { format: 'date-time' }),
@@ -435,9 +490,9 @@ export const OPERATOR_POD_ANNOTATIONS = ['prometheus.io/scrape', 'prometheus.io/
 export const OPERATOR_KEY_PREFIX = `${GROUP}/`;
 /**
  * The model server's own volumes and where they are mounted (workload.ts and model-source.ts render exactly
- * these): the writable /tmp, and the read-only mount of a pvc:// or oci:// model.
+ * these): the writable /tmp, the read-only mount of a pvc:// or oci:// model, and of a baseline on another claim.
  */
-export const OPERATOR_VOLUMES = { tmp: '/tmp', 'model-source': '/model-source' } as const;
+export const OPERATOR_VOLUMES = { tmp: '/tmp', 'model-source': '/model-source', 'baseline-source': '/baseline-source' } as const;
 /** The volume types spec.pod.volumes may use: those of the restricted Pod Security Standard, none of which reaches the node's files or devices. */
 export const ALLOWED_VOLUME_TYPES = ['emptyDir', 'configMap', 'secret', 'persistentVolumeClaim', 'projected', 'downwardAPI', 'csi', 'ephemeral'] as const;
 
@@ -690,12 +745,13 @@ const specSchema = obj('Desired state. The operator never edits it: its decision
   pod,
   scaling,
   rollout,
-}, { required: ['model'] });
+  monitoring,
+}, { required: ['model'], 'x-kubernetes-validations': cel(SPEC_RULES) });
 
 const statusSchema = obj('Observed state, written by the operator.', {
   observedGeneration: int('The .metadata.generation the status describes.', { format: 'int64' }),
   phase: str('Pending, Progressing, Ready, Degraded or Failed.'),
-  conditions: arr('Ready, Progressing, Degraded, GPUCapacityMissing.', condition, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+  conditions: arr('Ready, Progressing, Degraded, GPUCapacityMissing, Drifting.', condition, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
   replicas: int('Pods of the stable version.'),
   readyReplicas: int('Ready pods of the stable version.'),
   selector: str('Label selector of the pods, for the scale subresource.'),

@@ -2,7 +2,7 @@
 // the same schema with ajv, then the same rules as the CRD's CEL with the same messages, after applying
 // the schema's defaults as the API server would.
 import { Ajv, type ErrorObject } from 'ajv';
-import { CACHE_RULES, GPU_RULES, MODEL_RULES, RESERVED_ENV_RULE, ROLLOUT_RULES, SCALING_RULES, modelDeploymentSchema, rulesAt, type ValidationRule } from '../../api/v1alpha1/schema.ts';
+import { CACHE_RULES, GPU_RULES, MODEL_RULES, MONITORING_RULES, RESERVED_ENV_RULE, ROLLOUT_RULES, SCALING_RULES, SPEC_RULES, modelDeploymentSchema, rulesAt, type ValidationRule } from '../../api/v1alpha1/schema.ts';
 import { GROUP, KIND, VERSION } from '../../api/v1alpha1/schema.ts';
 import type { ModelDeployment } from './types.ts';
 
@@ -88,6 +88,8 @@ export function validateModelDeployment(input: unknown): Validated {
     errors.push(...checkRules(object.spec.scaling as never, SCALING_RULES, 'spec.scaling'));
     errors.push(...checkRules(object.spec.rollout as never, ROLLOUT_RULES, 'spec.rollout'));
     errors.push(...checkRules(object.spec.runtime?.cache as never, CACHE_RULES, 'spec.runtime.cache'));
+    errors.push(...checkRules(object.spec.monitoring as never, MONITORING_RULES, 'spec.monitoring'));
+    errors.push(...checkRules(object.spec as never, SPEC_RULES, 'spec'));
     errors.push(...checkAttachedRules((modelDeploymentSchema.properties as Record<string, Schema>).spec, object.spec, 'spec'));
     errors.push(...(object.spec.runtime?.env ?? []).flatMap((item, i) => RESERVED_ENV_RULE.holds(item) ? []
       : [`spec.runtime.env[${i}]${RESERVED_ENV_RULE.fieldPath}: ${RESERVED_ENV_RULE.message(item.name)}`]));

@@ -5,6 +5,7 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig, makeInformer, type Informer, t
 import { GROUP, KIND, PLURAL, VERSION } from '../../api/v1alpha1/schema.ts';
 import { MANAGER } from '../render/names.ts';
 import type { OperatorSettings } from '../render/settings.ts';
+import type { ModelDeployment } from '../api/types.ts';
 import { kubeClients, nodeInfo } from './kube-client.ts';
 import { reconcile } from './reconcile.ts';
 import { analysisFor, PrometheusAnalysis, RouterAnalysis } from '../rollout/analysis.ts';
@@ -24,6 +25,8 @@ export interface ControllerOptions {
   resyncMs: number;
   /** Router /metrics URLs by `namespace/name`, instead of the router pods' (an operator outside the cluster). */
   routerMetrics?: Map<string, string[]>;
+  /** Model-server /metrics URLs by `namespace/name/version`, instead of the version's pods' (likewise). */
+  serverMetrics?: Map<string, string[]>;
   /**
    * Only these namespaces: ModelDeployments and what the operator owns are listed and watched there alone,
    * so a Role in each is all the operator needs (nodes stay cluster-wide). Undefined: every namespace.
@@ -67,6 +70,9 @@ export function startController(options: ControllerOptions): RunningController {
     return (owned.cache.list(mdep.metadata.namespace) as V1Deployment[]).filter((d) => d.metadata?.labels?.['app.kubernetes.io/component'] === 'model-server'
       && d.metadata.ownerReferences?.some((o) => o.uid === mdep.metadata.uid));
   };
+  /** One version's model-server /metrics URLs (drift, prediction shift). */
+  const serverMetricsUrls = async (mdep: ModelDeployment, version: string) =>
+    options.serverMetrics?.get(`${mdep.metadata.namespace}/${mdep.metadata.name}/${version}`) ?? clients.serverMetricsUrls(mdep, version);
   const analysis = {
     router: new RouterAnalysis(async (mdep) => options.routerMetrics?.get(`${mdep.metadata.namespace}/${mdep.metadata.name}`) ?? clients.routerMetricsUrls(mdep)),
     prometheus: new PrometheusAnalysis(),
@@ -80,6 +86,7 @@ export function startController(options: ControllerOptions): RunningController {
         ...clients,
         // From the informer's cache: the capacity check must not list every node on every reconcile.
         listNodes: async () => nodes.list().map((n) => nodeInfo(n as V1Node)),
+        serverMetricsUrls,
         analysis: (mdep) => analysisFor(mdep, analysis),
         cache: { live, memo, versionDeployments },
         settings: options.settings,

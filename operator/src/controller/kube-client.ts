@@ -4,7 +4,7 @@ import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, KubernetesObje
 import type { EventRecord, ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import type { NodeInfo, NodeUsage } from '../render/gpu-capacity.ts';
 import { routerName } from '../render/router.ts';
-import { selectorLabels } from '../render/names.ts';
+import { selectorLabels, versionedName } from '../render/names.ts';
 import { SERVER_PORT } from '../../../contract/ports.ts';
 import { EventRecorder } from './events.ts';
 import { GROUP, KIND, PLURAL, VERSION } from '../../api/v1alpha1/schema.ts';
@@ -18,6 +18,8 @@ export interface KubeClients {
   scheduledPods(mdep: ModelDeployment, version: string): Promise<number>;
   /** The /metrics URLs of a ModelDeployment's ready router pods (from its Service's EndpointSlices). */
   routerMetricsUrls(mdep: ModelDeployment): Promise<string[]>;
+  /** The /metrics URLs of one version's ready model-server pods (from its Service's EndpointSlices). */
+  serverMetricsUrls(mdep: ModelDeployment, version: string): Promise<string[]>;
   /** Repeats of an Event raise its count (see events.ts). */
   recordEvent(mdep: ModelDeployment, event: EventRecord): Promise<void>;
 }
@@ -32,6 +34,13 @@ export function kubeClients(config: KubeConfig): KubeClients {
   const core = config.makeApiClient(CoreV1Api);
   const discovery = config.makeApiClient(DiscoveryV1Api);
   const events = new EventRecorder(core, FIELD_MANAGER);
+  /** The /metrics URL of every ready pod behind a Service. */
+  const metricsUrls = async (mdep: ModelDeployment, service: string) => {
+    const slices = await discovery.listNamespacedEndpointSlice({ namespace: mdep.metadata.namespace ?? 'default', labelSelector: `kubernetes.io/service-name=${service}` });
+    return slices.items.flatMap((slice) => slice.endpoints
+      .filter((e) => e.conditions?.ready !== false)
+      .flatMap((e) => e.addresses.map((ip) => `http://${slice.addressType === 'IPv6' ? `[${ip}]` : ip}:${SERVER_PORT}/metrics`)));
+  };
   return {
     objects,
     async listNodes() {
@@ -59,12 +68,8 @@ export function kubeClients(config: KubeConfig): KubeClients {
       const pods = await core.listNamespacedPod({ namespace: mdep.metadata.namespace ?? 'default', labelSelector: selector, fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' });
       return pods.items.filter((p) => p.spec?.nodeName && !p.metadata?.deletionTimestamp).length;
     },
-    async routerMetricsUrls(mdep) {
-      const slices = await discovery.listNamespacedEndpointSlice({ namespace: mdep.metadata.namespace ?? 'default', labelSelector: `kubernetes.io/service-name=${routerName(mdep)}` });
-      return slices.items.flatMap((slice) => slice.endpoints
-        .filter((e) => e.conditions?.ready !== false)
-        .flatMap((e) => e.addresses.map((ip) => `http://${slice.addressType === 'IPv6' ? `[${ip}]` : ip}:${SERVER_PORT}/metrics`)));
-    },
+    routerMetricsUrls: (mdep) => metricsUrls(mdep, routerName(mdep)),
+    serverMetricsUrls: (mdep, version) => metricsUrls(mdep, versionedName(mdep, version)),
     async recordEvent(mdep, event) {
       await events.record(mdep, event);
     },

@@ -26,6 +26,8 @@ export interface Observer {
   nodeUsage(): Promise<NodeUsage>;
   /** Pods of one version of a ModelDeployment that are bound to a node. */
   scheduledPods(mdep: ModelDeployment, version: string): Promise<number>;
+  /** The /metrics URLs of one version's ready model-server pods (drift in status). */
+  serverMetricsUrls(mdep: ModelDeployment, version: string): Promise<string[]>;
   /** Where the rollout's checks read their numbers, by spec.rollout.analysis.provider. */
   analysis(mdep: ModelDeployment): AnalysisSource;
   settings: OperatorSettings;

@@ -71,3 +71,31 @@ export function modelSource(model: ModelDeployment['spec']['model']): ModelSourc
     secretEnv: headers ? [fromSecret(envName('downloadHeaders'), headers.name, headers.key)] : [],
   };
 }
+
+/** Where a baseline on a claim other than the model's is mounted. */
+const BASELINE_MOUNT = OPERATOR_VOLUMES['baseline-source'];
+const BASELINE_VOLUME: keyof typeof OPERATOR_VOLUMES = 'baseline-source';
+
+export interface BaselineSource {
+  /** What the server is given as --baseline. */
+  baseline: string;
+  volumes: Array<Record<string, unknown>>;
+  volumeMounts: Array<Record<string, unknown>>;
+}
+
+/**
+ * spec.monitoring.baseline's file. A URI the server fetches (http(s), s3, file, a path) is passed as it is,
+ * with the model's download settings; on the model's own claim it is a path in the model's mount; on
+ * another claim that claim is mounted read-only beside it.
+ */
+export function baselineSource(uri: string, model: ModelDeployment['spec']['model']): BaselineSource {
+  const pvc = new RegExp(PVC_URI).exec(uri);
+  if (!pvc) return { baseline: uri, volumes: [], volumeMounts: [] };
+  const modelClaim = new RegExp(PVC_URI).exec(model.uri)?.[1];
+  if (pvc[1] === modelClaim) return { baseline: `${MODEL_SOURCE_MOUNT}/${pvc[3]}`, volumes: [], volumeMounts: [] };
+  return {
+    baseline: `${BASELINE_MOUNT}/${pvc[3]}`,
+    volumes: [{ name: BASELINE_VOLUME, persistentVolumeClaim: { claimName: pvc[1], readOnly: true } }],
+    volumeMounts: [{ name: BASELINE_VOLUME, mountPath: BASELINE_MOUNT, readOnly: true }],
+  };
+}

@@ -5,7 +5,8 @@ import { DEFAULT_DOWNLOAD_MAX_BYTES, envName, serveEnv } from '../../../contract
 import type { ModelDeployment } from '../api/types.ts';
 import { isOperatorEnv, OPERATOR_VOLUMES, type OperatorSetOption } from '../../api/v1alpha1/schema.ts';
 import { gpuPlacement } from './gpu.ts';
-import { modelSource, type ModelSource } from './model-source.ts';
+import { baselineSource, modelSource, type BaselineSource, type ModelSource } from './model-source.ts';
+import { monitoringSettings } from './monitoring.ts';
 import { objectLabels, objectMeta, selectorLabels, versionedName } from './names.ts';
 import { modelServerPodFields, podMetadata } from './pod-fields.ts';
 import type { OperatorSettings } from './settings.ts';
@@ -39,7 +40,7 @@ function tmpSizeLimit(env: EnvVar[]): string {
   return `${Math.ceil((cap + TMP_HEADROOM_BYTES) / MIB)}Mi`;
 }
 
-function serverEnv(mdep: ModelDeployment, executionProvider: string, source: ModelSource): EnvVar[] {
+function serverEnv(mdep: ModelDeployment, executionProvider: string, source: ModelSource, baseline: BaselineSource | undefined): EnvVar[] {
   const { model, runtime = {} } = mdep.spec;
   const cache = runtime.cache;
   // Typed by the reserved list, so what admission refuses in runtime.env is exactly what is set here.
@@ -67,6 +68,7 @@ function serverEnv(mdep: ModelDeployment, executionProvider: string, source: Mod
     s3Endpoint: source.s3Endpoint,
     s3Region: source.s3Region,
     s3PathStyle: source.s3PathStyle,
+    ...monitoringSettings(mdep.spec.monitoring, baseline),
   };
   const env = new Map(serveEnv(operatorSet).map(({ name, value }) => [name, value]));
   // The user's env sets any other server setting. Ours are refused at admission; one stored before that rule
@@ -105,7 +107,9 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
   const image = mdep.spec.runtime?.image ?? (placement.executionProvider === 'cuda' ? settings.serverImage.cuda : settings.serverImage.cpu);
   const resources = mdep.spec.resources ?? {};
   const source = modelSource(mdep.spec.model);
-  const env = serverEnv(mdep, placement.executionProvider, source);
+  const baselineUri = mdep.spec.monitoring?.baseline?.uri;
+  const baseline = baselineUri === undefined ? undefined : baselineSource(baselineUri, mdep.spec.model);
+  const env = serverEnv(mdep, placement.executionProvider, source, baseline);
   const pod = mdep.spec.pod;
   const container = {
     name: 'server',
@@ -125,7 +129,7 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
     livenessProbe: httpProbe('/v2/health/live', 10, 6),
     lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
     securityContext: CONTAINER_SECURITY,
-    volumeMounts: [{ name: 'tmp', mountPath: MODEL_CACHE }, ...source.volumeMounts, ...pod?.volumeMounts ?? []],
+    volumeMounts: [{ name: 'tmp', mountPath: MODEL_CACHE }, ...source.volumeMounts, ...baseline?.volumeMounts ?? [], ...pod?.volumeMounts ?? []],
   };
   return {
     apiVersion: 'apps/v1',
@@ -148,7 +152,7 @@ export function renderDeployment(mdep: ModelDeployment, settings: OperatorSettin
           enableServiceLinks: false,
           ...(Object.keys(placement.nodeSelector).length > 0 ? { nodeSelector: placement.nodeSelector } : {}),
           ...(placement.tolerations.length > 0 ? { tolerations: placement.tolerations } : {}),
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: tmpSizeLimit(env) } }, ...source.volumes, ...pod?.volumes ?? []],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: tmpSizeLimit(env) } }, ...source.volumes, ...baseline?.volumes ?? [], ...pod?.volumes ?? []],
         },
       },
     },
