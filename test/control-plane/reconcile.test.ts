@@ -45,6 +45,7 @@ before(async () => {
     listNodes: () => clients.listNodes(),
     nodeUsage: () => clients.nodeUsage(),
     scheduledPods: (mdep, version) => clients.scheduledPods(mdep, version),
+    serverMetricsUrls: (mdep, version) => clients.serverMetricsUrls(mdep, version),
     analysis: () => new RouterAnalysis(clients.routerMetricsUrls),
     recordEvent: async (mdep, event) => {
       writes.push(`event ${event.reason}`);
