@@ -19,6 +19,7 @@ Commands:
                      --log-level LEVEL, --no-leader-elect, --lease-namespace NS, --lease-duration-ms N,
                      --router-metrics NS/NAME=URL[,URL] (read that ModelDeployment's router metrics
                      there instead of from its pods: for an operator outside the cluster; repeatable),
+                     --server-metrics NS/NAME/VERSION=URL[,URL] (the same for one version's model servers),
                      --watch-namespaces NS[,NS] (only these namespaces: what a namespaced install's
                      Roles allow; default all), and the render options below)
 
@@ -55,6 +56,7 @@ async function operator(args: string[]): Promise<number> {
         'lease-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'modelship-system' },
         'lease-duration-ms': { type: 'string', default: '15000' },
         'router-metrics': { type: 'string', multiple: true, default: [] },
+        'server-metrics': { type: 'string', multiple: true, default: [] },
         'watch-namespaces': { type: 'string' },
         ...SETTINGS_FLAGS,
       },
@@ -71,7 +73,8 @@ async function operator(args: string[]): Promise<number> {
       resyncMs: number('resync-ms', values['resync-ms'], 1000),
       healthPort: number('health-port', values['health-port'], 0),
       logLevel: values['log-level'],
-      routerMetrics: routerMetricsFrom(values['router-metrics']),
+      routerMetrics: metricsUrlsFrom('router-metrics', values['router-metrics'], /^([a-z0-9-]+\/[a-z0-9.-]+)=(.+)$/, 'namespace/name'),
+      serverMetrics: metricsUrlsFrom('server-metrics', values['server-metrics'], /^([a-z0-9-]+\/[a-z0-9.-]+\/[A-Za-z0-9][A-Za-z0-9_.-]*)=(.+)$/, 'namespace/name/version'),
       watchNamespaces: watchNamespacesFrom(values['watch-namespaces']),
       lease: values['no-leader-elect'] ? undefined : {
         namespace: values['lease-namespace'],
@@ -85,13 +88,14 @@ async function operator(args: string[]): Promise<number> {
   }
 }
 
-function routerMetricsFrom(entries: string[]): Map<string, string[]> {
+/** --router-metrics and --server-metrics: `key=url[,url]` entries, the key matched by `entry`'s first group. */
+function metricsUrlsFrom(flag: string, entries: string[], entry: RegExp, keyShape: string): Map<string, string[]> {
   const map = new Map<string, string[]>();
-  for (const entry of entries) {
-    const match = /^([a-z0-9-]+\/[a-z0-9.-]+)=(.+)$/.exec(entry);
-    if (!match) throw new Error(`--router-metrics: '${entry}' must look like namespace/name=http://host:port/metrics`);
+  for (const text of entries) {
+    const match = entry.exec(text);
+    if (!match) throw new Error(`--${flag}: '${text}' must look like ${keyShape}=http://host:port/metrics`);
     const urls = match[2].split(',');
-    for (const url of urls) if (!/^https?:\/\//.test(url)) throw new Error(`--router-metrics: '${url}' is not an http(s) URL`);
+    for (const url of urls) if (!/^https?:\/\//.test(url)) throw new Error(`--${flag}: '${url}' is not an http(s) URL`);
     map.set(match[1], urls);
   }
   return map;

@@ -21,6 +21,8 @@ export interface OperatorOptions {
   logLevel: string;
   /** Router /metrics URLs by `namespace/name`, for an operator running outside the cluster. */
   routerMetrics?: Map<string, string[]>;
+  /** Model-server /metrics URLs by `namespace/name/version`, likewise. */
+  serverMetrics?: Map<string, string[]>;
   /** Only these namespaces (a namespaced install); undefined: every namespace. */
   watchNamespaces?: string[];
   /** Lease namespace/name for leader election; undefined runs without it (a single replica). */
@@ -57,7 +59,7 @@ export async function runOperator(options: OperatorOptions): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   const start = () => {
-    controller = startController({ config, settings: options.settings, logger, metrics, workers: options.workers, resyncMs: options.resyncMs, routerMetrics: options.routerMetrics, watchNamespaces: options.watchNamespaces });
+    controller = startController({ config, settings: options.settings, logger, metrics, workers: options.workers, resyncMs: options.resyncMs, routerMetrics: options.routerMetrics, serverMetrics: options.serverMetrics, watchNamespaces: options.watchNamespaces });
   };
   let exitCode = 0;
   if (!election) {

@@ -9,6 +9,7 @@ import type { ModelDeployment } from '../api/types.ts';
 import { kubeClients, nodeInfo } from './kube-client.ts';
 import { reconcile } from './reconcile.ts';
 import { analysisFor, PrometheusAnalysis, RouterAnalysis } from '../rollout/analysis.ts';
+import { DriftWatch } from '../monitoring/drift-watch.ts';
 import { objectKey, type AppliedMemo, type LiveLookup } from './apply.ts';
 import { WorkQueue } from './work-queue.ts';
 import { describeApiError } from './api-errors.ts';
@@ -73,6 +74,7 @@ export function startController(options: ControllerOptions): RunningController {
   /** One version's model-server /metrics URLs (drift, prediction shift). */
   const serverMetricsUrls = async (mdep: ModelDeployment, version: string) =>
     options.serverMetrics?.get(`${mdep.metadata.namespace}/${mdep.metadata.name}/${version}`) ?? clients.serverMetricsUrls(mdep, version);
+  const drift = new DriftWatch(serverMetricsUrls);
   const analysis = {
     router: new RouterAnalysis(async (mdep) => options.routerMetrics?.get(`${mdep.metadata.namespace}/${mdep.metadata.name}`) ?? clients.routerMetricsUrls(mdep)),
     prometheus: new PrometheusAnalysis(),
@@ -86,7 +88,7 @@ export function startController(options: ControllerOptions): RunningController {
         ...clients,
         // From the informer's cache: the capacity check must not list every node on every reconcile.
         listNodes: async () => nodes.list().map((n) => nodeInfo(n as V1Node)),
-        serverMetricsUrls,
+        drift: (mdep, version, now, intervalMs) => drift.read(mdep, version, now, intervalMs),
         analysis: (mdep) => analysisFor(mdep, analysis),
         cache: { live, memo, versionDeployments },
         settings: options.settings,
@@ -94,6 +96,7 @@ export function startController(options: ControllerOptions): RunningController {
       }, namespace, name);
       metrics.reconciled('success', (performance.now() - started) / 1000, result.writes);
       if (result.rolledBack) metrics.rolledBack(namespace, name);
+      if (!result.found) drift.forget({ metadata: { name, namespace } });
       return result.found ? { requeueAfterMs: Math.min(options.resyncMs, result.requeueAfterMs ?? Infinity) } : undefined;
     } catch (error) {
       metrics.reconciled('error', (performance.now() - started) / 1000, 0);

@@ -16,6 +16,7 @@ import type { RolloutStatus } from '../rollout/types.ts';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { modelRef, type InvalidObservation, type Observation, type ValidObservation } from './observe.ts';
 import { computeStatus, transitionEvents, type StatusInput } from './status.ts';
+import { driftCheckIntervalMs, driftMarks, judgeDrift } from '../monitoring/drift-judgement.ts';
 
 export const PAUSE_ANNOTATION = 'serving.modelship.dev/paused';
 export const ABORT_ANNOTATION = 'serving.modelship.dev/abort';
@@ -144,11 +145,13 @@ export function decide(obs: Observation, settings: OperatorSettings, conflicts: 
       routerReadyReplicas: obs.routerReadyReplicas,
       gpuProblem: gpuCapacityProblem(placement, nodes),
       conflicts,
+      drift: obs.drift && judgeDrift(obs.drift, driftMarks(mdep.spec.monitoring)),
     }),
     routing: provider,
   };
   const before = obs.mdep.status?.routing;
-  const next = msUntilDecision(state, rollout, now);
+  // With monitoring, the drift is read again every check interval even when nothing else happens.
+  const next = minDefined(msUntilDecision(state, rollout, now), obs.drift && driftCheckIntervalMs(mdep.spec.monitoring));
   return {
     rollout: state,
     objects: renderDesiredState(mdep, settings, state),
@@ -159,6 +162,8 @@ export function decide(obs: Observation, settings: OperatorSettings, conflicts: 
     ...(next !== undefined ? { requeueAfterMs: Math.max(MIN_REQUEUE_MS, next) } : {}),
   };
 }
+
+const minDefined = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
 
 /** The status after applying the desired objects failed: Degraded, with the API's reason and no more. */
 export function decideApplyFailure(obs: ValidObservation, message: string): ModelDeploymentStatus {

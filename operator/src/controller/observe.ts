@@ -1,6 +1,7 @@
 // Observe: everything one reconcile decides from, read once into plain data. The ModelDeployment as
 // stored (validated, defaults in), the Deployments of its versions and its router, the nodes (only for GPU pods) and, only
-// when the rollout needs them now, the GPU headroom and the verdict of a due check. Reads, never writes.
+// when the rollout needs them now, the GPU headroom and the verdict of a due check, and with monitoring
+// the drift the pods measure. Reads, never writes.
 import type { KubernetesObjectApi, V1Deployment } from '@kubernetes/client-node';
 import { GROUP, KIND, VERSION } from '../../api/v1alpha1/schema.ts';
 import type { ModelDeployment, ValidModelDeployment } from '../api/types.ts';
@@ -16,6 +17,7 @@ import { isNotFound } from './api-errors.ts';
 import { listVersionDeployments } from './prune.ts';
 import { isControlledBy } from './ownership.ts';
 import { routerName } from '../render/router.ts';
+import { driftCheckIntervalMs, type DriftReading } from '../monitoring/drift-judgement.ts';
 
 /** What observe() reads from. */
 export interface Observer {
@@ -26,8 +28,8 @@ export interface Observer {
   nodeUsage(): Promise<NodeUsage>;
   /** Pods of one version of a ModelDeployment that are bound to a node. */
   scheduledPods(mdep: ModelDeployment, version: string): Promise<number>;
-  /** The /metrics URLs of one version's ready model-server pods (drift in status). */
-  serverMetricsUrls(mdep: ModelDeployment, version: string): Promise<string[]>;
+  /** The drift its pods measure, read at most every `intervalMs` (with spec.monitoring.baseline). */
+  drift(mdep: ModelDeployment, version: string, now: number, intervalMs: number): Promise<DriftReading>;
   /** Where the rollout's checks read their numbers, by spec.rollout.analysis.provider. */
   analysis(mdep: ModelDeployment): AnalysisSource;
   settings: OperatorSettings;
@@ -75,6 +77,8 @@ export interface ValidObservation {
   };
   /** The verdict of the check that is due now, if one is. */
   analysis?: AnalysisResult | 'no-baseline';
+  /** What the stable version's pods measure of drift, with spec.monitoring.baseline. */
+  drift?: DriftReading;
 }
 
 export type Observation = InvalidObservation | ValidObservation;
@@ -118,9 +122,13 @@ export async function observe(r: Observer, namespace: string, name: string): Pro
   }
   const analysis = due && previous ? await r.analysis(defaulted).measure(defaulted, previous, now) : undefined;
   const routerReadyReplicas = defaulted.spec.rollout?.routing?.provider === 'gateway-api' ? undefined : await routerReady(r, defaulted);
+  const monitoring = defaulted.spec.monitoring;
+  const drift = monitoring?.baseline
+    ? await r.drift(defaulted, previous?.stable.version ?? wanted.version, now, driftCheckIntervalMs(monitoring))
+    : undefined;
   return {
     valid: true, mdep, defaulted, now, deployments, nodes, routerReadyReplicas,
-    ...(headroom ? { headroom } : {}), ...(analysis ? { analysis } : {}),
+    ...(headroom ? { headroom } : {}), ...(analysis ? { analysis } : {}), ...(drift ? { drift } : {}),
   };
 }
 

@@ -1,9 +1,10 @@
-// Status from observation: conditions (Ready, Progressing, Degraded) with observedGeneration, in the
+// Status from observation: conditions (Ready, Progressing, Degraded, GPUCapacityMissing, Drifting) with observedGeneration, in the
 // shape kstatus, Argo CD, Flux and `kubectl wait` understand. Pure.
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, EventRecord, ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import { isActive } from '../rollout/state-machine.ts';
 import type { RolloutStatus } from '../rollout/types.ts';
+import type { DriftCondition } from '../monitoring/drift-judgement.ts';
 
 /** A condition as the operator writes it: every field set. */
 type WrittenCondition = Condition & Required<Pick<Condition, 'reason' | 'message' | 'lastTransitionTime'>>;
@@ -40,6 +41,8 @@ export interface StatusInput {
   now: string;
   /** The rollout's state; workload and desiredReplicas then describe its stable version. */
   rollout?: RolloutStatus;
+  /** The Drifting condition, with spec.monitoring.baseline (it never touches Ready: kstatus, Argo CD and Flux see health, not data). */
+  drift?: DriftCondition;
 }
 
 /** Keeps a condition's lastTransitionTime when its status did not change. */
@@ -124,6 +127,7 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
       input.gpuProblem
         ? c('GPUCapacityMissing', 'True', 'NoNodeFits', input.gpuProblem)
         : c('GPUCapacityMissing', 'False', 'CapacityAvailable', 'a node advertises the GPU resources and labels the pods need'),
+      ...(input.drift ? [c('Drifting', input.drift.status, input.drift.reason, input.drift.message)] : []),
     ],
   };
 }
@@ -139,8 +143,21 @@ export function transitionEvents(before: Condition[] | undefined, after: Conditi
     if (c.type === 'GPUCapacityMissing' && c.status === 'True') events.push({ type: 'Warning', reason: 'GPUCapacityMissing', message });
     if (c.type === 'Degraded' && c.status === 'True') events.push({ type: 'Warning', reason: c.reason ?? 'Degraded', message });
     if (c.type === 'Ready' && c.status === 'True') events.push({ type: 'Normal', reason: 'Ready', message });
+    if (c.type === 'Drifting') events.push(...driftEvents(previous, c));
   }
   return events;
+}
+
+/**
+ * Drift rising to a mark is told as a Warning, falling back below the warning mark after one as Normal.
+ * Unknown (too few rows, pods unreadable while they restart) is not news: it says nothing of the data.
+ */
+function driftEvents(previous: Condition | undefined, c: Condition): EventRecord[] {
+  const message = c.message ?? '';
+  if (c.reason === 'DriftAlert') return [{ type: 'Warning', reason: 'DriftDetected', message }];
+  if (c.reason === 'DriftWarning') return [{ type: 'Warning', reason: 'DriftWarning', message }];
+  if (c.reason === 'NoDrift' && (previous?.reason === 'DriftAlert' || previous?.reason === 'DriftWarning')) return [{ type: 'Normal', reason: 'DriftResolved', message }];
+  return [];
 }
 
 /** Whether the computed status differs from the stored one (key order and undefined fields aside). */
