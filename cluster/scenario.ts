@@ -5,13 +5,15 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { kubectl, kubectlAsync, type ModelStore, type Tools } from './install.ts';
+import { EXAMPLE_BASELINE } from '../examples/models/reference-data.ts';
+import { columnDrift, type ColumnDrift } from '../operator/src/monitoring/drift-judgement.ts';
+import { SERVER_PORT } from '../contract/ports.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/modeldeployments/', import.meta.url));
 
 /** Which example model each example ModelDeployment serves here (the embedder takes the wide model). */
 export const EXAMPLE_MODELS: Record<string, string> = { embedder: 'wide.onnx' };
 const DEFAULT_MODEL = 'mlp.onnx';
-
 type Mdep = { metadata: { name: string; namespace?: string }; spec: Record<string, any> };
 
 /**
@@ -25,6 +27,7 @@ export function localExamples(store: ModelStore, namespace: string): Mdep[] {
     const model = EXAMPLE_MODELS[mdep.metadata.name] ?? DEFAULT_MODEL;
     mdep.metadata.namespace = namespace;
     mdep.spec.model = { ...mdep.spec.model, uri: store.url(model), sha256: store.sha256(model) };
+    if (mdep.spec.monitoring?.baseline) mdep.spec.monitoring.baseline = { uri: store.url(EXAMPLE_BASELINE), sha256: store.sha256(EXAMPLE_BASELINE) };
     mdep.spec.resources = { ...mdep.spec.resources, requests: { ...mdep.spec.resources?.requests, cpu: '50m', memory: '128Mi' } };
     return mdep;
   });
@@ -161,4 +164,21 @@ export async function followRollout(tools: Tools, namespace: string, name: strin
     if (Date.now() > deadline) throw new Error(`the rollout of ${namespace}/${name} did not finish in ${timeoutMs / 1000} s; last: ${line}`);
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+export interface DriftView {
+  /** The Drifting condition as the operator wrote it, if it has. */
+  condition?: { status: string; reason: string; message: string };
+  /** Each column's PSI, worst first, as the model-server pods report it (read from the host by pod IP). */
+  columns: ColumnDrift[];
+}
+
+/** What the operator says of a ModelDeployment's drift, and the numbers its pods report. */
+export async function driftView(tools: Tools, namespace: string, name: string): Promise<DriftView> {
+  const mdep = JSON.parse(await kubectlAsync(tools, ['get', 'mdep', '-n', namespace, name, '-o', 'json']));
+  const condition = (mdep.status?.conditions ?? []).find((c: { type: string }) => c.type === 'Drifting');
+  const ips = (await kubectlAsync(tools, ['get', 'pods', '-n', namespace, '-l', `app.kubernetes.io/name=modelship-server,app.kubernetes.io/instance=${name}`,
+    '--field-selector', 'status.phase=Running', '-o', 'jsonpath={.items[*].status.podIP}'])).trim().split(/\s+/).filter(Boolean);
+  const texts = await Promise.all(ips.map((ip) => fetch(`http://${ip}:${SERVER_PORT}/metrics`, { signal: AbortSignal.timeout(3000) }).then((r) => r.text()).catch(() => '')));
+  return { condition, columns: columnDrift(texts) };
 }

@@ -1,13 +1,15 @@
 // `make demo` on a real single-node Kubernetes (when this machine can run one): `helm install` of the operator
 // from images built here, the example ModelDeployments on real pods serving real models, inference from the
 // host through kube-proxy, the HPA scaling a version on queue depth under load and back, a shadow-then-canary
-// rollout with clients sending requests all along, a bad candidate rolled back, and a rolling restart under
-// load. Ends with a summary: nodes, pods per version, the HPA's replica history, the rollout timeline.
+// rollout with clients sending requests all along, a bad candidate rolled back, input drift detected as the
+// clients' data moves away from the baseline, and a rolling restart under load. Ends with a summary: nodes,
+// pods per version, the HPA's replica history, the rollout and drift timelines.
 import { MLP, randomRows } from '../test/models/zoo.ts';
 import { startClientLoad, type Answer } from '../test/control-plane/local-traffic.ts';
 import { clusterUp } from '../cluster/up.ts';
 import { deployModelStore, installOperator, kubectl as kubectlWith, OPERATOR_NAMESPACE } from '../cluster/install.ts';
-import { apply, exampleSecrets, followRollout, inferRow, localExamples, replicaHistory, serviceUrl, waitUntilServing, watchHpa } from '../cluster/scenario.ts';
+import { apply, driftView, exampleSecrets, followRollout, inferRow, localExamples, replicaHistory, serviceUrl, waitUntilServing, watchHpa, type DriftView } from '../cluster/scenario.ts';
+import { DRIFTED_FEATURES, drifted, EXAMPLE_BASELINE, REFERENCE_ROWS } from './models/reference-data.ts';
 import { objectName } from '../operator/src/render/names.ts';
 import { unableReason } from '../cluster/host.ts';
 
@@ -40,13 +42,16 @@ async function realClusterDemo(): Promise<void> {
   // A previous run's ModelDeployments (the demo removes them at its end, unless it was interrupted).
   kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=180s']);
   apply(tools, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }]);
-  const store = deployModelStore(tools, NS, ['mlp.onnx', 'mlp-retrained.onnx', 'wide.onnx'], cluster.images.nodeBase, (line) => console.log(`  ${line}`));
+  const store = deployModelStore(tools, NS, ['mlp.onnx', 'mlp-retrained.onnx', 'wide.onnx', EXAMPLE_BASELINE], cluster.images.nodeBase, (line) => console.log(`  ${line}`));
   const examples = localExamples(store, NS);
   // The demo's HPA scales down 15 s after the load stops (the chart keeps Kubernetes' 5-minute default), and
   // the fraud classifier's pods get a quarter of a core each, so that a modest load fills their queues.
   const fraud = examples.find((m) => m.metadata.name === 'fraud-classifier')!;
   fraud.spec.resources.limits = { ...fraud.spec.resources.limits, cpu: '250m' };
   fraud.spec.scaling = { ...fraud.spec.scaling, behavior: { scaleDown: { stabilizationWindowSeconds: 15 } } };
+  // The ranker measures drift against the MLP's baseline over a 20-second window (the example's is 5 minutes).
+  const ranker = examples.find((m) => m.metadata.name === 'ranker')!;
+  ranker.spec.monitoring.drift = { ...ranker.spec.monitoring.drift, windowSeconds: 20, minRows: 500 };
   console.log(`$ kubectl apply -n ${NS} -f examples/modeldeployments/   # uri and sha256 pointing at the model store`);
   apply(tools, exampleSecrets(NS));
   console.log(apply(tools, examples));
@@ -68,7 +73,7 @@ async function realClusterDemo(): Promise<void> {
 
   // Autoscaling and a rollout are independent (two ModelDeployments), so they run at once, as they would on a
   // cluster; each line says which it belongs to.
-  stage('at once: fraud-classifier scaled by the HPA on modelship_queue_depth under load, and churn-classifier rolled out to a new build with clients sending requests');
+  stage('at once: fraud-classifier scaled by the HPA on modelship_queue_depth under load, churn-classifier rolled out to a new build with clients sending requests, and ranker\'s clients drifting from its baseline');
   const say = (part: string) => (line: string) => console.log(`  [${part}] ${line}`);
 
   const autoscaling = async () => {
@@ -112,7 +117,30 @@ async function realClusterDemo(): Promise<void> {
     patch('mlp-retrained.onnx', '2024-09-01');
     await follow((r) => r.phase === 'RolledBack');
   };
-  const [{ hpa, heavy, scaledUp, scaledDown }] = await Promise.all([autoscaling(), rollouts()]);
+  const driftTimeline: string[] = [];
+  const drift = async () => {
+    const log = say('drift');
+    const note = (line: string) => {
+      const text = `+${elapsed().padStart(6)}  ${line}`;
+      driftTimeline.push(text);
+      log(text);
+    };
+    // The clients read this array on every request: replacing its rows changes what they send.
+    const rowsSent = REFERENCE_ROWS.slice(0, 500);
+    const clients = startClientLoad(serviceUrl(tools, NS, 'ranker'), 'ranker', rowsSent, 3);
+    note('3 clients send ranker rows like its reference data');
+    let falseAlarm = false;
+    const calm = await watchDrift(() => driftView(tools, NS, 'ranker'), (v) => {
+      falseAlarm ||= v.condition?.status === 'True';
+      return v.condition?.reason === 'NoDrift';
+    }, note, 90_000) && !falseAlarm;
+    rowsSent.splice(0, rowsSent.length, ...drifted(REFERENCE_ROWS.slice(0, 500)));
+    note(`the clients' features ${DRIFTED_FEATURES.join(', ')} move down by 0.8 (of their [-1, 1) range)`);
+    const detected = await watchDrift(() => driftView(tools, NS, 'ranker'), (v) => v.condition?.status === 'True', note, 120_000);
+    await clients.stop();
+    return { calm, detected, clients };
+  };
+  const [{ hpa, heavy, scaledUp, scaledDown }, , driftResult] = await Promise.all([autoscaling(), rollouts(), drift()]);
 
   stage('a rolling restart of the stable version\'s pods under load');
   const restartLoadFrom = load.answers.length;
@@ -132,9 +160,11 @@ async function realClusterDemo(): Promise<void> {
   for (const line of timeline) console.log(`  ${line}`);
   console.log(`clients during the rollouts: ${rolledOutAnswers.length} requests, ${failures(rolledOutAnswers)} failed, ${rolledOutAnswers.filter((a) => a.version === '2024-09-01').length} answered by the rejected 2024-09-01`);
   console.log(`clients during the rolling restart: ${duringRestart.length} requests, ${failures(duringRestart)} failed`);
+  console.log(`drift (ranker; ${driftResult.clients.answers.length} requests, ${failures(driftResult.clients.answers)} failed):`);
+  for (const line of driftTimeline) console.log(`  ${line}`);
   console.log(`demo on the real cluster took ${elapsed()}; the cluster keeps running (make cluster-down stops it)`);
   kubectl(['delete', 'namespace', NS, '--wait=false']);
-  if (!scaledUp || !scaledDown || failures(load.answers) + failures(heavy.answers) > 0) process.exitCode = 1;
+  if (!scaledUp || !scaledDown || !driftResult.calm || !driftResult.detected || failures(load.answers) + failures(heavy.answers) > 0) process.exitCode = 1;
 }
 
 function failures(answers: Answer[]): number {
@@ -146,6 +176,24 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<boole
   while (Date.now() < deadline) {
     if (condition()) return true;
     await new Promise((r) => setTimeout(r, 1000));
+  }
+  return false;
+}
+
+/** Prints the drift the pods report and the operator's condition whenever either changes, until `done`. */
+async function watchDrift(read: () => Promise<DriftView>, done: (view: DriftView) => boolean, note: (line: string) => void, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const view = await read().catch(() => undefined);
+    if (view) {
+      const worst = view.columns.slice(0, 3).map((c) => `${c.column ?? c.side} ${c.psi.toFixed(2)}`).join(', ') || 'not enough rows yet';
+      const line = `PSI ${worst}  |  Drifting ${view.condition ? `${view.condition.status} ${view.condition.reason}` : '(not yet)'}`;
+      if (line !== last) note(line);
+      last = line;
+      if (done(view)) return true;
+    }
+    await new Promise((r) => setTimeout(r, 2000));
   }
   return false;
 }

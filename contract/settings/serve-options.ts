@@ -54,7 +54,7 @@ export const SERVE_OPTIONS = {
   baseline: { kind: 'string', placeholder: 'URI', description: "Baseline profile (from 'modelship-server profile') to measure input and prediction drift against: a path, a file:// URI or an http(s):// URL" },
   baselineSha256: { kind: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'Expected SHA-256 of the baseline file; a mismatch refuses to start' },
   driftWindowSeconds: { kind: 'integer', default: 300, minimum: 10, maximum: 86400, description: 'Sliding window of the drift PSI gauges (the bin counters cover any window in PromQL)' },
-  driftMinRows: { kind: 'integer', default: 100, minimum: 1, description: 'Rows a feature needs in the window before its PSI gauge is reported' },
+  driftMinRows: { kind: 'integer', default: 500, minimum: 1, description: 'Rows a feature needs in the window before its PSI gauge is reported (PSI without any drift is about (bins - 1) / rows from sampling alone: 0.09 at 100 rows and 10 bins, near the 0.1 warning mark; 0.02 at 500)' },
   driftMaxFeatures: { kind: 'integer', default: 32, minimum: 0, maximum: 10000, description: 'Features (and outputs) exported one by one in the drift metrics; past it, only the worst and the mean PSI' },
   driftSampleRate: { kind: 'number', default: 1, minimum: 0, maximum: 1, description: 'Share of requests counted into the drift bins (bin shares, and so PSI, need only a sample at high request rates)' },
   predictionLog: {

@@ -14,6 +14,7 @@ import { nodeName } from '../../cluster/layout.ts';
 import { objectName } from '../../operator/src/render/names.ts';
 import { startClientLoad, type Answer } from '../control-plane/local-traffic.ts';
 import { MLP, MLP_RETRAINED, randomRows, WIDE, writeModel } from '../models/zoo.ts';
+import { DRIFTED_FEATURES, drifted, EXAMPLE_BASELINE, REFERENCE_ROWS, writeExampleBaseline } from '../../examples/models/reference-data.ts';
 import { eventually, waitFor } from '../support/eventually.ts';
 import { fileURLToPath } from 'node:url';
 import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
@@ -38,6 +39,7 @@ const example = (name: string) => {
     mdep.spec.resources.limits = { ...mdep.spec.resources.limits, cpu: '250m' };
     mdep.spec.scaling = { ...mdep.spec.scaling, behavior: { scaleDown: { stabilizationWindowSeconds: 10 } } };
   }
+  if (name === 'ranker') mdep.spec.monitoring.drift = { ...mdep.spec.monitoring.drift, windowSeconds: 20, minRows: 500 };
   return mdep;
 };
 
@@ -52,7 +54,8 @@ before(async () => {
   installOperator(tools, cluster.images);
   kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=180s']);
   apply(tools, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }]);
-  store = deployModelStore(tools, NS, ['mlp.onnx', 'mlp-retrained.onnx', 'wide.onnx'], cluster.images.nodeBase, () => undefined);
+  await writeExampleBaseline(models);
+  store = deployModelStore(tools, NS, ['mlp.onnx', 'mlp-retrained.onnx', 'wide.onnx', EXAMPLE_BASELINE], cluster.images.nodeBase, () => undefined);
 }, { timeout: 45 * 60_000 });
 
 after(() => {
@@ -100,6 +103,28 @@ test('example ModelDeployments run on real pods (CPU, whole GPU, MIG slice) and 
   const embedder = await inferRow(embedderUrl, 'embedder', wideRow);
   assert.equal(embedder.status, 200);
   assert.equal(embedder.data!.length, WIDE.reference(wideRow).length);
+});
+
+test('the operator in its pod reads drift from the ranker\'s pods: Drifting is False for reference-like rows and turns True once the clients drift', { skip, timeout: 10 * 60_000 }, async () => {
+  const rowsSent = REFERENCE_ROWS.slice(0, 300);
+  // The clients read the array on every request: replacing its rows changes what they send.
+  const clients = startClientLoad(serviceUrl(tools, NS, 'ranker'), 'ranker', rowsSent, 3);
+  const drifting = async () => (JSON.parse(kubectl(['get', 'mdep', '-n', NS, 'ranker', '-o', 'json'])).status?.conditions ?? [])
+    .find((c: { type: string }) => c.type === 'Drifting') as { status: string; reason: string; message: string } | undefined;
+  try {
+    await eventually('Drifting False NoDrift', async () => ((await drifting())?.reason === 'NoDrift' ? true : undefined), { timeoutMs: 120_000, intervalMs: 1000 });
+    rowsSent.splice(0, rowsSent.length, ...drifted(REFERENCE_ROWS.slice(0, 300)));
+    const alert = await eventually('Drifting True', async () => {
+      const c = await drifting();
+      return c?.status === 'True' ? c : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 1000 });
+    const named = [...alert.message.matchAll(/input input\[(\d+)\] PSI/g)].map((m) => Number(m[1]));
+    assert.ok(named.length > 0 && named.every((i) => DRIFTED_FEATURES.includes(i)), alert.message);
+    assert.equal(JSON.parse(kubectl(['get', 'mdep', '-n', NS, 'ranker', '-o', 'json'])).status.conditions.find((c: { type: string }) => c.type === 'Ready').status, 'True');
+  } finally {
+    await clients.stop();
+  }
+  assert.deepEqual(failed(clients.answers), []);
 });
 
 test('a model on a PersistentVolumeClaim (pvc://) is mounted read-only and served, and spec.pod fields reach the real pods', { skip, timeout: 10 * 60_000 }, async () => {

@@ -29,7 +29,7 @@ test("each column's PSI is its worst pod's; the worst of the unnamed columns cou
 });
 
 test('the condition: True at the alert mark, a warning below it, no drift below the warning mark, Unknown without enough rows or pods', () => {
-  assert.deepEqual(marks, { warnPsi: 0.1, alertPsi: 0.25, minRows: 100 }, 'the industry\'s usual marks by default');
+  assert.deepEqual(marks, { warnPsi: 0.1, alertPsi: 0.25, minRows: 500 }, 'the industry\'s usual marks by default');
   const alert = judgeDrift(measured([['input', 'input[3]', 0.41], ['prediction', 'probabilities', 0.27], ['input', 'input[0]', 0.12]]), marks);
   assert.equal(alert.status, 'True');
   assert.equal(alert.reason, 'DriftAlert');

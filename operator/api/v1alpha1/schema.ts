@@ -436,7 +436,7 @@ const monitoring = obj('Model monitoring in the server: input and prediction dri
     warnPsi: num('PSI at which a feature or output is reported as drifting in a warning (the Drifting condition stays False, reason DriftWarning).', { minimum: 0, default: 0.1 }),
     alertPsi: num('PSI at which the Drifting condition turns True.', { minimum: 0, default: 0.25 }),
     windowSeconds: int('The sliding window the servers compute PSI over, in seconds.', { minimum: 10, maximum: 86400, default: 300 }),
-    minRows: int('Rows a feature needs in the window before it is judged.', { minimum: 1, default: 100 }),
+    minRows: int('Rows a feature needs in the window before it is judged. Sampling alone gives a PSI of about (bins - 1) / rows without any drift (0.09 at 100 rows and 10 bins, near the warning mark; 0.02 at 500).', { minimum: 1, default: 500 }),
     sampleRate: num('Share of requests counted into the drift bins (0 to 1).', { minimum: 0, maximum: 1, default: 1 }),
   }),
   predictionLog: obj('Log sampled predictions with their inputs, version and request id (to join with labels later), off the request path: a full queue drops records (counted), never requests.', {

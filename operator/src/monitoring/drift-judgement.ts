@@ -84,7 +84,7 @@ type Monitoring = ModelDeployment['spec']['monitoring'];
 /** The marks of spec.monitoring.drift, the schema's defaults where unset. */
 export function driftMarks(monitoring: Monitoring): DriftMarks {
   const drift = monitoring?.drift;
-  return { warnPsi: drift?.warnPsi ?? 0.1, alertPsi: drift?.alertPsi ?? 0.25, minRows: drift?.minRows ?? 100 };
+  return { warnPsi: drift?.warnPsi ?? 0.1, alertPsi: drift?.alertPsi ?? 0.25, minRows: drift?.minRows ?? 500 };
 }
 
 /**
