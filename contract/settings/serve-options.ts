@@ -42,6 +42,7 @@ export const SERVE_OPTIONS = {
   modelCacheDir: { kind: 'string', description: 'Where downloaded models are kept (default: a folder in the system temp dir)' },
   downloadMaxBytes: { kind: 'integer', default: DEFAULT_DOWNLOAD_MAX_BYTES, minimum: 1, description: 'Largest model an http(s):// download may bring; beyond it the download fails and its partial file is removed' },
   downloadIdleTimeoutMs: { kind: 'integer', default: 30000, minimum: 1, description: 'How long a model download may make no progress (connecting, awaiting the answer, between body bytes) before it fails' },
+  downloadRetries: { kind: 'integer', default: 6, minimum: 0, maximum: 20, description: 'Attempts after a model or baseline download fails for a reason that may pass (no DNS answer, connection refused or reset, a timeout, HTTP 408, 429 or 5xx), backing off 1 s, 2 s, 4 s ... up to 30 s; the pod stays unready meanwhile' },
   downloadProgressIntervalMs: { kind: 'integer', default: 10000, minimum: 1, description: 'How often a model download in progress logs how far it has got (ms)' },
   logLevel: { kind: 'enum', default: 'info', values: ['error', 'warn', 'info', 'debug'], description: 'Log level' },
   cache: { kind: 'enum', default: 'none', values: ['none', 'memory', 'redis'], description: 'Response cache: answers to repeated input rows, looked up row by row (none; memory: in this process; redis: shared by every pod of the version at --cache-redis-url)' },

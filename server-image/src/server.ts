@@ -158,7 +158,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   const resolving = resolveModel(options.model, {
     cacheDir,
     sha256: options.sha256,
-    download: { maxBytes: options.downloadMaxBytes, idleTimeoutMs: options.downloadIdleTimeoutMs, progressIntervalMs: options.downloadProgressIntervalMs },
+    download: { maxBytes: options.downloadMaxBytes, idleTimeoutMs: options.downloadIdleTimeoutMs, progressIntervalMs: options.downloadProgressIntervalMs, retries: options.downloadRetries },
     headers: options.downloadHeaders,
     s3: { endpoint: options.s3Endpoint, region: options.s3Region, pathStyle: options.s3PathStyle },
     logger,
@@ -168,7 +168,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
   const baseline = options.baseline === undefined ? undefined : loadBaseline(options.baseline, {
     cacheDir,
     sha256: options.baselineSha256,
-    download: { maxBytes: options.downloadMaxBytes, idleTimeoutMs: options.downloadIdleTimeoutMs, progressIntervalMs: options.downloadProgressIntervalMs },
+    download: { maxBytes: options.downloadMaxBytes, idleTimeoutMs: options.downloadIdleTimeoutMs, progressIntervalMs: options.downloadProgressIntervalMs, retries: options.downloadRetries },
     headers: options.downloadHeaders,
     s3: { endpoint: options.s3Endpoint, region: options.s3Region, pathStyle: options.s3PathStyle },
     logger,

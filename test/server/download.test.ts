@@ -1,6 +1,7 @@
 // Model downloads against hostile and slow hosts, real HTTP servers on loopback: a host that never answers
 // fails the load after the idle timeout, a body that never ends fails at the size cap, a shutdown stops the
-// download; in every case no partial file is left behind. A slow download says how far it has got.
+// download; in every case no partial file is left behind. A slow download says how far it has got. A store
+// that is not there yet, or answers 503, is tried again with backoff; a refusal (404) is not.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type RequestListener, type Server } from 'node:http';
@@ -34,7 +35,7 @@ describe('downloading a model', () => {
     const host = await modelHost(() => { /* never answers */ });
     const cache = cacheDir();
     try {
-      const server = await startServer(['--model', host.url, '--model-cache-dir', cache, '--download-idle-timeout-ms', '300'], { waitReady: false });
+      const server = await startServer(['--model', host.url, '--model-cache-dir', cache, '--download-idle-timeout-ms', '300', '--download-retries', '0'], { waitReady: false });
       assert.equal(await server.exited, 1);
       assert.ok(server.logs.some((l) => l.message === 'downloading model' && l.url === host.url), 'the download is announced');
       assert.match(errorOf(server.logs), /cannot download model http:\/\/127\.0\.0\.1:\d+\/models\/mlp\.onnx: no answer within 300 ms \(downloadIdleTimeoutMs\)/);
@@ -51,7 +52,7 @@ describe('downloading a model', () => {
     });
     const cache = cacheDir();
     try {
-      const server = await startServer(['--model', host.url, '--model-cache-dir', cache, '--download-idle-timeout-ms', '300'], { waitReady: false });
+      const server = await startServer(['--model', host.url, '--model-cache-dir', cache, '--download-idle-timeout-ms', '300', '--download-retries', '0'], { waitReady: false });
       assert.equal(await server.exited, 1);
       assert.match(errorOf(server.logs), /no data for 300 ms after 1000 bytes \(downloadIdleTimeoutMs\)/);
       assert.deepEqual(readdirSync(cache), []);
@@ -113,6 +114,55 @@ describe('downloading a model', () => {
       assert.equal(await server.exited, 0);
       assert.deepEqual(readdirSync(cache), []);
       assert.equal(server.logs.some((l) => l.message === 'cannot load model'), false, 'a shutdown is not a failure to load');
+    } finally {
+      close(host.server);
+    }
+  });
+
+  test('a store that answers 503, then refuses connections, then serves: the download is tried again with backoff and the model is served', async () => {
+    let requests = 0;
+    const model = readFileSync(modelPath.mlp());
+    const host = await modelHost((_req, res) => {
+      requests++;
+      if (requests === 1) {
+        res.writeHead(503).end('warming up');
+        // The store goes away for a moment (a restart): the next attempt finds nothing listening.
+        host.server.close();
+        host.server.closeAllConnections();
+        setTimeout(() => host.server.listen(port, '127.0.0.1'), 1500);
+        return;
+      }
+      res.writeHead(200, { 'content-length': model.length }).end(model);
+    });
+    const port = Number(new URL(host.url).port);
+    const cache = cacheDir();
+    try {
+      const server = await startServer(['--model', host.url, '--model-cache-dir', cache]);
+      const retries = server.logs.filter((l) => l.message === 'model download failed, trying again');
+      assert.ok(retries.length >= 2, `retried after the 503 and the refused connection: ${JSON.stringify(retries)}`);
+      assert.match(String(retries[0].error), /HTTP 503/);
+      assert.match(String(retries[1].error), /ECONNREFUSED|connect/);
+      assert.deepEqual(retries.slice(0, 2).map((r) => r.retryInMs), [1000, 2000], 'backing off');
+      const rows = randomRows(1, MLP.features, 4);
+      const answer = await postJson(`${server.url}/v2/models/mlp/infer`, { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, MLP.features], data: rows.flat() }] });
+      assert.equal(answer.status, 200);
+      await server.stop();
+    } finally {
+      close(host.server);
+    }
+  });
+
+  test('a refusal that will not pass (404) fails the load at once, without a second attempt', async () => {
+    let requests = 0;
+    const host = await modelHost((_req, res) => {
+      requests++;
+      res.writeHead(404).end();
+    });
+    try {
+      const server = await startServer(['--model', host.url, '--model-cache-dir', cacheDir()], { waitReady: false });
+      assert.equal(await server.exited, 1);
+      assert.equal(requests, 1);
+      assert.match(errorOf(server.logs), /HTTP 404/);
     } finally {
       close(host.server);
     }

@@ -17,13 +17,40 @@ export interface DownloadLimits {
   maxBytes: number;
   idleTimeoutMs: number;
   progressIntervalMs: number;
+  /** Attempts after the first, for failures that may pass (see TRANSIENT_CODES); 0 or unset: none. */
+  retries?: number;
 }
 
 export class DownloadError extends Error {
-  constructor(message: string) {
+  /** Whether trying again may succeed: the store or the network, not the request, was at fault. */
+  readonly transient: boolean;
+  constructor(message: string, transient = false) {
     super(message);
     this.name = 'DownloadError';
+    this.transient = transient;
   }
+}
+
+/**
+ * Failures that may pass while a pod starts beside its store: no DNS answer yet (a cluster's DNS restarting,
+ * a Service just created), a store not listening yet or restarting, a connection reset, a timeout.
+ */
+const TRANSIENT_CODES = new Set([
+  'EAI_AGAIN', 'ENOTFOUND', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET',
+]);
+/** Answers that say "later": request timeout, rate limited, the store's own trouble. */
+const transientStatus = (status: number) => status === 408 || status === 429 || status >= 500;
+const RETRY_BASE_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
+function isTransient(error: unknown): boolean {
+  if (error instanceof DownloadError) return error.transient;
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause.name === 'AbortError') return false;
+    if (TRANSIENT_CODES.has((cause as { code?: string }).code ?? '')) return true;
+  }
+  return false;
 }
 
 const MAX_REDIRECTIONS = 5;
@@ -84,8 +111,33 @@ function failure(error: unknown, limits: DownloadLimits, bytes: number): string 
 const overLimit = (size: string, limits: DownloadLimits, what: string) =>
   new DownloadError(`the ${what} is ${size}, over the download limit of ${limits.maxBytes} bytes (downloadMaxBytes)`);
 
-/** Downloads `url` to `target` (replacing it); rejects with a DownloadError saying why, the partial file removed. */
+/**
+ * Downloads `url` to `target` (replacing it); rejects with a DownloadError saying why, the partial file
+ * removed. A failure that may pass is tried again `limits.retries` times, backing off 1 s, 2 s, 4 s ... up
+ * to 30 s: a pod that starts before its store or its DNS answers waits for them instead of exiting into
+ * the kubelet's crash-loop backoff (which grows to minutes).
+ */
 export async function download(url: string, target: string, limits: DownloadLimits, logger: Logger, signal?: AbortSignal, how: DownloadRequest = {}): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await downloadOnce(url, target, limits, logger, signal, how);
+    } catch (error) {
+      if (!(error instanceof DownloadError) || !error.transient || attempt >= (limits.retries ?? 0) || signal?.aborted) throw error;
+      const retryInMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
+      logger.warn(`${how.what ?? 'model'} download failed, trying again`, { error: error.message, attempt: attempt + 1, of: limits.retries, retryInMs });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, retryInMs);
+        signal?.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+      if (signal?.aborted) throw error;
+    }
+  }
+}
+
+async function downloadOnce(url: string, target: string, limits: DownloadLimits, logger: Logger, signal: AbortSignal | undefined, how: DownloadRequest): Promise<void> {
   const shown = how.shown ?? displayUrl(url);
   const what = how.what ?? 'model';
   const partial = `${target}.partial`;
@@ -100,11 +152,12 @@ export async function download(url: string, target: string, limits: DownloadLimi
   try {
     const response = await request(url, { dispatcher, signal, headers: how.headers });
     if (response.statusCode < 200 || response.statusCode > 299) {
+      const transient = transientStatus(response.statusCode);
       if (!how.refusal) {
         response.body.resume();
-        throw new DownloadError(`HTTP ${response.statusCode}`);
+        throw new DownloadError(`HTTP ${response.statusCode}`, transient);
       }
-      throw new DownloadError(how.refusal(response.statusCode, await excerpt(response.body)));
+      throw new DownloadError(how.refusal(response.statusCode, await excerpt(response.body)), transient);
     }
     const declared = Number(response.headers['content-length'] ?? Number.NaN);
     const total = Number.isSafeInteger(declared) ? declared : undefined;
@@ -133,7 +186,7 @@ export async function download(url: string, target: string, limits: DownloadLimi
     logger.info(`${what} downloaded`, { url: shown, bytes, downloadMs: Math.round(performance.now() - started) });
   } catch (error) {
     await rm(partial, { force: true });
-    throw new DownloadError(`cannot download ${what} ${shown}: ${failure(error, limits, bytes)}`);
+    throw new DownloadError(`cannot download ${what} ${shown}: ${failure(error, limits, bytes)}`, isTransient(error));
   } finally {
     clearInterval(progress);
     await agent.destroy();
