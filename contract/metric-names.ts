@@ -13,11 +13,28 @@ export const SERVER_METRICS = {
   queueDepth: 'modelship_queue_depth',
 } as const;
 
-/** The operator's own series that alerts read. */
+/**
+ * The operator's own series by ModelDeployment (`namespace`, `name`) that the chart's alerts and dashboard
+ * read. Each ModelDeployment has its series from its first reconcile (the rollbacks counter at 0, so that
+ * the first rollback is an increase) until it is deleted.
+ */
 export const OPERATOR_METRICS = {
-  /** Counter by `namespace`, `name`: candidates rolled back by a failed check. */
+  /** Counter: candidates rolled back by a failed check. */
   rollbacks: 'modelship_operator_rollbacks_total',
+  /** State-set gauge by `phase` (ROLLOUT_PHASES): 1 for the rollout's phase, 0 for each other one. */
+  rolloutPhase: 'modelship_operator_rollout_phase',
+  /** Info gauge, always 1, by `stable` and `candidate` (the versions; "" while there is no candidate). */
+  rolloutInfo: 'modelship_operator_rollout_info',
+  /** Gauge: the candidate's share of real traffic, in percent. */
+  rolloutCanaryWeight: 'modelship_operator_rollout_canary_weight_percent',
+  /** Gauge: the share of requests copied to the candidate while it shadows, in percent (0 otherwise). */
+  rolloutShadowPercent: 'modelship_operator_rollout_shadow_percent',
+  /** Gauge: failed checks of the current candidate (failureThreshold of them roll it back). */
+  rolloutFailedChecks: 'modelship_operator_rollout_failed_checks',
 } as const;
+
+/** The `phase` label values of OPERATOR_METRICS.rolloutPhase: the rollout's phases (status.rollout.phase). */
+export const ROLLOUT_PHASES = ['Initialized', 'Progressing', 'Shadowing', 'Promoting', 'Succeeded', 'RolledBack', 'Aborted', 'ABTesting'] as const;
 
 /** The `outcome` label values of SERVER_METRICS.inferenceRequests. */
 export const SERVER_OUTCOMES = ['success', 'bad_request', 'not_found', 'rejected', 'timeout', 'cancelled', 'unavailable', 'error'] as const;

@@ -6,6 +6,7 @@
 import { stringify } from 'yaml';
 import { OPERATOR_METRICS, SERVER_ERROR_OUTCOMES, SERVER_METRICS } from '../../contract/metric-names.ts';
 import { driftPsiQuery } from '../../contract/drift-queries.ts';
+import { byModelDeployment } from './operator-series.ts';
 
 /** Series of one version across its pods: the labels the alerts group and name it by. */
 const VERSION = ['namespace', 'model', 'version'];
@@ -68,7 +69,8 @@ export function alertRules(): AlertRule[] {
     })),
     {
       alert: 'ModelshipRolledBack',
-      expr: `increase(${OPERATOR_METRICS.rollbacks}[15m]) > 0`,
+      // By the ModelDeployment's namespace, whatever the scrape did with it; the operator's replicas summed.
+      expr: `sum by (namespace, name) (${byModelDeployment((m) => `increase(${OPERATOR_METRICS.rollbacks}{${m}}[15m])`)}) > 0`,
       for: '0m',
       labels: { severity: 'warning' },
       annotations: {

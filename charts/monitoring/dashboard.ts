@@ -1,9 +1,10 @@
 // The chart's Grafana dashboard, built from the contract's metric names and drift queries. The chart ships it
 // as a ConfigMap with the label Grafana's Helm chart sidecar watches (grafana_dashboard: "1");
 // test/control-plane/dashboard.test.ts runs every panel's queries against a real Prometheus scraping real
-// servers and a real router, and each must return series.
-import { ROUTER_METRICS, SERVER_METRICS, GATED_ROUTE } from '../../contract/metric-names.ts';
+// servers, a real router and the real operator during a rollout, and each must return series.
+import { OPERATOR_METRICS, ROLLOUT_PHASES, ROUTER_METRICS, SERVER_METRICS, GATED_ROUTE } from '../../contract/metric-names.ts';
 import { driftPsiQuery, predictionShiftQuery } from '../../contract/drift-queries.ts';
+import { byModelDeployment } from './operator-series.ts';
 
 /** Grafana's template variables the queries use, with what the test substitutes for them. */
 export const DASHBOARD_VARIABLES = ['namespace', 'model', 'stable', 'candidate', 'drift_window'] as const;
@@ -16,12 +17,32 @@ const RATE = '$__rate_interval';
 export interface Panel {
   title: string;
   unit: string;
+  /** Grafana's panel type (default timeseries). */
+  type?: 'timeseries' | 'state-timeline';
+  /** Values shown as text (and colour) instead of numbers. */
+  valueTexts?: Record<number, { text: string; color: string }>;
   /** PromQL with Grafana variables, and the legend of its series. */
   targets: Array<{ expr: string; legend: string }>;
 }
 
 const quantile = (q: number, histogram: string, matchers: string, by: string[]) =>
   `histogram_quantile(${q}, sum by (${[...by, 'le'].join(', ')}) (rate(${histogram}_bucket{${matchers}}[${RATE}])))`;
+
+/** `expr` over the operator's series of the chosen ModelDeployment (its name is the model's), the operator's replicas merged by `aggregate`. */
+const operator = (aggregate: string, expr: (matchers: string) => string) =>
+  `${aggregate} (${byModelDeployment((m) => expr(`${m},name=~"$model"`), '$namespace')})`;
+
+/** A value by ModelDeployment with its rollout's stable and candidate versions as labels, from the info series. */
+const withVersions = (byModel: string) =>
+  `${byModel} * on (namespace, name) group_left (stable, candidate) topk by (namespace, name) (1, ${operator('max by (namespace, name, stable, candidate)', (m) => `${OPERATOR_METRICS.rolloutInfo}{${m}}`)})`;
+
+/** The rollout phase as a number, 1 + its index in ROLLOUT_PHASES (the state set's series at 1, times its number). */
+const rolloutPhaseNumber = () => `sum by (namespace, name) (${operator('max by (namespace, name, phase)',
+  (m) => ROLLOUT_PHASES.map((phase, i) => `${OPERATOR_METRICS.rolloutPhase}{${m},phase="${phase}"} * ${i + 1}`).join(' or '))})`;
+
+const PHASE_COLORS: Record<(typeof ROLLOUT_PHASES)[number], string> = {
+  Initialized: 'blue', Progressing: 'yellow', Shadowing: 'purple', Promoting: 'light-green', Succeeded: 'green', RolledBack: 'red', Aborted: 'orange', ABTesting: 'text',
+};
 
 export function dashboardPanels(): Panel[] {
   return [
@@ -70,6 +91,26 @@ export function dashboardPanels(): Panel[] {
       title: 'Prediction shift: the candidate\'s predictions against the stable version\'s (PSI)', unit: 'short',
       targets: [{ expr: predictionShiftQuery('$drift_window', `${SERVER},version=~"$candidate"`, `${SERVER},version=~"$stable"`), legend: '{{output}}' }],
     },
+    {
+      title: 'Rollout phase (stable → candidate)', unit: 'none', type: 'state-timeline',
+      valueTexts: Object.fromEntries(ROLLOUT_PHASES.map((phase, i) => [i + 1, { text: phase, color: PHASE_COLORS[phase] }])),
+      targets: [{ expr: withVersions(rolloutPhaseNumber()), legend: '{{namespace}}/{{name}} {{stable}} → {{candidate}}' }],
+    },
+    {
+      title: 'Rollout: the candidate\'s share of traffic, and of requests copied to it while it shadows', unit: 'percent',
+      targets: [
+        { expr: withVersions(operator('max by (namespace, name)', (m) => `${OPERATOR_METRICS.rolloutCanaryWeight}{${m}}`)), legend: '{{namespace}}/{{name}} {{candidate}} weight' },
+        { expr: withVersions(operator('max by (namespace, name)', (m) => `${OPERATOR_METRICS.rolloutShadowPercent}{${m}}`)), legend: '{{namespace}}/{{name}} {{candidate}} shadow' },
+      ],
+    },
+    {
+      title: 'Rollout: failed checks of the candidate (failureThreshold of them roll it back)', unit: 'short',
+      targets: [{ expr: withVersions(operator('max by (namespace, name)', (m) => `${OPERATOR_METRICS.rolloutFailedChecks}{${m}}`)), legend: '{{namespace}}/{{name}} {{candidate}}' }],
+    },
+    {
+      title: 'Candidates rolled back', unit: 'short',
+      targets: [{ expr: operator('sum by (namespace, name)', (m) => `increase(${OPERATOR_METRICS.rollbacks}{${m}}[${RATE}])`), legend: '{{namespace}}/{{name}}' }],
+    },
   ];
 }
 
@@ -81,11 +122,17 @@ const variable = (name: string, query: string) => ({
 export function dashboard(): Record<string, unknown> {
   const panels = dashboardPanels().map((panel, i) => ({
     id: i + 1,
-    type: 'timeseries',
+    type: panel.type ?? 'timeseries',
     title: panel.title,
     datasource: { type: 'prometheus', uid: '${datasource}' },
     gridPos: { x: (i % 2) * 12, y: Math.floor(i / 2) * 8, w: 12, h: 8 },
-    fieldConfig: { defaults: { unit: panel.unit }, overrides: [] },
+    fieldConfig: {
+      defaults: {
+        unit: panel.unit,
+        ...(panel.valueTexts ? { mappings: [{ type: 'value', options: Object.fromEntries(Object.entries(panel.valueTexts).map(([value, shown], index) => [value, { ...shown, index }])) }] } : {}),
+      },
+      overrides: [],
+    },
     targets: panel.targets.map((t, j) => ({ refId: String.fromCharCode(65 + j), expr: t.expr, legendFormat: t.legend })),
   }));
   return {

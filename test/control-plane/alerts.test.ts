@@ -117,7 +117,12 @@ test('the rendered rules pass promtool check, and an alert fires only past its t
     },
     {
       interval: '1m',
-      input_series: [{ series: series('modelship_operator_rollbacks_total', { namespace: 'ml', name: 'churn' }), values: '0x10 1x20' }],
+      input_series: [
+        // As a scrape that honours the operator's labels stores it, and as the usual pod scrape does: the
+        // operator pod's namespace as `namespace`, the ModelDeployment's as `exported_namespace`.
+        { series: series('modelship_operator_rollbacks_total', { namespace: 'ml', name: 'churn' }), values: '0x10 1x20' },
+        { series: series('modelship_operator_rollbacks_total', { namespace: 'modelship-system', exported_namespace: 'shop', name: 'ranker', pod: 'modelship-operator-0' }), values: '0x10 1x20' },
+      ],
       alert_rule_test: [
         { eval_time: '5m', alertname: 'ModelshipRolledBack', exp_alerts: [] },
         {
@@ -125,6 +130,9 @@ test('the rendered rules pass promtool check, and an alert fires only past its t
           exp_alerts: [{
             exp_labels: { severity: 'warning', namespace: 'ml', name: 'churn' },
             exp_annotations: { summary: 'A rollout of ml/churn was rolled back', description: 'The candidate failed a rollout check; `kubectl describe mdep -n ml churn` says which.' },
+          }, {
+            exp_labels: { severity: 'warning', namespace: 'shop', name: 'ranker' },
+            exp_annotations: { summary: 'A rollout of shop/ranker was rolled back', description: 'The candidate failed a rollout check; `kubectl describe mdep -n shop ranker` says which.' },
           }],
         },
         { eval_time: '29m', alertname: 'ModelshipRolledBack', exp_alerts: [] },

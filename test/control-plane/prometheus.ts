@@ -15,6 +15,8 @@ export interface PrometheusOptions {
   targets: string[];
   /** Labels every target's series get. */
   labels?: Record<string, string>;
+  /** More targets, with labels of their own (another pod's, say). */
+  groups?: Array<{ targets: string[]; labels: Record<string, string> }>;
   scrapeIntervalSeconds?: number;
 }
 
@@ -25,6 +27,8 @@ export interface LocalPrometheus {
   logs(): string;
   /** An instant query's vector (or scalar), as Prometheus answers it: [{ metric, value: [seconds, "value"] }]. */
   query(promql: string, time?: number): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
+  /** A range query's matrix from `start` to `end` (ms since the epoch) every `stepSeconds`, as Grafana asks for a panel. */
+  queryRange(promql: string, start: number, end: number, stepSeconds: number): Promise<Array<{ metric: Record<string, string>; values: Array<[number, string]> }>>;
   stop(): Promise<void>;
 }
 
@@ -37,7 +41,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Local
     global: { scrape_interval: interval, scrape_timeout: interval },
     scrape_configs: [{
       job_name: 'modelship-servers',
-      static_configs: [{ targets: options.targets, labels: options.labels ?? {} }],
+      static_configs: [{ targets: options.targets, labels: options.labels ?? {} }, ...(options.groups ?? [])],
     }],
   };
   writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(config, null, 2));
@@ -64,6 +68,13 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Local
       const body = await (await fetch(query)).json() as { status: string; error?: string; data: { resultType: string; result: any } };
       if (body.status !== 'success') throw new Error(`${promql}: ${body.error}`);
       return body.data.resultType === 'scalar' ? [{ metric: {}, value: body.data.result }] : body.data.result;
+    },
+    async queryRange(promql, start, end, stepSeconds) {
+      const query = new URL('/api/v1/query_range', url);
+      for (const [name, value] of Object.entries({ query: promql, start: String(start / 1000), end: String(end / 1000), step: String(stepSeconds) })) query.searchParams.set(name, value);
+      const body = await (await fetch(query)).json() as { status: string; error?: string; data: { result: any } };
+      if (body.status !== 'success') throw new Error(`${promql}: ${body.error}`);
+      return body.data.result;
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

@@ -13,6 +13,7 @@ import { decide, decideApplyFailure, type Decision } from './decide.ts';
 import type { Observer, ValidObservation, Observation } from './observe.ts';
 import { pruneRouting, pruneVersions } from './prune.ts';
 import { statusChanged } from './status.ts';
+import type { RolloutPhase, RolloutStatus } from '../rollout/types.ts';
 
 /** What act() writes with (and the caches it keeps current). */
 export interface Actor extends Pick<Observer, 'objects' | 'analysis' | 'cache' | 'settings'> {
@@ -29,7 +30,31 @@ export interface ReconcileResult {
   requeueAfterMs?: number;
   /** A candidate was rolled back in this reconcile (counted for the chart's rollback alert). */
   rolledBack?: boolean;
+  /** The rollout as this reconcile decided it, for the operator's rollout gauges; absent when nothing was decided (a refused spec). */
+  rollout?: RolloutSummary;
 }
+
+/** What the operator's rollout gauges show of a ModelDeployment's rollout. */
+export interface RolloutSummary {
+  phase: RolloutPhase;
+  stable: string;
+  /** The candidate version (kept after it was rolled back or aborted, as in status). */
+  candidate?: string;
+  /** The candidate's share of real traffic, in percent. */
+  canaryWeight: number;
+  /** The share of requests copied to the candidate, in percent (0 unless Shadowing). */
+  shadowPercent: number;
+  failedChecks: number;
+}
+
+const summary = (rollout: RolloutStatus): RolloutSummary => ({
+  phase: rollout.phase,
+  stable: rollout.stable.version,
+  ...(rollout.candidate ? { candidate: rollout.candidate.version } : {}),
+  canaryWeight: rollout.canaryWeight,
+  shadowPercent: rollout.shadowPercent ?? 0,
+  failedChecks: rollout.failedChecks,
+});
 
 /** Applying the desired state failed; the message is the API server's reason, fit for status and Events. */
 class ApplyError extends Error {
@@ -88,5 +113,10 @@ export async function act(r: Actor, obs: Observation, decision: Decision): Promi
   writes += await writeStatus(r, obs.mdep, decision.status);
   for (const event of [...events, ...decision.events]) await r.recordEvent(obs.valid ? obs.defaulted : obs.mdep, event);
   const rolledBack = decision.events.some((e) => e.reason === 'RolledBack');
-  return { writes, found: true, ...(decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {}), ...(rolledBack ? { rolledBack } : {}) };
+  return {
+    writes, found: true,
+    ...(decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {}),
+    ...(rolledBack ? { rolledBack } : {}),
+    ...(decision.rollout ? { rollout: summary(decision.rollout) } : {}),
+  };
 }

@@ -95,6 +95,8 @@ export function startController(options: ControllerOptions): RunningController {
         clock: () => Date.now(),
       }, namespace, name);
       metrics.reconciled('success', (performance.now() - started) / 1000, result.writes);
+      if (result.found) metrics.rollout(namespace, name, result.rollout);
+      else metrics.forget(namespace, name);
       if (result.rolledBack) metrics.rolledBack(namespace, name);
       if (!result.found) drift.forget({ metadata: { name, namespace } });
       return result.found ? { requeueAfterMs: Math.min(options.resyncMs, result.requeueAfterMs ?? Infinity) } : undefined;
