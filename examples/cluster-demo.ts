@@ -127,8 +127,8 @@ async function realClusterDemo(): Promise<void> {
     };
     // The clients read this array on every request: replacing its rows changes what they send.
     const rowsSent = REFERENCE_ROWS.slice(0, 500);
-    const clients = startClientLoad(serviceUrl(tools, NS, 'ranker'), 'ranker', rowsSent, 3);
-    note('3 clients send ranker rows like its reference data');
+    const clients = startClientLoad(serviceUrl(tools, NS, 'ranker'), 'ranker', rowsSent, 3, 10);
+    note('3 clients send ranker 10 rows a request, like its reference data');
     let falseAlarm = false;
     const calm = await watchDrift(() => driftView(tools, NS, 'ranker'), (v) => {
       falseAlarm ||= v.condition?.status === 'True';

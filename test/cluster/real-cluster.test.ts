@@ -108,7 +108,7 @@ test('example ModelDeployments run on real pods (CPU, whole GPU, MIG slice) and 
 test('the operator in its pod reads drift from the ranker\'s pods: Drifting is False for reference-like rows and turns True once the clients drift', { skip, timeout: 10 * 60_000 }, async () => {
   const rowsSent = REFERENCE_ROWS.slice(0, 300);
   // The clients read the array on every request: replacing its rows changes what they send.
-  const clients = startClientLoad(serviceUrl(tools, NS, 'ranker'), 'ranker', rowsSent, 3);
+  const clients = startClientLoad(serviceUrl(tools, NS, 'ranker'), 'ranker', rowsSent, 3, 10);
   const drifting = async () => (JSON.parse(kubectl(['get', 'mdep', '-n', NS, 'ranker', '-o', 'json'])).status?.conditions ?? [])
     .find((c: { type: string }) => c.type === 'Drifting') as { status: string; reason: string; message: string } | undefined;
   try {

@@ -51,13 +51,17 @@ export interface Answer {
 }
 
 /** Clients sending inference requests in a loop until stopped; every answer's code and serving version. */
-export function startClientLoad(url: string, model: string, rows: number[][], clients = 3): { answers: Answer[]; stop(): Promise<void> } {
+/**
+ * `clients` loops, each sending `rowsPerRequest` rows per request, one request after another; `rows` is read
+ * at every request, so replacing its contents changes what the clients send from then on.
+ */
+export function startClientLoad(url: string, model: string, rows: number[][], clients = 3, rowsPerRequest = 1): { answers: Answer[]; stop(): Promise<void> } {
   const answers: Answer[] = [];
   let sending = true;
   const loop = async (offset: number) => {
     for (let i = offset; sending; i++) {
-      const row = rows[i % rows.length];
-      const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, row.length], data: row }] });
+      const batch = Array.from({ length: rowsPerRequest }, (_, k) => rows[(i * rowsPerRequest + k) % rows.length]);
+      const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [batch.length, batch[0].length], data: batch.flat() }] });
       try {
         const response = await fetch(`${url}/v2/models/${model}/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
         const json = await response.json() as { model_version?: string };
