@@ -20,7 +20,7 @@ test('a check and the next window share one scrape; the window is judged on what
   await once(router, 'listening');
   const url = `http://127.0.0.1:${(router.address() as AddressInfo).port}/metrics`;
   try {
-    const analysis = new RouterAnalysis(async () => [url]);
+    const analysis = new RouterAnalysis(async () => [url], async () => []);
     const mdep = { apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'iris', namespace: 'ml' },
       spec: { model: { uri: 'x', version: 'v2' }, rollout: { analysis: { minRequests: 10 } } } } as ModelDeployment;
     const t0 = Date.parse('2026-11-24T12:00:00Z');
