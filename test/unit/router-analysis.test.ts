@@ -119,3 +119,23 @@ test('with maxPredictionShift, the window\'s ends also scrape each version\'s mo
     for (const { server } of [router, v1, v2]) server.close();
   }
 });
+
+test('a scrape past the byte budget is refused, not held: the check holds and says which pod', async () => {
+  let padding = 0;
+  const router = createServer((_req, res) => res.end(`modelship_router_requests_total{version="v2",route="weighted",code="200"} 1\n${'# padding\n'.repeat(padding)}`)).listen(0, '127.0.0.1');
+  await once(router, 'listening');
+  const url = `http://127.0.0.1:${(router.address() as AddressInfo).port}/metrics`;
+  try {
+    const mdep = { apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'iris', namespace: 'ml' }, spec: { model: { uri: 'x', version: 'v2' } } } as ModelDeployment;
+    const status: RolloutStatus = { phase: 'Progressing', stable: { version: 'v1', uri: 'a' }, candidate: { version: 'v2', uri: 'b' }, step: 0, canaryWeight: 10, failedChecks: 0, windowStartedAt: '2026-12-01T12:00:00Z', message: '' };
+    const analysis = new RouterAnalysis(async () => [url], async () => [], { timeoutMs: 3000, maxBytes: 1024 });
+    await analysis.startWindow(mdep, status);
+    padding = 200; // 2 KB of comments
+    const result = await analysis.measure(mdep, status, Date.parse('2026-12-01T12:01:00Z'));
+    assert.ok(result !== 'no-baseline');
+    assert.equal(result.verdict, 'insufficient');
+    assert.equal(result.message, `cannot read the metrics: ${url} sent more than 1024 bytes of metrics`);
+  } finally {
+    router.close();
+  }
+});

@@ -12,6 +12,7 @@ import { routerWindowNumbers } from './router-numbers.ts';
 import { outputShifts, predictionCounts, predictionShiftApplies } from './prediction-shift.ts';
 import type { AnalysisResult, PredictionShift, RolloutStatus, VersionNumbers } from './types.ts';
 import { conditionTime } from '../api/time.ts';
+import { DEFAULT_SCRAPE_LIMITS, scrapeText, type ScrapeLimits } from '../monitoring/scrape.ts';
 
 export interface AnalysisSource {
   /** The numbers of the window that ends now, judged; 'no-baseline' when the window's start was not measured. */
@@ -35,31 +36,11 @@ export type RouterEndpoints = (mdep: ModelDeployment) => Promise<string[]>;
 /** Reads one version's model-server pods' metrics: the URLs of each ready pod's /metrics. */
 export type ServerEndpoints = (mdep: ModelDeployment, version: string) => Promise<string[]>;
 
-/** A scrape larger than this is refused rather than held (a server's with drift columns is a few hundred KiB). */
-export const MAX_EXPOSITION_BYTES = 16 * 1024 * 1024;
-
 /** What a window's ends hold: the routers' series, and where the shift gate applies each version's prediction counters. */
 interface Measurement {
   router: Snapshot;
   /** By version: the model-server pods' prediction bin counters, each pod's series apart. */
   servers?: Map<string, Snapshot>;
-}
-
-/** A pod's exposition, refused past `maxBytes` (read as it streams, never held whole beyond it). */
-async function fetchExposition(url: string, timeoutMs: number, maxBytes = MAX_EXPOSITION_BYTES): Promise<string> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  for await (const chunk of response.body ?? []) {
-    bytes += chunk.byteLength;
-    if (bytes > maxBytes) {
-      await response.body?.cancel();
-      throw new Error(`${url} answered more than ${maxBytes} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 export class RouterAnalysis implements AnalysisSource {
@@ -68,18 +49,21 @@ export class RouterAnalysis implements AnalysisSource {
   private readonly baselines = new Map<string, { windowStartedAt: string; measurement: Measurement }>();
   /** The end of the window a check just measured: the start of the next window, when one starts at that moment. */
   private readonly lastEnds = new Map<string, { at: string; measurement: Measurement }>();
-  private readonly timeoutMs: number;
+  private readonly limits: ScrapeLimits;
 
-  constructor(endpoints: RouterEndpoints, serverEndpoints: ServerEndpoints, timeoutMs = 3000) {
+  constructor(endpoints: RouterEndpoints, serverEndpoints: ServerEndpoints, limits: ScrapeLimits = DEFAULT_SCRAPE_LIMITS) {
     this.endpoints = endpoints;
     this.serverEndpoints = serverEndpoints;
-    this.timeoutMs = timeoutMs;
+    this.limits = limits;
   }
 
-  /** Every pod's metrics whose names `keep` keeps, each pod's apart; a pod that cannot be read makes the measurement fail. */
+  /**
+   * Every pod's metrics whose names `keep` keeps, each pod's apart; a pod that cannot be read (or sends more
+   * than the limits allow) makes the measurement fail.
+   */
   private async scrape(urls: string[], keep: (name: string) => boolean): Promise<Snapshot> {
     const snapshot: Snapshot = new Map();
-    const texts = await Promise.all(urls.map((url) => fetchExposition(url, this.timeoutMs)));
+    const texts = await Promise.all(urls.map((url) => scrapeText(url, this.limits)));
     texts.forEach((text, i) => addExposition(snapshot, text, keep, urls[i]));
     return snapshot;
   }
