@@ -1,12 +1,10 @@
 // PromQL over the server's drift counters (DRIFT_METRICS), for whoever reads drift across pods and over any
 // window: the operator (a Drifting condition, a rollout gate on prediction shift), recording rules and
 // dashboards. PSI is sum over bins of (live - reference) * ln(live / reference) with each share floored at
-// PSI_SHARE_FLOOR, as the server computes its window gauge (server-image/src/monitoring/psi.ts), so both
-// give the same number over the same rows.
+// PSI_SHARE_FLOOR, as psi.ts computes it for the server's window gauge and the operator's gate, so all give
+// the same number over the same rows.
 import { DRIFT_COLUMN_LABELS, DRIFT_METRICS, type DriftSide } from './metric-names.ts';
-
-/** The floor of a share before the logarithm; equal to the server's. */
-export const PSI_SHARE_FLOOR = 1e-4;
+import { PSI_SHARE_FLOOR } from './psi.ts';
 
 /** Labels a drift series is identified by across pods (the pod's own labels summed away). */
 const GROUP = ['namespace', 'model', 'version'];

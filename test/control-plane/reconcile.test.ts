@@ -46,7 +46,7 @@ before(async () => {
     nodeUsage: () => clients.nodeUsage(),
     scheduledPods: (mdep, version) => clients.scheduledPods(mdep, version),
     drift: async (_mdep, version) => ({ kind: 'unavailable', version, reason: 'no pods in this test' }),
-    analysis: () => new RouterAnalysis(clients.routerMetricsUrls),
+    analysis: () => new RouterAnalysis(clients.routerMetricsUrls, clients.serverMetricsUrls),
     recordEvent: async (mdep, event) => {
       writes.push(`event ${event.reason}`);
       await clients.recordEvent(mdep, event);

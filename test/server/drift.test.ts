@@ -12,7 +12,7 @@ import { modelDir, modelPath } from '../support/model-files.ts';
 import { writeJsonLines, writeNpyFloat32 } from '../support/reference-data.ts';
 import { MLP, randomRows } from '../models/zoo.ts';
 import { scrape, sampleSum } from '../router/router-process.ts';
-import { psi } from '../../server-image/src/monitoring/psi.ts';
+import { psi } from '../../contract/psi.ts';
 import { DRIFT_METRICS } from '../../contract/metric-names.ts';
 import type { Baseline } from '../../server-image/src/monitoring/baseline.ts';
 

@@ -2,7 +2,7 @@
 // known shift, finite when a bin is empty on one side, and refusals for counts that do not line up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PSI_SHARE_FLOOR, psi } from '../../server-image/src/monitoring/psi.ts';
+import { PSI_SHARE_FLOOR, psi } from '../../contract/psi.ts';
 
 test('live counts in the reference proportions give 0, whatever their scale', () => {
   assert.equal(psi([0.25, 0.25, 0.5], [10, 10, 20]), 0);

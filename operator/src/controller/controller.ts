@@ -76,7 +76,7 @@ export function startController(options: ControllerOptions): RunningController {
     options.serverMetrics?.get(`${mdep.metadata.namespace}/${mdep.metadata.name}/${version}`) ?? clients.serverMetricsUrls(mdep, version);
   const drift = new DriftWatch(serverMetricsUrls);
   const analysis = {
-    router: new RouterAnalysis(async (mdep) => options.routerMetrics?.get(`${mdep.metadata.namespace}/${mdep.metadata.name}`) ?? clients.routerMetricsUrls(mdep)),
+    router: new RouterAnalysis(async (mdep) => options.routerMetrics?.get(`${mdep.metadata.namespace}/${mdep.metadata.name}`) ?? clients.routerMetricsUrls(mdep), serverMetricsUrls),
     prometheus: new PrometheusAnalysis(),
   };
 

@@ -1,14 +1,18 @@
-// Where a check's numbers come from. provider router: the router pods' own /metrics, scraped at the start
-// and the end of each window (the start is kept in memory: after an operator restart the window starts
-// again rather than judging evidence nobody measured). provider prometheus: the model servers' metrics
-// over the window, by query. Side effects live here; judging is gates.ts.
+// Where a check's numbers come from. provider router: the router pods' own /metrics (and, for the
+// prediction-shift gate, the model-server pods' of the stable and the candidate version), scraped at the
+// start and the end of each window (the start is kept in memory: after an operator restart the window
+// starts again rather than judging evidence nobody measured). provider prometheus: the model servers'
+// metrics over the window, by query. Side effects live here; judging is gates.ts.
 import type { ModelDeployment } from '../api/types.ts';
 import { judgeWindow, type WindowNumbers } from './gates.ts';
 import { addExposition, windowBetween, type Snapshot } from './metric-samples.ts';
-import { ROUTER_METRIC_PREFIX, SERVER_ERROR_OUTCOMES, SERVER_METRICS } from '../../../contract/metric-names.ts';
+import { DRIFT_COLUMN_LABELS, DRIFT_METRICS, ROUTER_METRIC_PREFIX, SERVER_ERROR_OUTCOMES, SERVER_METRICS } from '../../../contract/metric-names.ts';
+import { predictionShiftQuery } from '../../../contract/drift-queries.ts';
 import { routerWindowNumbers } from './router-numbers.ts';
-import type { AnalysisResult, RolloutStatus, VersionNumbers } from './types.ts';
+import { outputShifts, predictionCounts, predictionShiftApplies } from './prediction-shift.ts';
+import type { AnalysisResult, PredictionShift, RolloutStatus, VersionNumbers } from './types.ts';
 import { conditionTime } from '../api/time.ts';
+import { DEFAULT_SCRAPE_LIMITS, scrapeText, type ScrapeLimits } from '../monitoring/scrape.ts';
 
 export interface AnalysisSource {
   /** The numbers of the window that ends now, judged; 'no-baseline' when the window's start was not measured. */
@@ -29,31 +33,54 @@ function unmeasurable(status: RolloutStatus, now: number, why: string): Analysis
 
 /** Reads the router pods' metrics: the URLs of every router pod's /metrics. */
 export type RouterEndpoints = (mdep: ModelDeployment) => Promise<string[]>;
+/** Reads one version's model-server pods' metrics: the URLs of each ready pod's /metrics. */
+export type ServerEndpoints = (mdep: ModelDeployment, version: string) => Promise<string[]>;
+
+/** What a window's ends hold: the routers' series, and where the shift gate applies each version's prediction counters. */
+interface Measurement {
+  router: Snapshot;
+  /** By version: the model-server pods' prediction bin counters, each pod's series apart. */
+  servers?: Map<string, Snapshot>;
+}
 
 export class RouterAnalysis implements AnalysisSource {
   private readonly endpoints: RouterEndpoints;
-  private readonly baselines = new Map<string, { windowStartedAt: string; snapshot: Snapshot }>();
+  private readonly serverEndpoints: ServerEndpoints;
+  private readonly baselines = new Map<string, { windowStartedAt: string; measurement: Measurement }>();
   /** The end of the window a check just measured: the start of the next window, when one starts at that moment. */
-  private readonly lastEnds = new Map<string, { at: string; snapshot: Snapshot }>();
-  private readonly timeoutMs: number;
+  private readonly lastEnds = new Map<string, { at: string; measurement: Measurement }>();
+  private readonly limits: ScrapeLimits;
 
-  constructor(endpoints: RouterEndpoints, timeoutMs = 3000) {
+  constructor(endpoints: RouterEndpoints, serverEndpoints: ServerEndpoints, limits: ScrapeLimits = DEFAULT_SCRAPE_LIMITS) {
     this.endpoints = endpoints;
-    this.timeoutMs = timeoutMs;
+    this.serverEndpoints = serverEndpoints;
+    this.limits = limits;
   }
 
-  /** Every router pod's metrics, summed; a pod that cannot be read makes the measurement fail. */
-  private async snapshot(mdep: ModelDeployment): Promise<Snapshot> {
+  /**
+   * Every pod's metrics whose names `keep` keeps, each pod's apart; a pod that cannot be read (or sends more
+   * than the limits allow) makes the measurement fail.
+   */
+  private async scrape(urls: string[], keep: (name: string) => boolean): Promise<Snapshot> {
+    const snapshot: Snapshot = new Map();
+    const texts = await Promise.all(urls.map((url) => scrapeText(url, this.limits)));
+    texts.forEach((text, i) => addExposition(snapshot, text, keep, urls[i]));
+    return snapshot;
+  }
+
+  private async measurement(mdep: ModelDeployment, status: RolloutStatus): Promise<Measurement> {
     const urls = await this.endpoints(mdep);
     if (urls.length === 0) throw new Error('no router pod to read metrics from');
-    const snapshot: Snapshot = new Map();
-    const texts = await Promise.all(urls.map(async (url) => {
-      const response = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
-      if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-      return response.text();
-    }));
-    texts.forEach((text, i) => addExposition(snapshot, text, (name) => name.startsWith(ROUTER_METRIC_PREFIX), urls[i]));
-    return snapshot;
+    const routerScrape = this.scrape(urls, (name) => name.startsWith(ROUTER_METRIC_PREFIX));
+    if (!predictionShiftApplies(mdep.spec.rollout, status)) return { router: await routerScrape };
+    const versions = [status.stable.version, status.candidate!.version];
+    const serverScrapes = versions.map(async (version) => {
+      const serverUrls = await this.serverEndpoints(mdep, version);
+      if (serverUrls.length === 0) throw new Error(`no ready model-server pod of version ${version} to read metrics from`);
+      return [version, await this.scrape(serverUrls, (name) => name === DRIFT_METRICS.prediction.bins)] as const;
+    });
+    const [router, ...servers] = await Promise.all([routerScrape, ...serverScrapes]);
+    return { router, servers: new Map(servers) };
   }
 
   async startWindow(mdep: ModelDeployment, status: RolloutStatus): Promise<void> {
@@ -61,8 +88,9 @@ export class RouterAnalysis implements AnalysisSource {
     const end = this.lastEnds.get(key(mdep));
     this.lastEnds.delete(key(mdep));
     try {
-      const snapshot = end?.at === status.windowStartedAt ? end.snapshot : await this.snapshot(mdep);
-      this.baselines.set(key(mdep), { windowStartedAt: status.windowStartedAt, snapshot });
+      const reusable = end?.at === status.windowStartedAt && covers(end.measurement, mdep, status);
+      const measurement = reusable ? end.measurement : await this.measurement(mdep, status);
+      this.baselines.set(key(mdep), { windowStartedAt: status.windowStartedAt, measurement });
     } catch {
       // Unreadable now: the check finds no baseline and starts the window again.
       this.baselines.delete(key(mdep));
@@ -71,16 +99,21 @@ export class RouterAnalysis implements AnalysisSource {
 
   async measure(mdep: ModelDeployment, status: RolloutStatus, now: number): Promise<AnalysisResult | 'no-baseline'> {
     const baseline = this.baselines.get(key(mdep));
-    if (!baseline || baseline.windowStartedAt !== status.windowStartedAt || !status.candidate) return 'no-baseline';
-    let end: Snapshot;
+    // A start measured without what this window needs (the gate set since) is no start either.
+    if (!baseline || baseline.windowStartedAt !== status.windowStartedAt || !status.candidate || !covers(baseline.measurement, mdep, status)) return 'no-baseline';
+    let end: Measurement;
     try {
-      end = await this.snapshot(mdep);
+      end = await this.measurement(mdep, status);
     } catch (error) {
-      return unmeasurable(status, now, `cannot read the routers' metrics: ${(error as Error).message}`);
+      return unmeasurable(status, now, `cannot read the metrics: ${(error as Error).message}`);
     }
-    this.lastEnds.set(key(mdep), { at: conditionTime(now), snapshot: end });
-    const numbers: WindowNumbers = routerWindowNumbers(windowBetween(baseline.snapshot, end), status.stable.version, status.candidate.version);
+    this.lastEnds.set(key(mdep), { at: conditionTime(now), measurement: end });
+    const numbers: WindowNumbers = routerWindowNumbers(windowBetween(baseline.measurement.router, end.router), status.stable.version, status.candidate.version);
     if (status.phase !== 'Shadowing') delete numbers.shadow;
+    if (end.servers) {
+      const counts = (version: string) => predictionCounts(windowBetween(baseline.measurement.servers!.get(version)!, end.servers!.get(version)!));
+      numbers.predictions = outputShifts(counts(status.candidate.version), counts(status.stable.version));
+    }
     return judgeWindow(numbers, mdep.spec.rollout, phaseOf(status), (now - Date.parse(status.windowStartedAt!)) / 1000, conditionTime(now));
   }
 
@@ -88,6 +121,12 @@ export class RouterAnalysis implements AnalysisSource {
     this.baselines.delete(key(mdep));
     this.lastEnds.delete(key(mdep));
   }
+}
+
+/** Whether a measurement holds what a window of this status needs: both versions' servers where the shift gate applies. */
+function covers(measurement: Measurement, mdep: ModelDeployment, status: RolloutStatus): boolean {
+  if (!predictionShiftApplies(mdep.spec.rollout, status)) return true;
+  return measurement.servers?.has(status.stable.version) === true && measurement.servers.has(status.candidate!.version);
 }
 
 /**
@@ -118,6 +157,9 @@ export class PrometheusAnalysis implements AnalysisSource {
       if (status.phase === 'Shadowing') {
         numbers.shadow = { comparisons: candidate.requests, mismatches: 0, top1Rows: 0, top1Agreement: null, divergenceP99: null, requests: candidate.requests, errors: candidate.errors, p99Ms: candidate.p99Ms };
       }
+      if (predictionShiftApplies(mdep.spec.rollout, status)) {
+        numbers.predictions = await prometheusShifts(url, predictionShiftQueries(mdep, status.stable.version, status.candidate.version, seconds), now);
+      }
       return judgeWindow(numbers, mdep.spec.rollout, phaseOf(status), seconds, conditionTime(now));
     } catch (error) {
       return unmeasurable(status, now, `cannot query Prometheus at ${url}: ${(error as Error).message}`);
@@ -125,9 +167,12 @@ export class PrometheusAnalysis implements AnalysisSource {
   }
 }
 
+const versionSelector = (mdep: ModelDeployment, version: string) =>
+  `namespace="${mdep.metadata.namespace ?? 'default'}",model="${mdep.metadata.name}",version="${version}"`;
+
 /** PromQL over the model servers' metrics of one version, for a window of `seconds` ending now. */
 export function prometheusQueries(mdep: ModelDeployment, version: string, seconds: number) {
-  const selector = `namespace="${mdep.metadata.namespace ?? 'default'}",model="${mdep.metadata.name}",version="${version}"`;
+  const selector = versionSelector(mdep, version);
   return {
     requests: `sum(increase(${SERVER_METRICS.inferenceRequests}{${selector}}[${seconds}s]))`,
     errors: `sum(increase(${SERVER_METRICS.inferenceRequests}{${selector},outcome=~"${SERVER_ERROR_OUTCOMES.join('|')}"}[${seconds}s]))`,
@@ -135,16 +180,54 @@ export function prometheusQueries(mdep: ModelDeployment, version: string, second
   };
 }
 
-async function queryScalar(base: string, query: string, now: number): Promise<number | null> {
+/**
+ * PromQL of the prediction-shift gate over a window of `seconds` ending now: per output, the PSI of the
+ * candidate's prediction shares against the stable version's, and the rows each version counted.
+ */
+export function predictionShiftQueries(mdep: ModelDeployment, stable: string, candidate: string, seconds: number) {
+  const window = `${seconds}s`;
+  const rows = (version: string) => `sum by (${DRIFT_COLUMN_LABELS.prediction}) (increase(${DRIFT_METRICS.prediction.bins}{${versionSelector(mdep, version)}}[${window}]))`;
+  return {
+    psi: predictionShiftQuery(window, versionSelector(mdep, candidate), versionSelector(mdep, stable)),
+    candidateRows: rows(candidate),
+    stableRows: rows(stable),
+  };
+}
+
+/** Each output's shift from those queries' answers (a PSI Prometheus could not compute, 0/0 shares, is null). */
+async function prometheusShifts(base: string, queries: ReturnType<typeof predictionShiftQueries>, now: number): Promise<PredictionShift[]> {
+  const [psis, candidateRows, stableRows] = await Promise.all([queries.psi, queries.candidateRows, queries.stableRows].map((q) => queryVector(base, q, now)));
+  const byOutput = (samples: Sample[]) => new Map(samples.map((s) => [s.metric[DRIFT_COLUMN_LABELS.prediction] ?? '', s.value]));
+  const [psi, candidate, stable] = [byOutput(psis), byOutput(candidateRows), byOutput(stableRows)];
+  const outputs = [...new Set([...candidate.keys(), ...stable.keys()])].sort();
+  // increase() extrapolates to the window's ends: rows are whole, as with the request counts.
+  const rows = (n: number | null | undefined) => Math.round(n ?? 0);
+  return outputs.map((output) => ({ output, psi: psi.get(output) ?? null, candidateRows: rows(candidate.get(output)), stableRows: rows(stable.get(output)) }));
+}
+
+interface Sample {
+  metric: Record<string, string>;
+  /** null where Prometheus answered NaN or an infinity. */
+  value: number | null;
+}
+
+async function queryVector(base: string, query: string, now: number): Promise<Sample[]> {
   const url = new URL('/api/v1/query', base);
   url.searchParams.set('query', query);
   url.searchParams.set('time', String(now / 1000));
   const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  const body = await response.json() as { status: string; error?: string; data?: { result: Array<{ value: [number, string] }> } };
+  const body = await response.json() as { status: string; error?: string; data?: { result?: unknown } };
   if (body.status !== 'success') throw new Error(body.error ?? `HTTP ${response.status}`);
-  const value = body.data?.result[0]?.value[1];
-  const n = value === undefined ? NaN : Number(value);
-  return Number.isFinite(n) ? n : null;
+  const result = Array.isArray(body.data?.result) ? body.data.result as Array<{ metric?: unknown; value?: unknown }> : [];
+  return result.map((r) => {
+    const n = Array.isArray(r.value) ? Number(r.value[1]) : NaN;
+    const metric = typeof r.metric === 'object' && r.metric !== null ? r.metric as Record<string, string> : {};
+    return { metric, value: Number.isFinite(n) ? n : null };
+  });
+}
+
+async function queryScalar(base: string, query: string, now: number): Promise<number | null> {
+  return (await queryVector(base, query, now))[0]?.value ?? null;
 }
 
 /** The source for a ModelDeployment's analysis provider. */

@@ -27,6 +27,8 @@ export interface AnalysisResult {
   candidate: VersionNumbers;
   stable: VersionNumbers;
   shadow?: ShadowNumbers;
+  /** The prediction shift judged (or, holding for rows, the output nearest to enough), where the gate applies. */
+  predictionShift?: PredictionShift;
   /** passed, failed, or insufficient (too few requests to judge: the step holds). */
   verdict: 'passed' | 'failed' | 'insufficient' | 'observed';
   /** Every gate that failed, each with its numbers, e.g. "errorRate 0.25 > 0.01". */
@@ -50,6 +52,17 @@ export interface ShadowNumbers {
   requests: number;
   errors: number;
   p99Ms: number | null;
+}
+
+/**
+ * One model output's prediction shift over a window: the PSI of the candidate's shares of the baseline's bins
+ * against the stable version's (null when either counted none), and the rows each counted.
+ */
+export interface PredictionShift {
+  psi: number | null;
+  output: string;
+  candidateRows: number;
+  stableRows: number;
 }
 
 export interface RolloutStatus {

@@ -6,7 +6,7 @@
 // way (setImmediate). Memory is bounded: rows waiting to be binned are capped, beyond it they are dropped and
 // counted. Metrics read the state at scrape time (observability/drift-metrics.ts).
 import { binIndex } from './bins.ts';
-import { psi } from './psi.ts';
+import { psi } from '../../../contract/psi.ts';
 import { argmax, numberAt, numericView } from './values.ts';
 import type { Baseline, OutputProfile, QuantileProfile } from './baseline.ts';
 import type { InferenceObserver, Outputs } from '../serving/inference.ts';
