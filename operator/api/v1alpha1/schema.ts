@@ -387,7 +387,7 @@ const rollout = obj('How a new model version (a change of spec.model) is promote
     maxErrorRate: num('Largest share of candidate requests answered 5xx (0 to 1).', { minimum: 0, maximum: 1, default: 0.01 }),
     maxLatencyP99Ms: num('Largest candidate p99 latency, in milliseconds.', { exclusiveMinimum: true, minimum: 0 }),
     maxLatencyP99Ratio: num('Largest candidate p99 latency relative to the stable version\'s in the same window, e.g. 1.5.', { exclusiveMinimum: true, minimum: 0 }),
-    maxPredictionShift: num('Largest PSI of the candidate\'s prediction distribution against the stable version\'s over the same window (each output binned by the baseline; the worst output counts), e.g. 0.1. Judged in shadow and canary checks alike; needs spec.monitoring.baseline.', { minimum: 0 }),
+    maxPredictionShift: num('Largest PSI of the candidate\'s prediction distribution against the stable version\'s over the same window (each output binned by the baseline; the worst output counts), e.g. 0.1. Judged in shadow and canary checks alike, except at the 100% step (the stable version then has no traffic to compare with); needs spec.monitoring.baseline.', { minimum: 0 }),
     failureThreshold: int('Failed checks that roll the candidate back.', { minimum: 1, maximum: 100, default: 2 }),
   }, { default: {} }),
   abTest: obj('The fixed split of strategy abTest.', {
