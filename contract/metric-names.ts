@@ -122,6 +122,8 @@ export const DRIFT_METRICS = {
   rows: 'modelship_drift_rows_total',
   /** Counter: rows not counted because the binning fell too far behind (never the requests themselves). */
   droppedRows: 'modelship_drift_dropped_rows_total',
+  /** Counter: rows left uncounted by the drift budget (driftMaxRowsPerSecond): a sample in time, not a loss. */
+  budgetSkippedRows: 'modelship_drift_budget_skipped_rows_total',
   input: {
     /** Counter by `feature`, `bin` ("0".."n-1"): rows whose value fell in the bin. */
     bins: 'modelship_drift_input_bin_total',

@@ -58,6 +58,7 @@ export const SERVE_OPTIONS = {
   driftMinRows: { kind: 'integer', default: 500, minimum: 1, description: 'Rows a feature needs in the window before its PSI gauge is reported (PSI without any drift is about (bins - 1) / rows from sampling alone: 0.09 at 100 rows and 10 bins, near the 0.1 warning mark; 0.02 at 500)' },
   driftMaxFeatures: { kind: 'integer', default: 32, minimum: 0, maximum: 10000, description: 'Features (and outputs) exported one by one in the drift metrics; past it, only the worst and the mean PSI' },
   driftSampleRate: { kind: 'number', default: 1, minimum: 0, maximum: 1, description: 'Share of requests counted into the drift bins (bin shares, and so PSI, need only a sample at high request rates)' },
+  driftMaxRowsPerSecond: { kind: 'integer', default: 1000, minimum: 0, description: 'Most rows counted into the drift bins per second (0: no limit): a fixed CPU budget for drift at any request rate; past it requests are left uncounted until it refills (a 5-minute window still holds up to 300,000 rows)' },
   predictionLog: {
     kind: 'string', placeholder: 'stdout|URL', pattern: '^(stdout|https?://\\S+)$', patternHint: "'stdout' or an http(s):// URL",
     description: "Log sampled predictions with their inputs: 'stdout' as JSON lines, or an http(s):// URL that takes CloudEvents as KServe's payload logger sends them",

@@ -102,7 +102,7 @@ function monitorDrift(options: ServeOptions, baseline: Baseline, model: ServedMo
   } catch (error) {
     throw new BaselineError(`baseline ${options.baseline}: ${(error as Error).message}`);
   }
-  const monitor = new DriftMonitor(baseline, model.signature, { windowSeconds: options.driftWindowSeconds, minRows: options.driftMinRows, sampleRate: options.driftSampleRate });
+  const monitor = new DriftMonitor(baseline, model.signature, { windowSeconds: options.driftWindowSeconds, minRows: options.driftMinRows, sampleRate: options.driftSampleRate, maxRowsPerSecond: options.driftMaxRowsPerSecond });
   registerDriftMetrics(host.metrics.registry, monitor, options.driftMaxFeatures);
   core.observe(monitor);
   logger.info('drift monitoring', { baseline: options.baseline, features: baseline.inputs.length, outputs: baseline.outputs.length });

@@ -36,7 +36,7 @@ before(async () => {
   assert.equal(profiled.code, 0, profiled.stderr);
   const retrained = writeModel(modelDir, 'mlp-retrained.onnx', MLP_RETRAINED.build());
   const models = [modelPath.mlp(), retrained, modelPath.mlp()];
-  servers = await Promise.all(models.map((model, i) => startServer(['--model', model, '--name', 'mlp', '--version', String(i + 1), '--baseline', baseline, '--drift-min-rows', '1'])));
+  servers = await Promise.all(models.map((model, i) => startServer(['--model', model, '--name', 'mlp', '--version', String(i + 1), '--baseline', baseline, '--drift-min-rows', '1', '--drift-max-rows-per-second', '0'])));
   trafficStartedAt = Date.now();
   prometheus = await startPrometheus({ targets: servers.map((s) => `127.0.0.1:${s.port}`), labels: { namespace: 'ml' } });
   await eventually('a first scrape of every server, before any row', () => rowsScraped(0), { context: () => prometheus.logs() });

@@ -113,7 +113,7 @@ describe('the profile command', () => {
 describe('drift as requests flow', () => {
   let server: ServerProcess;
   before(async () => {
-    server = await startServer(['--model', model, '--baseline', baselinePath, '--drift-min-rows', '500']);
+    server = await startServer(['--model', model, '--baseline', baselinePath, '--drift-min-rows', '500', '--drift-max-rows-per-second', '0']);
   });
   after(() => server.stop());
 
@@ -176,7 +176,7 @@ describe('a model with several inputs of other datatypes', () => {
     const shifted1 = baseline.outputs.find((o) => o.name === 'shifted[1]');
     assert.equal(shifted1?.kind === 'quantiles' ? shifted1.min : undefined, 110);
 
-    const server = await startServer(['--model', multi, '--baseline', out, '--drift-min-rows', '10']);
+    const server = await startServer(['--model', multi, '--baseline', out, '--drift-min-rows', '10', '--drift-max-rows-per-second', '0']);
     try {
       const request = { inputs: [
         { name: 'features', datatype: 'FP32', shape: [2, 4], data: [1, 2, 0.5, -1, 3, 4, 0.5, -1] },
@@ -198,7 +198,7 @@ describe('a model with several inputs of other datatypes', () => {
 
 describe('bounded cardinality', () => {
   test('past driftMaxFeatures, features are not labelled one by one; the worst and mean cover them all', async () => {
-    const server = await startServer(['--model', model, '--baseline', baselinePath, '--drift-max-features', '2', '--drift-min-rows', '100']);
+    const server = await startServer(['--model', model, '--baseline', baselinePath, '--drift-max-features', '2', '--drift-min-rows', '100', '--drift-max-rows-per-second', '0']);
     try {
       await send(server, randomRows(200, MLP.features, 14).map((row) => row.map((v, i) => (i === 3 ? v + 5 : v))));
       const text = await scrapeBinned(server, 200);
@@ -208,6 +208,26 @@ describe('bounded cardinality', () => {
       assert.ok(sampleSum(text, DRIFT_METRICS.input.psiWorst) > 1);
       const other = byLabel(text, DRIFT_METRICS.input.outOfRange, 'feature').get('_other')!;
       assert.ok(other >= 200 && other < 240, `${other} out of range past the cap`);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a rows-per-second budget bounds the rows counted, whatever the rate; the rest are counted as skipped', async () => {
+    const server = await startServer(['--model', model, '--baseline', baselinePath, '--drift-max-rows-per-second', '200']);
+    try {
+      const started = performance.now();
+      await send(server, randomRows(2000, MLP.features, 15));
+      const seconds = (performance.now() - started) / 1000;
+      let text = '';
+      for (let i = 0; i < 100; i++) {
+        text = await scrape(server.url);
+        if (sampleSum(text, DRIFT_METRICS.rows) + sampleSum(text, DRIFT_METRICS.budgetSkippedRows) >= 2000) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const counted = sampleSum(text, DRIFT_METRICS.rows);
+      assert.equal(counted + sampleSum(text, DRIFT_METRICS.budgetSkippedRows), 2000, 'every row is counted or skipped');
+      assert.ok(counted >= 200 && counted <= 200 * (1 + seconds) + 20, `${counted} rows counted in ${seconds.toFixed(2)} s at 200 a second`);
     } finally {
       await server.stop();
     }

@@ -91,6 +91,36 @@ test('a sample rate counts that share of requests, chosen at the start', async (
   assert.equal(monitor.rows, 2);
 });
 
+test('the rows-per-second budget counts at most that many rows a second, leaves the rest uncounted and refills with time', async () => {
+  let now = 0;
+  const monitor = new DriftMonitor(baseline, signature, { windowSeconds: 10, minRows: 1, sampleRate: 1, maxRowsPerSecond: 100 }, () => now);
+  const send = (requests: number) => {
+    for (let i = 0; i < requests; i++) {
+      const r = request(new Array(10).fill(0.5));
+      monitor.finished(r, classOne(10), undefined, 0, monitor.started(r));
+    }
+  };
+  send(30);
+  await nextTurn();
+  assert.equal(monitor.rows, 100, 'a second\'s budget at once');
+  assert.equal(monitor.skippedRows, 200);
+  now += 500;
+  send(30);
+  await nextTurn();
+  assert.equal(monitor.rows, 150, 'half a second refills half of it');
+  now += 60_000;
+  send(30);
+  await nextTurn();
+  assert.equal(monitor.rows, 250, 'a long quiet spell refills one second\'s worth, no more');
+  const unlimited = new DriftMonitor(baseline, signature, { windowSeconds: 10, minRows: 1, sampleRate: 1, maxRowsPerSecond: 0 }, () => 0);
+  for (let i = 0; i < 30; i++) {
+    const r = request(new Array(10).fill(0.5));
+    unlimited.finished(r, classOne(10), undefined, 0, unlimited.started(r));
+  }
+  await nextTurn();
+  assert.equal(unlimited.rows, 300, '0: every row');
+});
+
 test('rows past the pending bound are dropped and counted, never held', () => {
   const monitor = new DriftMonitor(baseline, signature, { windowSeconds: 10, minRows: 1, sampleRate: 1 }, () => 0);
   const big = request(new Array(MAX_PENDING_ROWS + 1).fill(0));

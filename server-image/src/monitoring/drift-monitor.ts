@@ -26,6 +26,12 @@ export interface DriftSettings {
   minRows: number;
   /** Share of requests counted (1: all); shares per bin, and so PSI, need no more than a sample. */
   sampleRate: number;
+  /**
+   * Most rows counted per second (0: no limit): a budget of work, so that drift costs a busy server a fixed
+   * amount of CPU however many requests it answers. Past it requests are left uncounted until the budget
+   * refills, a sample in time that keeps the bins' shares (PSI needs thousands of rows, not millions).
+   */
+  maxRowsPerSecond?: number;
 }
 
 /** One tracked distribution: a position of an input or output tensor, or a classifier output's top class. */
@@ -179,12 +185,19 @@ export class DriftMonitor implements InferenceObserver {
   private currentSlot = -1;
   private readonly now: () => number;
   private readonly random: () => number;
+  /** Rows the budget still allows, refilled at maxRowsPerSecond up to one second's worth. */
+  private budget: number;
+  private budgetAt: number;
+  /** Requests left uncounted by the budget (a sample, not a loss). */
+  skippedRows = 0;
 
   constructor(baseline: Baseline, signature: ModelSignature, settings: DriftSettings, now: () => number = Date.now, random: () => number = Math.random) {
     this.settings = settings;
     this.now = now;
     this.random = random;
     this.slotMs = (settings.windowSeconds * 1000) / WINDOW_SLOTS;
+    this.budget = settings.maxRowsPerSecond ?? 0;
+    this.budgetAt = now();
     this.inputs = baseline.inputs.map((p) => new DriftColumn(p));
     this.outputs = baseline.outputs.map((p) => new DriftColumn(p));
     this.readers = signature.inputs.map((spec, tensorIndex) => {
@@ -197,6 +210,7 @@ export class DriftMonitor implements InferenceObserver {
   started(request: InferenceRequest): number[] | undefined {
     if (this.settings.sampleRate < 1 && this.random() >= this.settings.sampleRate) return undefined;
     const rows = request.rows;
+    if (!this.withinBudget(rows)) return undefined;
     const stride = this.inputs.length;
     const values = new Array<number>(rows * stride).fill(0);
     for (const reader of this.readers) copyColumns(request.inputs[reader.tensorIndex], rows, reader, values, stride);
@@ -219,6 +233,21 @@ export class DriftMonitor implements InferenceObserver {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
+  }
+
+  /** Takes `rows` from the budget when it holds them (always, without a limit). */
+  private withinBudget(rows: number): boolean {
+    const perSecond = this.settings.maxRowsPerSecond ?? 0;
+    if (perSecond <= 0) return true;
+    const now = this.now();
+    this.budget = Math.min(perSecond, this.budget + ((now - this.budgetAt) / 1000) * perSecond);
+    this.budgetAt = now;
+    if (this.budget < rows) {
+      this.skippedRows += rows;
+      return false;
+    }
+    this.budget -= rows;
+    return true;
   }
 
   private captureOutputs(outputs: Outputs, rows: number): Captured {

@@ -79,6 +79,13 @@ export function registerDriftMetrics(registry: client.Registry, monitor: DriftMo
       this.inc(monitor.droppedRows);
     },
   });
+  new client.Counter({
+    name: DRIFT_METRICS.budgetSkippedRows, help: 'Rows left uncounted because the drift budget (driftMaxRowsPerSecond) was spent', registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(monitor.skippedRows);
+    },
+  });
   registerSide(registry, monitor, 'input', maxColumns);
   registerSide(registry, monitor, 'prediction', maxColumns);
 }
