@@ -168,6 +168,9 @@ export const PREDICTION_LOG_METRICS = {
   queueBytes: 'modelship_prediction_log_queue_bytes',
 } as const;
 
-/** queue_full: the queue was at its count or byte bound; sink_error: the sink refused it or could not be reached. */
-export const PREDICTION_LOG_DROP_REASONS = ['queue_full', 'sink_error'] as const;
+/**
+ * queue_full: the queue was at its count or byte bound; sink_error: the sink refused it or could not be
+ * reached; budget: sampled past predictionLogMaxPerSecond (not copied at all).
+ */
+export const PREDICTION_LOG_DROP_REASONS = ['queue_full', 'sink_error', 'budget'] as const;
 export type PredictionLogDropReason = (typeof PREDICTION_LOG_DROP_REASONS)[number];

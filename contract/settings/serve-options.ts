@@ -64,6 +64,7 @@ export const SERVE_OPTIONS = {
     description: "Log sampled predictions with their inputs: 'stdout' as JSON lines, or an http(s):// URL that takes CloudEvents as KServe's payload logger sends them",
   },
   predictionLogSampleRate: { kind: 'number', default: 1, minimum: 0, maximum: 1, description: 'Share of requests whose prediction is logged' },
+  predictionLogMaxPerSecond: { kind: 'integer', default: 200, minimum: 0, description: 'Most predictions logged a second (0: no limit): a fixed CPU budget for logging at any request rate (two HTTP events a prediction to a collector cost about 0.2 ms of CPU); past it sampled predictions are dropped and counted (reason budget)' },
   predictionLogInputElements: { kind: 'integer', default: 1024, minimum: 0, description: 'Most elements of each input tensor written to a prediction record; longer inputs are cut and marked truncated (0 leaves inputs out)' },
   predictionLogQueueSize: { kind: 'integer', default: 1000, minimum: 1, description: 'Prediction records waiting for the sink; past it records are dropped and counted, never waited for' },
   predictionLogQueueBytes: { kind: 'integer', default: 16 * 1024 * 1024, minimum: 1024, description: 'Bytes of prediction records waiting for the sink; past it records are dropped and counted' },

@@ -117,6 +117,7 @@ function logPredictions(options: ServeOptions, core: InferenceCore, host: ModelH
   const sink = options.predictionLog === 'stdout' ? new StdoutSink() : new CloudEventsSink(options.predictionLog);
   const logger = new PredictionLogger(host.name, host.version, {
     sampleRate: options.predictionLogSampleRate,
+    maxPerSecond: options.predictionLogMaxPerSecond,
     inputElements: options.predictionLogInputElements,
     queueSize: options.predictionLogQueueSize,
     queueBytes: options.predictionLogQueueBytes,

@@ -113,7 +113,7 @@ describe('logging under load never fails a request', () => {
 
   test('with a dead collector: every request answered 200, the records counted as dropped', async () => {
     const dead = `http://127.0.0.1:${await freePort()}/events`;
-    const server = await startServer(['--model', modelPath.mlp(), '--prediction-log', dead, '--prediction-log-queue-size', '100']);
+    const server = await startServer(['--model', modelPath.mlp(), '--prediction-log', dead, '--prediction-log-queue-size', '100', '--prediction-log-max-per-second', '0']);
     try {
       await underLoad(server);
       const sinkErrors = await metricValue(server.url, PREDICTION_LOG_METRICS.dropped, { reason: 'sink_error' });
@@ -128,7 +128,7 @@ describe('logging under load never fails a request', () => {
   });
 
   test('with a slow collector: every request answered 200, the overflow counted, the queue within its bytes', async () => {
-    const server = await startServer(['--model', modelPath.mlp(), '--prediction-log', slow.url, '--prediction-log-queue-bytes', '65536']);
+    const server = await startServer(['--model', modelPath.mlp(), '--prediction-log', slow.url, '--prediction-log-queue-bytes', '65536', '--prediction-log-max-per-second', '0']);
     try {
       await underLoad(server);
       assert.ok(await metricValue(server.url, PREDICTION_LOG_METRICS.dropped, { reason: 'queue_full' }) > 1000);

@@ -158,6 +158,25 @@ test('the prediction queue drops past its record bound; a failing sink is counte
   assert.equal(logger.sent, 2);
 });
 
+test('the prediction log keeps at most maxPerSecond records a second, the rest dropped as budget, and refills with time', async () => {
+  let now = 0;
+  const records: PredictionRecord[] = [];
+  const sink = { async send(batch: PredictionRecord[]) { records.push(...batch); return 0; } };
+  const logger = new PredictionLogger('m', '1', { sampleRate: 1, maxPerSecond: 3, inputElements: 1, queueSize: 100, queueBytes: 1 << 20 }, sink, Math.random, () => now);
+  const predict = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const r = request([0.5]);
+      logger.finished(r, classOne(1), undefined, 0, logger.started(r));
+    }
+  };
+  predict(10);
+  now += 1000;
+  predict(10);
+  await logger.flush(5_000);
+  assert.equal(records.length, 6);
+  assert.equal(logger.dropped.budget, 14);
+});
+
 test('sampling, input truncation and left-out inputs', () => {
   const records: PredictionRecord[] = [];
   const sink = { async send(batch: PredictionRecord[]) { records.push(...batch); return 0; } };

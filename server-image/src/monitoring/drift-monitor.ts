@@ -6,6 +6,7 @@
 // way (setImmediate). Memory is bounded: rows waiting to be binned are capped, beyond it they are dropped and
 // counted. Metrics read the state at scrape time (observability/drift-metrics.ts).
 import { binIndex } from './bins.ts';
+import { RateBudget } from './rate-budget.ts';
 import { psi } from '../../../contract/psi.ts';
 import { argmax, numberAt, numericView } from './values.ts';
 import type { Baseline, OutputProfile, QuantileProfile } from './baseline.ts';
@@ -185,9 +186,7 @@ export class DriftMonitor implements InferenceObserver {
   private currentSlot = -1;
   private readonly now: () => number;
   private readonly random: () => number;
-  /** Rows the budget still allows, refilled at maxRowsPerSecond up to one second's worth. */
-  private budget: number;
-  private budgetAt: number;
+  private readonly budget: RateBudget;
   /** Requests left uncounted by the budget (a sample, not a loss). */
   skippedRows = 0;
 
@@ -196,8 +195,7 @@ export class DriftMonitor implements InferenceObserver {
     this.now = now;
     this.random = random;
     this.slotMs = (settings.windowSeconds * 1000) / WINDOW_SLOTS;
-    this.budget = settings.maxRowsPerSecond ?? 0;
-    this.budgetAt = now();
+    this.budget = new RateBudget(settings.maxRowsPerSecond ?? 0, now);
     this.inputs = baseline.inputs.map((p) => new DriftColumn(p));
     this.outputs = baseline.outputs.map((p) => new DriftColumn(p));
     this.readers = signature.inputs.map((spec, tensorIndex) => {
@@ -210,7 +208,10 @@ export class DriftMonitor implements InferenceObserver {
   started(request: InferenceRequest): number[] | undefined {
     if (this.settings.sampleRate < 1 && this.random() >= this.settings.sampleRate) return undefined;
     const rows = request.rows;
-    if (!this.withinBudget(rows)) return undefined;
+    if (!this.budget.take(rows)) {
+      this.skippedRows += rows;
+      return undefined;
+    }
     const stride = this.inputs.length;
     const values = new Array<number>(rows * stride).fill(0);
     for (const reader of this.readers) copyColumns(request.inputs[reader.tensorIndex], rows, reader, values, stride);
@@ -233,21 +234,6 @@ export class DriftMonitor implements InferenceObserver {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
-  }
-
-  /** Takes `rows` from the budget when it holds them (always, without a limit). */
-  private withinBudget(rows: number): boolean {
-    const perSecond = this.settings.maxRowsPerSecond ?? 0;
-    if (perSecond <= 0) return true;
-    const now = this.now();
-    this.budget = Math.min(perSecond, this.budget + ((now - this.budgetAt) / 1000) * perSecond);
-    this.budgetAt = now;
-    if (this.budget < rows) {
-      this.skippedRows += rows;
-      return false;
-    }
-    this.budget -= rows;
-    return true;
   }
 
   private captureOutputs(outputs: Outputs, rows: number): Captured {

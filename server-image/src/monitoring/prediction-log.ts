@@ -1,11 +1,12 @@
 // Prediction logging: a sampled share of successful requests is recorded with its inputs (cut to a number of
 // elements, or left out), its outputs, the model version and the request id, so labels can be joined to
 // predictions later. Recording never slows or fails inference: the observer only copies what it samples
-// into a queue bounded in records and in bytes, and a separate loop hands the queue to the sink (stdout or
+// (within a budget of records a second) into a queue bounded in records and in bytes, and a separate loop hands the queue to the sink (stdout or
 // an HTTP collector, log-sinks.ts). A full queue drops the record and counts it; a sink that fails has its
 // records counted as dropped and is left alone for a while (exponential backoff) before the next try.
 import { randomUUID } from 'node:crypto';
 import { numberAt, numericView } from './values.ts';
+import { RateBudget } from './rate-budget.ts';
 import type { InferenceObserver, Outputs } from '../serving/inference.ts';
 import type { InferenceRequest } from '../protocol/request.ts';
 import type { InferenceError } from '../protocol/errors.ts';
@@ -39,6 +40,8 @@ export interface PredictionSink {
 
 export interface PredictionLogSettings {
   sampleRate: number;
+  /** Most records a second (0: no limit): a fixed CPU budget for the sink's work at any request rate. */
+  maxPerSecond?: number;
   /** Most elements written per input tensor (0: inputs left out). */
   inputElements: number;
   queueSize: number;
@@ -86,16 +89,18 @@ export class PredictionLogger implements InferenceObserver {
   private queue: Array<{ record: PredictionRecord; bytes: number }> = [];
   queuedBytes = 0;
   sent = 0;
-  readonly dropped: Record<PredictionLogDropReason, number> = { queue_full: 0, sink_error: 0 };
+  readonly dropped: Record<PredictionLogDropReason, number> = { queue_full: 0, sink_error: 0, budget: 0 };
   private draining = false;
   private backoffMs = 0;
+  private readonly budget: RateBudget;
 
-  constructor(model: string, version: string, settings: PredictionLogSettings, sink: PredictionSink, random: () => number = Math.random) {
+  constructor(model: string, version: string, settings: PredictionLogSettings, sink: PredictionSink, random: () => number = Math.random, now: () => number = Date.now) {
     this.model = model;
     this.version = version;
     this.settings = settings;
     this.sink = sink;
     this.random = random;
+    this.budget = new RateBudget(settings.maxPerSecond ?? 0, now);
   }
 
   get queuedRecords(): number {
@@ -105,6 +110,10 @@ export class PredictionLogger implements InferenceObserver {
   // InferenceObserver: the inputs are copied now, before their buffers move to a model worker.
   started(request: InferenceRequest): LoggedTensor[] | undefined {
     if (this.random() >= this.settings.sampleRate) return undefined;
+    if (!this.budget.take(1)) {
+      this.dropped.budget++;
+      return undefined;
+    }
     const limit = this.settings.inputElements;
     return limit === 0 ? [] : request.inputs.map((t) => snapshot(t, limit));
   }
