@@ -3,6 +3,7 @@
 // containers), with clients sending requests through the router the whole time. A GitOps-style patch of
 // spec.model first shadows, then canaries the new version, which is promoted; then a retrained model that
 // disagrees with the stable one is caught in its shadow phase and rolled back before any client sees it.
+// Last, the clients' data drifts from the model's baseline, and the Drifting condition says so.
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { startLocalCluster } from '../test/control-plane/local-cluster.ts';
@@ -11,7 +12,8 @@ import { addGpuNodes } from '../test/control-plane/gpu-nodes.ts';
 import { startClientLoad, startLocalRouter } from '../test/control-plane/local-traffic.ts';
 import { freePort } from '../test/support/free-port.ts';
 import { startServer } from '../test/support/server-process.ts';
-import { MLP, randomRows } from '../test/models/zoo.ts';
+import { DRIFTED_FEATURES, drifted, EXAMPLE_BASELINE, REFERENCE_ROWS } from './models/reference-data.ts';
+import { columnDrift } from '../operator/src/monitoring/drift-judgement.ts';
 
 const path = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const CRD = path('../crds/modeldeployment.yaml');
@@ -19,10 +21,12 @@ const model = (version: string) => ({ uri: `https://models.example.com/iris/${ve
 
 console.log('\nrollouts: a local control plane, the operator, a router and two model servers with clients sending requests...');
 const cluster = await startLocalCluster({ simulated: true, crds: [CRD] });
+// What the operator's Deployments would run for the spec below: drift against the MLP's baseline over 20 s.
+const monitoring = ['--baseline', path(`./models/${EXAMPLE_BASELINE}`), '--drift-window-seconds', '20'];
 const servers = [
-  await startServer(['--model', path('./models/mlp.onnx'), '--name', 'iris', '--version', 'v1']),
-  await startServer(['--model', path('./models/mlp.onnx'), '--name', 'iris', '--version', 'v2']),
-  await startServer(['--model', path('./models/mlp-retrained.onnx'), '--name', 'iris', '--version', 'v3']),
+  await startServer(['--model', path('./models/mlp.onnx'), '--name', 'iris', '--version', 'v1', ...monitoring]),
+  await startServer(['--model', path('./models/mlp.onnx'), '--name', 'iris', '--version', 'v2', ...monitoring]),
+  await startServer(['--model', path('./models/mlp-retrained.onnx'), '--name', 'iris', '--version', 'v3', ...monitoring]),
 ];
 const routerPort = await freePort();
 let operator: ReturnType<typeof startOperator> | undefined;
@@ -30,11 +34,13 @@ let stopAll = async () => {};
 try {
   await addGpuNodes(cluster);
   await cluster.kubectl(['create', 'namespace', 'ml']);
-  operator = startOperator(await operatorKubeconfig(cluster), ['--log-level', 'warn', '--router-metrics', `ml/iris=http://127.0.0.1:${routerPort}/metrics`]);
+  operator = startOperator(await operatorKubeconfig(cluster), ['--log-level', 'warn', '--router-metrics', `ml/iris=http://127.0.0.1:${routerPort}/metrics`,
+    ...['v1', 'v2', 'v3'].flatMap((version, i) => ['--server-metrics', `ml/iris/${version}=${servers[i].url}/metrics`])]);
   const iris = {
     apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'iris', namespace: 'ml' },
     spec: {
       model: model('v1'),
+      monitoring: { baseline: { uri: 'https://models.example.com/iris/baseline.json' }, drift: { windowSeconds: 20 } },
       rollout: {
         shadow: { percent: 50, duration: '4s', minComparisons: 30, minAgreement: 0.95, maxDivergence: 0.01 },
         steps: [10, 50, 100], stepInterval: '2s',
@@ -45,7 +51,9 @@ try {
   console.log('$ kubectl apply -f iris.yaml   # v1, with a shadow-then-canary rollout policy');
   await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(iris));
   const router = await startLocalRouter(cluster, 'ml', 'iris', { v1: servers[0].url, v2: servers[1].url, v3: servers[2].url }, () => undefined, routerPort);
-  const load = startClientLoad(router.url, 'iris', randomRows(64, MLP.features, 9));
+  // The clients read this array on every request: replacing its rows changes what they send.
+  const rowsSent = REFERENCE_ROWS.slice(0, 500);
+  const load = startClientLoad(router.url, 'iris', rowsSent, 3, 4);
   stopAll = async () => {
     await load.stop();
     await router.stop();
@@ -81,6 +89,26 @@ try {
   console.log('\n$ kubectl patch mdep iris ... version v3   # a retrained classifier that disagrees with v2');
   await cluster.kubectl(['-n', 'ml', 'patch', 'mdep', 'iris', '--type', 'merge', '-p', JSON.stringify({ spec: { model: model('v3') } })]);
   await follow((r) => r.phase === 'RolledBack');
+
+  console.log(`\nthe clients' features ${DRIFTED_FEATURES.join(', ')} move down by 0.8 (of their [-1, 1) range): the stable version's drift, as its server and the operator see it`);
+  const driftFrom = Date.now();
+  rowsSent.splice(0, rowsSent.length, ...drifted(REFERENCE_ROWS.slice(0, 500)));
+  let lastDrift = '';
+  for (;;) {
+    const conditions = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'iris', '-o', 'json'])).status?.conditions ?? [];
+    const drifting = conditions.find((c: { type: string }) => c.type === 'Drifting');
+    const columns = columnDrift([await fetch(`${servers[1].url}/metrics`).then((r) => r.text())]);
+    const worst = columns.slice(0, 3).map((c) => `${c.column ?? c.side} ${c.psi.toFixed(2)}`).join(', ') || 'not enough rows yet';
+    const line = `PSI ${worst}  |  Drifting ${drifting ? `${drifting.status} ${drifting.reason}` : '(not yet)'}`;
+    if (line !== lastDrift) console.log(`  +${((Date.now() - driftFrom) / 1000).toFixed(1).padStart(5)}s  ${line}`);
+    lastDrift = line;
+    if (drifting?.status === 'True') {
+      console.log(`  ${drifting.message}`);
+      break;
+    }
+    if (Date.now() - driftFrom > 120_000) throw new Error('Drifting did not turn True within 120 s');
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 
   console.log('\n$ kubectl get mdep -n ml');
   console.log(await cluster.kubectl(['get', 'mdep', '-n', 'ml']));
