@@ -2,6 +2,7 @@
 // ModelDeployments made to run here, the router's ClusterIP, the HPA's replica history, a rollout's timeline.
 // The demo prints them; the tests assert on them.
 import { readFileSync, readdirSync } from 'node:fs';
+import { Agent, fetch } from 'undici';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { kubectl, kubectlAsync, type ModelStore, type Tools } from './install.ts';
@@ -61,10 +62,19 @@ export interface RowAnswer {
 }
 
 /** One FP32 row (input "input") to the model at `url`; a failed connection is status 0, never a throw. */
+/**
+ * One request on a connection of its own. A connection opened to a ClusterIP before kube-proxy has written
+ * the Service's rules goes wherever the host's default route leads (on our machines, an intercepting proxy
+ * that answers 404), and a kept-alive connection would keep every later request there too: each attempt of
+ * waitUntilServing must get a new connection, which the rules then catch.
+ */
 export async function inferRow(url: string, model: string, row: number[]): Promise<RowAnswer> {
   const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, row.length], data: row }] });
+  const connection = new Agent();
   try {
-    const response = await fetch(`${url}/v2/models/${model}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(5000) });
+    const response = await fetch(`${url}/v2/models/${model}/infer`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(5000), dispatcher: connection,
+    });
     const text = await response.text();
     let answer: { model_version?: string; outputs?: Array<{ data: number[] }> } = {};
     try {
@@ -78,6 +88,8 @@ export async function inferRow(url: string, model: string, row: number[]): Promi
     };
   } catch (error) {
     return { status: 0, text: `no answer: ${(error as Error).cause ?? (error as Error).message}` };
+  } finally {
+    await connection.destroy();
   }
 }
 
