@@ -1,12 +1,13 @@
 // The router analysis' scrapes over real loopback HTTP endpoints serving a router's exposition (and, with
 // the prediction-shift gate, each version's model server's): one scrape per window boundary (the end of a
 // judged window is the start of the next), and windows judged on the difference between the two.
+// A Prometheus query's answer is bounded and decoded the same defensive way.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { RouterAnalysis } from '../../operator/src/rollout/analysis.ts';
+import { PrometheusAnalysis, RouterAnalysis } from '../../operator/src/rollout/analysis.ts';
 import type { ModelDeployment } from '../../operator/src/api/types.ts';
 import type { RolloutStatus } from '../../operator/src/rollout/types.ts';
 
@@ -137,5 +138,31 @@ test('a scrape past the byte budget is refused, not held: the check holds and sa
     assert.equal(result.message, `cannot read the metrics: ${url} sent more than 1024 bytes of metrics`);
   } finally {
     router.close();
+  }
+});
+
+test("a Prometheus answer past the byte budget, or not JSON, is refused, not held: the check holds and says why", async () => {
+  let answer = '';
+  const prometheus = createServer((_req, res) => res.end(answer)).listen(0, '127.0.0.1');
+  await once(prometheus, 'listening');
+  const base = `http://127.0.0.1:${(prometheus.address() as AddressInfo).port}`;
+  try {
+    const mdep = { apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'iris', namespace: 'ml' },
+      spec: { model: { uri: 'x', version: 'v2' }, rollout: { analysis: { provider: 'prometheus', prometheusUrl: base } } } } as ModelDeployment;
+    const status: RolloutStatus = { phase: 'Progressing', stable: { version: 'v1', uri: 'a' }, candidate: { version: 'v2', uri: 'b' }, step: 0, canaryWeight: 10, failedChecks: 0, windowStartedAt: '2026-12-01T12:00:00Z', message: '' };
+    const analysis = new PrometheusAnalysis({ timeoutMs: 3000, maxBytes: 1024 });
+    const now = Date.parse('2026-12-01T12:01:00Z');
+    answer = JSON.stringify({ status: 'success', data: { resultType: 'vector', result: Array.from({ length: 100 }, (_, i) => ({ metric: { pod: `p${i}` }, value: [0, '1'] })) } });
+    const tooLarge = await analysis.measure(mdep, status, now);
+    assert.ok(tooLarge !== 'no-baseline');
+    assert.equal(tooLarge.verdict, 'insufficient');
+    assert.match(tooLarge.message, /^cannot query Prometheus at .*: .* sent more than 1024 bytes of a query answer$/);
+    answer = '<html>proxy error</html>';
+    const notJson = await analysis.measure(mdep, status, now);
+    assert.ok(notJson !== 'no-baseline');
+    assert.equal(notJson.verdict, 'insufficient');
+    assert.match(notJson.message, /HTTP 200, not JSON$/);
+  } finally {
+    prometheus.close();
   }
 });

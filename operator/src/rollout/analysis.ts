@@ -12,7 +12,7 @@ import { routerWindowNumbers } from './router-numbers.ts';
 import { outputShifts, predictionCounts, predictionShiftApplies } from './prediction-shift.ts';
 import type { AnalysisResult, PredictionShift, RolloutStatus, VersionNumbers } from './types.ts';
 import { conditionTime } from '../api/time.ts';
-import { DEFAULT_SCRAPE_LIMITS, scrapeText, type ScrapeLimits } from '../monitoring/scrape.ts';
+import { DEFAULT_SCRAPE_LIMITS, fetchBounded, scrapeText, type ScrapeLimits } from '../monitoring/scrape.ts';
 
 export interface AnalysisSource {
   /** The numbers of the window that ends now, judged; 'no-baseline' when the window's start was not measured. */
@@ -135,6 +135,13 @@ function covers(measurement: Measurement, mdep: ModelDeployment, status: Rollout
  * provider a shadow is judged on the candidate's errors and latency.
  */
 export class PrometheusAnalysis implements AnalysisSource {
+  private readonly limits: ScrapeLimits;
+
+  /** Each query's answer is bounded in time and bytes like a scrape (a query can match many series). */
+  constructor(limits: ScrapeLimits = { ...DEFAULT_SCRAPE_LIMITS, timeoutMs: 5000 }) {
+    this.limits = limits;
+  }
+
   async startWindow(): Promise<void> {}
   forget(): void {}
 
@@ -145,7 +152,7 @@ export class PrometheusAnalysis implements AnalysisSource {
     try {
       const version = async (v: string): Promise<VersionNumbers> => {
         const queries = prometheusQueries(mdep, v, seconds);
-        const [rawRequests, rawErrors, p99] = await Promise.all([queries.requests, queries.errors, queries.p99].map((q) => queryScalar(url, q, now)));
+        const [rawRequests, rawErrors, p99] = await Promise.all([queries.requests, queries.errors, queries.p99].map((q) => queryScalar(url, q, now, this.limits)));
         // increase() extrapolates to the window's ends in floating point (30 errors come back as
         // 30.000000000000004): counts are whole requests, before minRequests and the messages see them.
         const requests = Math.round(rawRequests ?? 0);
@@ -158,7 +165,7 @@ export class PrometheusAnalysis implements AnalysisSource {
         numbers.shadow = { comparisons: candidate.requests, mismatches: 0, top1Rows: 0, top1Agreement: null, divergenceP99: null, requests: candidate.requests, errors: candidate.errors, p99Ms: candidate.p99Ms };
       }
       if (predictionShiftApplies(mdep.spec.rollout, status)) {
-        numbers.predictions = await prometheusShifts(url, predictionShiftQueries(mdep, status.stable.version, status.candidate.version, seconds), now);
+        numbers.predictions = await prometheusShifts(url, predictionShiftQueries(mdep, status.stable.version, status.candidate.version, seconds), now, this.limits);
       }
       return judgeWindow(numbers, mdep.spec.rollout, phaseOf(status), seconds, conditionTime(now));
     } catch (error) {
@@ -195,8 +202,8 @@ export function predictionShiftQueries(mdep: ModelDeployment, stable: string, ca
 }
 
 /** Each output's shift from those queries' answers (a PSI Prometheus could not compute, 0/0 shares, is null). */
-async function prometheusShifts(base: string, queries: ReturnType<typeof predictionShiftQueries>, now: number): Promise<PredictionShift[]> {
-  const [psis, candidateRows, stableRows] = await Promise.all([queries.psi, queries.candidateRows, queries.stableRows].map((q) => queryVector(base, q, now)));
+async function prometheusShifts(base: string, queries: ReturnType<typeof predictionShiftQueries>, now: number, limits: ScrapeLimits): Promise<PredictionShift[]> {
+  const [psis, candidateRows, stableRows] = await Promise.all([queries.psi, queries.candidateRows, queries.stableRows].map((q) => queryVector(base, q, now, limits)));
   const byOutput = (samples: Sample[]) => new Map(samples.map((s) => [s.metric[DRIFT_COLUMN_LABELS.prediction] ?? '', s.value]));
   const [psi, candidate, stable] = [byOutput(psis), byOutput(candidateRows), byOutput(stableRows)];
   const outputs = [...new Set([...candidate.keys(), ...stable.keys()])].sort();
@@ -211,13 +218,18 @@ interface Sample {
   value: number | null;
 }
 
-async function queryVector(base: string, query: string, now: number): Promise<Sample[]> {
+async function queryVector(base: string, query: string, now: number, limits: ScrapeLimits): Promise<Sample[]> {
   const url = new URL('/api/v1/query', base);
   url.searchParams.set('query', query);
   url.searchParams.set('time', String(now / 1000));
-  const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  const body = await response.json() as { status: string; error?: string; data?: { result?: unknown } };
-  if (body.status !== 'success') throw new Error(body.error ?? `HTTP ${response.status}`);
+  const answer = await fetchBounded(url, 'a query answer', limits);
+  let body: { status?: unknown; error?: unknown; data?: { result?: unknown } };
+  try {
+    body = JSON.parse(answer.text);
+  } catch {
+    throw new Error(`HTTP ${answer.status}, not JSON`);
+  }
+  if (body?.status !== 'success') throw new Error(typeof body?.error === 'string' ? body.error : `HTTP ${answer.status}`);
   const result = Array.isArray(body.data?.result) ? body.data.result as Array<{ metric?: unknown; value?: unknown }> : [];
   return result.map((r) => {
     const n = Array.isArray(r.value) ? Number(r.value[1]) : NaN;
@@ -226,8 +238,8 @@ async function queryVector(base: string, query: string, now: number): Promise<Sa
   });
 }
 
-async function queryScalar(base: string, query: string, now: number): Promise<number | null> {
-  return (await queryVector(base, query, now))[0]?.value ?? null;
+async function queryScalar(base: string, query: string, now: number, limits: ScrapeLimits): Promise<number | null> {
+  return (await queryVector(base, query, now, limits))[0]?.value ?? null;
 }
 
 /** The source for a ModelDeployment's analysis provider. */
