@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { kubectl, kubectlAsync, type ModelStore, type Tools } from './install.ts';
 import { EXAMPLE_BASELINE } from '../examples/models/reference-data.ts';
 import { columnDrift, type ColumnDrift } from '../operator/src/monitoring/drift-judgement.ts';
+import { scrapeText } from '../operator/src/monitoring/scrape.ts';
 import { SERVER_PORT } from '../contract/ports.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/modeldeployments/', import.meta.url));
@@ -191,6 +192,13 @@ export async function driftView(tools: Tools, namespace: string, name: string): 
   const condition = (mdep.status?.conditions ?? []).find((c: { type: string }) => c.type === 'Drifting');
   const ips = (await kubectlAsync(tools, ['get', 'pods', '-n', namespace, '-l', `app.kubernetes.io/name=modelship-server,app.kubernetes.io/instance=${name}`,
     '--field-selector', 'status.phase=Running', '-o', 'jsonpath={.items[*].status.podIP}'])).trim().split(/\s+/).filter(Boolean);
-  const texts = await Promise.all(ips.map((ip) => fetch(`http://${ip}:${SERVER_PORT}/metrics`, { signal: AbortSignal.timeout(3000) }).then((r) => r.text()).catch(() => '')));
+  // A pod that cannot be read now (restarting) adds nothing; the others' numbers stand.
+  const texts = await Promise.all(ips.map((ip) => scrapeText(`http://${ip}:${SERVER_PORT}/metrics`).catch(() => '')));
   return { condition, columns: columnDrift(texts) };
+}
+
+/** One line of a drift timeline: the worst columns' PSI and the condition, as the demos print them. */
+export function describeDrift(view: DriftView): string {
+  const worst = view.columns.slice(0, 3).map((c) => `${c.column ?? c.side} ${c.psi.toFixed(2)}`).join(', ') || 'not enough rows yet';
+  return `PSI ${worst}  |  Drifting ${view.condition ? `${view.condition.status} ${view.condition.reason}` : '(not yet)'}`;
 }

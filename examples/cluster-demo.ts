@@ -8,7 +8,7 @@ import { MLP, randomRows } from '../test/models/zoo.ts';
 import { startClientLoad, type Answer } from '../test/control-plane/local-traffic.ts';
 import { clusterUp } from '../cluster/up.ts';
 import { deployModelStore, installOperator, kubectl as kubectlWith, OPERATOR_NAMESPACE } from '../cluster/install.ts';
-import { apply, driftView, exampleSecrets, followRollout, inferRow, localExamples, replicaHistory, serviceUrl, waitUntilServing, watchHpa, type DriftView } from '../cluster/scenario.ts';
+import { apply, describeDrift, driftView, exampleSecrets, followRollout, inferRow, localExamples, replicaHistory, serviceUrl, waitUntilServing, watchHpa, type DriftView } from '../cluster/scenario.ts';
 import { DRIFTED_FEATURES, drifted, EXAMPLE_BASELINE, REFERENCE_ROWS } from './models/reference-data.ts';
 import { objectName } from '../operator/src/render/names.ts';
 import { unableReason } from '../cluster/host.ts';
@@ -187,8 +187,7 @@ async function watchDrift(read: () => Promise<DriftView>, done: (view: DriftView
   while (Date.now() < deadline) {
     const view = await read().catch(() => undefined);
     if (view) {
-      const worst = view.columns.slice(0, 3).map((c) => `${c.column ?? c.side} ${c.psi.toFixed(2)}`).join(', ') || 'not enough rows yet';
-      const line = `PSI ${worst}  |  Drifting ${view.condition ? `${view.condition.status} ${view.condition.reason}` : '(not yet)'}`;
+      const line = describeDrift(view);
       if (line !== last) note(line);
       last = line;
       if (done(view)) return true;

@@ -14,6 +14,8 @@ import { freePort } from '../test/support/free-port.ts';
 import { startServer } from '../test/support/server-process.ts';
 import { DRIFTED_FEATURES, drifted, EXAMPLE_BASELINE, REFERENCE_ROWS } from './models/reference-data.ts';
 import { columnDrift } from '../operator/src/monitoring/drift-judgement.ts';
+import { scrapeText } from '../operator/src/monitoring/scrape.ts';
+import { describeDrift } from '../cluster/scenario.ts';
 
 const path = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const CRD = path('../crds/modeldeployment.yaml');
@@ -97,9 +99,7 @@ try {
   for (;;) {
     const conditions = JSON.parse(await cluster.kubectl(['get', '-n', 'ml', 'mdep', 'iris', '-o', 'json'])).status?.conditions ?? [];
     const drifting = conditions.find((c: { type: string }) => c.type === 'Drifting');
-    const columns = columnDrift([await fetch(`${servers[1].url}/metrics`).then((r) => r.text())]);
-    const worst = columns.slice(0, 3).map((c) => `${c.column ?? c.side} ${c.psi.toFixed(2)}`).join(', ') || 'not enough rows yet';
-    const line = `PSI ${worst}  |  Drifting ${drifting ? `${drifting.status} ${drifting.reason}` : '(not yet)'}`;
+    const line = describeDrift({ condition: drifting, columns: columnDrift([await scrapeText(`${servers[1].url}/metrics`)]) });
     if (line !== lastDrift) console.log(`  +${((Date.now() - driftFrom) / 1000).toFixed(1).padStart(5)}s  ${line}`);
     lastDrift = line;
     if (drifting?.status === 'True') {

@@ -95,10 +95,15 @@ export function startController(options: ControllerOptions): RunningController {
         clock: () => Date.now(),
       }, namespace, name);
       metrics.reconciled('success', (performance.now() - started) / 1000, result.writes);
-      if (result.found) metrics.rollout(namespace, name, result.rollout);
-      else metrics.forget(namespace, name);
+      if (result.found) {
+        metrics.rollout(namespace, name, result.rollout);
+      } else {
+        // Deleted: what the operator keeps per ModelDeployment goes with it.
+        metrics.forget(namespace, name);
+        drift.forget({ metadata: { name, namespace } });
+        analysis.router.forget({ metadata: { name, namespace } });
+      }
       if (result.rolledBack) metrics.rolledBack(namespace, name);
-      if (!result.found) drift.forget({ metadata: { name, namespace } });
       return result.found ? { requeueAfterMs: Math.min(options.resyncMs, result.requeueAfterMs ?? Infinity) } : undefined;
     } catch (error) {
       metrics.reconciled('error', (performance.now() - started) / 1000, 0);

@@ -7,7 +7,7 @@ import { DEFAULT_SCRAPE_LIMITS, scrapeText, type ScrapeLimits } from './scrape.t
 
 export type ServerMetricsUrls = (mdep: ModelDeployment, version: string) => Promise<string[]>;
 
-const key = (mdep: ModelDeployment) => `${mdep.metadata.namespace ?? 'default'}/${mdep.metadata.name}`;
+const key = (mdep: Pick<ModelDeployment, 'metadata'>) => `${mdep.metadata.namespace ?? 'default'}/${mdep.metadata.name}`;
 
 export class DriftWatch {
   private readonly readings = new Map<string, { at: number; version: string; reading: DriftReading }>();
@@ -28,8 +28,8 @@ export class DriftWatch {
     return reading;
   }
 
-  forget(mdep: { metadata: { name: string; namespace?: string } }): void {
-    this.readings.delete(key(mdep as ModelDeployment));
+  forget(mdep: Pick<ModelDeployment, 'metadata'>): void {
+    this.readings.delete(key(mdep));
   }
 
   private async measure(mdep: ModelDeployment, version: string): Promise<DriftReading> {

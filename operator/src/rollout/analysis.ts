@@ -20,10 +20,10 @@ export interface AnalysisSource {
   /** Measures the start of the window that status.windowStartedAt names. */
   startWindow(mdep: ModelDeployment, status: RolloutStatus): Promise<void>;
   /** Forgets a ModelDeployment's measurements (deleted, or its rollout ended). */
-  forget(mdep: ModelDeployment): void;
+  forget(mdep: Pick<ModelDeployment, 'metadata'>): void;
 }
 
-const key = (mdep: ModelDeployment) => `${mdep.metadata.namespace ?? 'default'}/${mdep.metadata.name}`;
+const key = (mdep: Pick<ModelDeployment, 'metadata'>) => `${mdep.metadata.namespace ?? 'default'}/${mdep.metadata.name}`;
 const phaseOf = (status: RolloutStatus) => (status.phase === 'Shadowing' || status.phase === 'ABTesting' ? status.phase : 'Progressing');
 
 function unmeasurable(status: RolloutStatus, now: number, why: string): AnalysisResult {
@@ -117,7 +117,7 @@ export class RouterAnalysis implements AnalysisSource {
     return judgeWindow(numbers, mdep.spec.rollout, phaseOf(status), (now - Date.parse(status.windowStartedAt!)) / 1000, conditionTime(now));
   }
 
-  forget(mdep: ModelDeployment): void {
+  forget(mdep: Pick<ModelDeployment, 'metadata'>): void {
     this.baselines.delete(key(mdep));
     this.lastEnds.delete(key(mdep));
   }

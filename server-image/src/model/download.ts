@@ -10,6 +10,7 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, interceptors, request } from 'undici';
 import type { Logger } from '../../../contract/logger.ts';
 
@@ -125,13 +126,8 @@ export async function download(url: string, target: string, limits: DownloadLimi
       if (!(error instanceof DownloadError) || !error.transient || attempt >= (limits.retries ?? 0) || signal?.aborted) throw error;
       const retryInMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt);
       logger.warn(`${how.what ?? 'model'} download failed, trying again`, { error: error.message, attempt: attempt + 1, of: limits.retries, retryInMs });
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, retryInMs);
-        signal?.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
-      });
+      // A shutdown during the wait ends it at once, with the download's last failure.
+      await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
       if (signal?.aborted) throw error;
     }
   }
