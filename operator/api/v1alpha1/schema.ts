@@ -2,7 +2,7 @@
 // it (`make crds`, checked for drift by the tests); CEL rules in it reject contradictory specs at admission.
 // Reasoning for the shape: operator/api/README.md.
 
-import { envName, type ServeOptionKey } from '../../../contract/settings/serve-options.ts';
+import { envName, SERVE_OPTIONS, type ServeOptionKey } from '../../../contract/settings/serve-options.ts';
 
 export const GROUP = 'serving.modelship.dev';
 export const VERSION = 'v1alpha1';
@@ -411,6 +411,17 @@ const rollout = obj('How a new model version (a change of spec.model) is promote
 
 interface MonitoringFields { baseline?: { uri: string }; drift?: { warnPsi?: number; alertPsi?: number } }
 
+/**
+ * spec.monitoring.drift's defaults, once: the schema's, and the operator's where the whole `drift` block is
+ * left out (then the API server fills in none of them). The window and the rows are the server's own defaults.
+ */
+export const DRIFT_DEFAULTS = {
+  warnPsi: 0.1,
+  alertPsi: 0.25,
+  windowSeconds: SERVE_OPTIONS.driftWindowSeconds.default,
+  minRows: SERVE_OPTIONS.driftMinRows.default,
+};
+
 /** Where a baseline may be: what the server fetches itself, or a claim the operator mounts (never an image). */
 const BASELINE_SCHEME = '^(https?|file|s3|pvc)://';
 export const MONITORING_RULES: ValidationRule<MonitoringFields>[] = [
@@ -433,10 +444,10 @@ const monitoring = obj('Model monitoring in the server: input and prediction dri
     sha256: str('Expected SHA-256 of the baseline file; the server refuses to start on a mismatch.', { pattern: '^[0-9a-fA-F]{64}$' }),
   }, { required: ['uri'] }),
   drift: obj('How drift is judged (population stability index, PSI, per feature and per output).', {
-    warnPsi: num('PSI at which a feature or output is reported as drifting in a warning (the Drifting condition stays False, reason DriftWarning).', { minimum: 0, default: 0.1 }),
-    alertPsi: num('PSI at which the Drifting condition turns True.', { minimum: 0, default: 0.25 }),
-    windowSeconds: int('The sliding window the servers compute PSI over, in seconds.', { minimum: 10, maximum: 86400, default: 300 }),
-    minRows: int('Rows a feature needs in the window before it is judged. Sampling alone gives a PSI of about (bins - 1) / rows without any drift (0.09 at 100 rows and 10 bins, near the warning mark; 0.02 at 500).', { minimum: 1, default: 500 }),
+    warnPsi: num('PSI at which a feature or output is reported as drifting in a warning (the Drifting condition stays False, reason DriftWarning).', { minimum: 0, default: DRIFT_DEFAULTS.warnPsi }),
+    alertPsi: num('PSI at which the Drifting condition turns True.', { minimum: 0, default: DRIFT_DEFAULTS.alertPsi }),
+    windowSeconds: int('The sliding window the servers compute PSI over, in seconds.', { minimum: 10, maximum: 86400, default: DRIFT_DEFAULTS.windowSeconds }),
+    minRows: int('Rows a feature needs in the window before it is judged. Sampling alone gives a PSI of about (bins - 1) / rows without any drift (0.09 at 100 rows and 10 bins, near the warning mark; 0.02 at 500).', { minimum: 1, default: DRIFT_DEFAULTS.minRows }),
     sampleRate: num('Share of requests counted into the drift bins (0 to 1).', { minimum: 0, maximum: 1, default: 1 }),
   }),
   predictionLog: obj('Log sampled predictions with their inputs, version and request id (to join with labels later), off the request path: a full queue drops records (counted), never requests.', {

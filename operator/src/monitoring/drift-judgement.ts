@@ -5,6 +5,7 @@
 import { DRIFT_COLUMN_LABELS, DRIFT_METRICS, type DriftSide } from '../../../contract/metric-names.ts';
 import { addExposition, type Snapshot } from '../rollout/metric-samples.ts';
 import type { ModelDeployment } from '../api/types.ts';
+import { DRIFT_DEFAULTS } from '../../api/v1alpha1/schema.ts';
 
 /** One column's drift: the largest PSI any pod reports for it. */
 export interface ColumnDrift {
@@ -84,7 +85,7 @@ type Monitoring = ModelDeployment['spec']['monitoring'];
 /** The marks of spec.monitoring.drift, the schema's defaults where unset. */
 export function driftMarks(monitoring: Monitoring): DriftMarks {
   const drift = monitoring?.drift;
-  return { warnPsi: drift?.warnPsi ?? 0.1, alertPsi: drift?.alertPsi ?? 0.25, minRows: drift?.minRows ?? 500 };
+  return { warnPsi: drift?.warnPsi ?? DRIFT_DEFAULTS.warnPsi, alertPsi: drift?.alertPsi ?? DRIFT_DEFAULTS.alertPsi, minRows: drift?.minRows ?? DRIFT_DEFAULTS.minRows };
 }
 
 /**
@@ -92,6 +93,6 @@ export function driftMarks(monitoring: Monitoring): DriftMarks {
  * read every 30 s). The PSI gauges move with the window, so reading faster says little more.
  */
 export function driftCheckIntervalMs(monitoring: Monitoring): number {
-  const windowSeconds = monitoring?.drift?.windowSeconds ?? 300;
+  const windowSeconds = monitoring?.drift?.windowSeconds ?? DRIFT_DEFAULTS.windowSeconds;
   return Math.min(60_000, Math.max(10_000, windowSeconds * 100));
 }
