@@ -19,6 +19,20 @@ const RESTRICTED = {
   container: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
 };
 
+/**
+ * CPU requests as upstream's manifests set them (CoreDNS: 100m, 70Mi). Without a request a pod is BestEffort
+ * and its cgroup gets 2 CPU shares against a model-server pod's 51: on two cores busy starting pods, DNS
+ * answers then took over 10 s (servers' downloads failed with EAI_AGAIN) and Prometheus scraped late, which
+ * delayed the HPA's queue depth by tens of seconds. They are system-cluster-critical, as a cluster's DNS and
+ * metrics pipeline are: on a node full of model servers the scheduler makes room for them.
+ */
+const CRITICAL = { priorityClassName: 'system-cluster-critical' };
+const ADDON_RESOURCES = {
+  coredns: { requests: { cpu: '100m', memory: '70Mi' }, limits: { memory: '170Mi' } },
+  prometheus: { requests: { cpu: '50m', memory: '256Mi' } },
+  adapter: { requests: { cpu: '20m', memory: '64Mi' } },
+};
+
 function deployment(name: string, namespace: string, serviceAccount: string, container: Manifest, volumes: Manifest[] = [], podExtra: Manifest = {}): Manifest {
   const labels = { 'app.kubernetes.io/name': name };
   return {
@@ -74,12 +88,12 @@ export function corednsManifests(image: string): Manifest[] {
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'coredns', namespace: ns }, data: { Corefile: corefile } },
     // Port 1053 in the pod (an unprivileged user cannot bind 53); the Service answers on 53.
     deployment('coredns', ns, 'coredns', {
-      name: 'coredns', image, args: ['-conf', '/etc/coredns/Corefile'],
+      name: 'coredns', image, args: ['-conf', '/etc/coredns/Corefile'], resources: ADDON_RESOURCES.coredns,
       ports: [{ name: 'dns', containerPort: 1053, protocol: 'UDP' }, { name: 'dns-tcp', containerPort: 1053, protocol: 'TCP' }],
       readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 2 },
       livenessProbe: { httpGet: { path: '/health', port: 8080 } },
       volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
-    }, [{ name: 'config', configMap: { name: 'coredns' } }], { dnsPolicy: 'Default' }),
+    }, [{ name: 'config', configMap: { name: 'coredns' } }], { dnsPolicy: 'Default', ...CRITICAL }),
     {
       apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns', namespace: ns, labels: { 'k8s-app': 'kube-dns' } },
       spec: {
@@ -119,12 +133,12 @@ export function prometheusManifests(image: string, scrapeInterval = '2s'): Manif
     ], { name: 'prometheus', namespace: ns }),
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'prometheus', namespace: ns }, data: { 'prometheus.yml': prometheusConfig(scrapeInterval) } },
     deployment('prometheus', ns, 'prometheus', {
-      name: 'prometheus', image,
+      name: 'prometheus', image, resources: ADDON_RESOURCES.prometheus,
       args: ['--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus', '--storage.tsdb.retention.time=6h', '--web.listen-address=:9090'],
       ports: [{ name: 'http', containerPort: 9090 }],
       readinessProbe: { httpGet: { path: '/-/ready', port: 9090 }, periodSeconds: 2 },
       volumeMounts: [{ name: 'config', mountPath: '/etc/prometheus', readOnly: true }, { name: 'data', mountPath: '/prometheus' }],
-    }, [{ name: 'config', configMap: { name: 'prometheus' } }, { name: 'data', emptyDir: {} }]),
+    }, [{ name: 'config', configMap: { name: 'prometheus' } }, { name: 'data', emptyDir: {} }], CRITICAL),
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'prometheus', namespace: ns }, spec: { selector: { 'app.kubernetes.io/name': 'prometheus' }, ports: [{ name: 'http', port: 9090 }] } },
   ];
 }
@@ -161,7 +175,7 @@ export function prometheusAdapterManifests(image: string, rules: unknown[]): Man
     },
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'prometheus-adapter', namespace: ns }, data: { 'config.yaml': JSON.stringify({ rules }, null, 2) } },
     deployment('prometheus-adapter', ns, sa.name, {
-      name: 'adapter', image,
+      name: 'adapter', image, resources: ADDON_RESOURCES.adapter,
       args: [
         `--prometheus-url=${PROMETHEUS_SERVICE}`, '--metrics-relist-interval=5s', '--config=/etc/adapter/config.yaml',
         '--secure-port=6443', '--cert-dir=/tmp/certs', '--v=1',
@@ -169,7 +183,7 @@ export function prometheusAdapterManifests(image: string, rules: unknown[]): Man
       ports: [{ name: 'https', containerPort: 6443 }],
       readinessProbe: { httpGet: { path: '/readyz', port: 6443, scheme: 'HTTPS' }, periodSeconds: 2 },
       volumeMounts: [{ name: 'config', mountPath: '/etc/adapter', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
-    }, [{ name: 'config', configMap: { name: 'prometheus-adapter' } }, { name: 'tmp', emptyDir: {} }]),
+    }, [{ name: 'config', configMap: { name: 'prometheus-adapter' } }, { name: 'tmp', emptyDir: {} }], CRITICAL),
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'prometheus-adapter', namespace: ns }, spec: { selector: { 'app.kubernetes.io/name': 'prometheus-adapter' }, ports: [{ name: 'https', port: 443, targetPort: 6443 }] } },
     {
       apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: 'v1beta1.custom.metrics.k8s.io' },

@@ -88,8 +88,11 @@ export function deployModelStore(tools: Tools, namespace: string, files: string[
             securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } },
             containers: [{
               name: 'store', image, imagePullPolicy: 'Never', ports: [{ name: 'http', containerPort: 8080 }],
-              readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2 },
-              resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+              // A node starting a score of model servers at once is busy for a minute, and they all download
+              // from here: a CPU share like theirs and a probe that allows for the wait, so that the store
+              // does not drop out of its Service while they start.
+              readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, timeoutSeconds: 5 },
+              resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
             }],
           },

@@ -1,16 +1,16 @@
 // `modelship-server`: the server image's single program. `serve` runs a model; `route` is the traffic
 // splitter in front of a ModelDeployment's versions; `profile` writes the baseline that `serve --baseline`
 // measures drift against.
+//
+// Each command loads its own code only once it runs (dynamic import): a router pod never compiles the
+// model server and a model server never compiles the router's Kubernetes client. Every pod pays its import
+// graph in CPU at start, and a node starting many pods at once (a scale-up, a rollout) pays it many times.
 import { ConfigError, loadServeOptions, serveHelp } from './config/load.ts';
 import { loadRouteOptions, routeHelp } from './config/route-options.ts';
 import { loadProfileOptions, profileHelp } from './config/profile-options.ts';
-import { BaselineError } from './monitoring/baseline.ts';
-import { profileModel } from './monitoring/profile-command.ts';
 import { createLogger } from '../../contract/logger.ts';
 import { logUnhandledRejections } from './process-faults.ts';
 import { RouteTableError } from '../../contract/route-table.ts';
-import { startRouter } from './router/router.ts';
-import { startServer } from './server.ts';
 
 const USAGE = `Usage: modelship-server <command> [options]
 
@@ -36,6 +36,7 @@ async function serve(argv: string[]): Promise<number> {
   }
   const logger = createLogger(options.logLevel, { component: 'modelship-server' });
   logUnhandledRejections(logger);
+  const [{ startServer }, { BaselineError }] = await Promise.all([import('./server.ts'), import('./monitoring/baseline.ts')]);
   let running;
   try {
     running = await startServer(options, logger);
@@ -76,6 +77,7 @@ async function route(argv: string[]): Promise<number> {
   }
   const logger = createLogger(options.logLevel, { component: 'modelship-router' });
   logUnhandledRejections(logger);
+  const { startRouter } = await import('./router/router.ts');
   let router;
   try {
     router = await startRouter(options, logger);
@@ -113,6 +115,7 @@ async function profile(argv: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger('warn', { component: 'modelship-profile' });
+  const [{ profileModel }, { BaselineError }] = await Promise.all([import('./monitoring/profile-command.ts'), import('./monitoring/baseline.ts')]);
   try {
     const rows = await profileModel(options, logger);
     console.log(`wrote ${options.out}: the profile of ${rows} rows of ${options.data}`);
