@@ -38,8 +38,9 @@ models: setup
 	node examples/models/build.ts examples/models
 
 # The model server on its own, then modelship on a real single-node cluster when this machine can run one
-# (root, Linux, cgroups: see cluster/), otherwise on a simulated one (kwok), saying why.
-demo: setup models kube-binaries
+# (root, Linux, cgroups: see cluster/), otherwise on a simulated one (kwok), saying why. Each path builds the
+# upstream programs it runs (not kube-binaries, whose test-only programs a cold demo would wait for).
+demo: setup models
 	node examples/demo.ts
 	node examples/cluster-demo.ts
 
