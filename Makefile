@@ -48,7 +48,7 @@ typecheck: setup
 	npx tsc -p tsconfig.json
 
 # Upstream Kubernetes programs for the control-plane tests, built from the Go module proxy into
-# ~/.cache/modelship (or $$MODELSHIP_CACHE): several minutes the first time, instant after.
+# ~/.cache/modelship (or $$MODELSHIP_BUILD_CACHE): several minutes the first time, instant after.
 kube-binaries: setup
 	node test/control-plane/build-binaries.ts
 

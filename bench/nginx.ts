@@ -1,15 +1,16 @@
 // nginx as the benchmark's reference reverse proxy, from Debian's own package rather than a hand install:
-// `apt-get download nginx` into the cache (~/.cache/modelship, or $MODELSHIP_CACHE), unpacked with
+// `apt-get download nginx` into the cache (~/.cache/modelship, or $MODELSHIP_BUILD_CACHE), unpacked with
 // `dpkg-deb -x`, run from there as the current user with a generated configuration: one worker process, a
 // keep-alive upstream pool, no access log, bodies kept in memory. Library packages the system lacks are
 // fetched the same way and put on LD_LIBRARY_PATH.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpGet } from './server-process.ts';
+import { cacheRoot } from '../cluster/upstream-binaries.ts';
 
 export interface NginxBinary {
   path: string;
@@ -17,7 +18,6 @@ export interface NginxBinary {
   env: NodeJS.ProcessEnv;
 }
 
-const cacheRoot = () => process.env.MODELSHIP_CACHE ?? join(homedir(), '.cache', 'modelship');
 const LIB_DIRS = ['usr/lib/x86_64-linux-gnu', 'lib/x86_64-linux-gnu', 'usr/lib/aarch64-linux-gnu', 'lib/aarch64-linux-gnu'];
 
 const run = (command: string, args: string[], cwd?: string) => execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

@@ -80,8 +80,15 @@ const KUBE_PROGRAMS = {
 /** The node's programs (the real local cluster only), built from the same tools module and build cache. */
 const NODE_PROGRAMS = { kubelet: 'kubelet', kubeProxy: 'kube-proxy' } as const;
 
+/**
+ * Where built programs, images and the local cluster's state live: ~/.cache/modelship, or $MODELSHIP_BUILD_CACHE.
+ * Not MODELSHIP_CACHE: every MODELSHIP_<SETTING> belongs to the server's settings (that one picks its response
+ * cache), and the servers the demo and the tests start inherit this environment.
+ */
+export const BUILD_CACHE_VARIABLE = 'MODELSHIP_BUILD_CACHE';
+
 export function cacheRoot(): string {
-  return process.env.MODELSHIP_CACHE ?? join(homedir(), '.cache', 'modelship');
+  return process.env[BUILD_CACHE_VARIABLE] ?? join(homedir(), '.cache', 'modelship');
 }
 
 function go(args: string[], cwd: string): string {

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-process.env.MODELSHIP_CACHE = mkdtempSync(join(tmpdir(), 'modelship-daemons-'));
+process.env.MODELSHIP_BUILD_CACHE = mkdtempSync(join(tmpdir(), 'modelship-daemons-'));
 const { runningPid, startDaemon, stopDaemon } = await import('../../cluster/daemons.ts');
 const { paths } = await import('../../cluster/layout.ts');
 

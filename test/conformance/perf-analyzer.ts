@@ -6,9 +6,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheRoot } from '../../cluster/upstream-binaries.ts';
 
 const requirements = fileURLToPath(new URL('./perf-analyzer-requirements.txt', import.meta.url));
 
@@ -61,7 +61,7 @@ export interface PerfAnalyzer {
 /** Installs perf_analyzer into the cache once (keyed by the pinned requirements) and says how to run it. */
 export function perfAnalyzer(): PerfAnalyzer {
   const key = createHash('sha256').update(readFileSync(requirements)).digest('hex').slice(0, 12);
-  const root = join(process.env.MODELSHIP_CACHE ?? join(homedir(), '.cache', 'modelship'), `perf-analyzer-${key}`);
+  const root = join(cacheRoot(), `perf-analyzer-${key}`);
   const bin = join(root, 'bin', 'perf_analyzer');
   const env = { ...process.env, LD_LIBRARY_PATH: [...LIBRARY_DIRS.map((d) => join(root, d)), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
   if (!existsSync(join(root, '.complete'))) {

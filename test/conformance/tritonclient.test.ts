@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheRoot } from '../../cluster/upstream-binaries.ts';
 import { startServer, type ServerProcess } from '../support/server-process.ts';
 import { modelPath } from '../support/model-files.ts';
 
@@ -18,7 +18,7 @@ const requirements = join(here, 'requirements.txt');
 /** A virtual environment with the pinned clients, keyed by the requirements' content. */
 function clientEnvironment(): string {
   const key = createHash('sha256').update(readFileSync(requirements)).digest('hex').slice(0, 12);
-  const venv = join(process.env.MODELSHIP_CACHE ?? join(homedir(), '.cache', 'modelship'), `py-clients-${key}`);
+  const venv = join(cacheRoot(), `py-clients-${key}`);
   const python = join(venv, 'bin', 'python');
   if (!existsSync(join(venv, '.complete'))) {
     console.log(`installing protocol clients into ${venv}`);

@@ -77,3 +77,16 @@ test('a config file that is not a mapping or not YAML is refused with its path',
   assert.throws(() => loadServeOptions(['--config', yaml('model: [unclosed\n')], {}), /invalid YAML/);
   assert.throws(() => loadServeOptions(['--config', join(dir, 'missing.yaml')], {}), /config file .*missing.yaml: ENOENT/);
 });
+
+test('the build cache variable of the demo and the tests is no server, router or profile setting, so a server started with it in its environment is unaffected', async () => {
+  const { BUILD_CACHE_VARIABLE } = await import('../../cluster/upstream-binaries.ts');
+  const { SERVE_OPTIONS } = await import('../../contract/settings/serve-options.ts');
+  const { ROUTE_OPTIONS } = await import('../../contract/settings/route-options.ts');
+  const { PROFILE_OPTIONS } = await import('../../contract/settings/profile-options.ts');
+  const settings = [SERVE_OPTIONS, ROUTE_OPTIONS, PROFILE_OPTIONS].flatMap((table) => Object.keys(table).map(envName));
+  assert.ok(!settings.includes(BUILD_CACHE_VARIABLE), `${BUILD_CACHE_VARIABLE} is a setting's variable`);
+  // The name it replaced is the response cache's setting, which refuses a directory.
+  assert.ok(settings.includes('MODELSHIP_CACHE'));
+  assert.throws(() => loadServeOptions(['--model', 'm.onnx'], { MODELSHIP_CACHE: '/root/cache' }), /MODELSHIP_CACHE/);
+  assert.equal(loadServeOptions(['--model', 'm.onnx'], { [BUILD_CACHE_VARIABLE]: '/root/cache' }).model, 'm.onnx');
+});
