@@ -156,8 +156,10 @@ export function buildDockerfileImage(repoRoot: string, recipe: ImageRecipe, log:
   const args = Object.entries(recipe.buildArgs).sort().map(([k, v]) => `${k}=${v}`);
   const image = `${recipe.name}:${contentTag(repoRoot, [recipe.dockerfile, ...recipe.inputs], args.join('\n'))}`;
   if (buildahHas(image)) return image;
+  // --force-rm: buildah 1.28 otherwise leaves the working container (and its overlay mount) of a stage that
+  // is only copied from, such as server-image's `node` stage, after every build.
   timed(log, `buildah bud -f ${recipe.dockerfile} -t ${image}`, () => run('buildah', [
-    'bud', '--layers', '--isolation', 'chroot', '--pull=never', '-f', recipe.dockerfile,
+    'bud', '--layers', '--force-rm', '--isolation', 'chroot', '--pull=never', '-f', recipe.dockerfile,
     ...args.flatMap((arg) => ['--build-arg', arg]), '-t', image, recipe.context ?? '.',
   ], { cwd: repoRoot }));
   return image;
