@@ -31,13 +31,16 @@ export async function kubectlAsync(tools: Tools, args: string[]): Promise<string
 
 /**
  * The chart's values for this cluster: the local images (never pulled), GPU-mode pods on the CPU image (the
- * node's GPUs are advertised, not real), the in-cluster Prometheus, one operator replica on two cores.
+ * node's GPUs are advertised, not real), the in-cluster Prometheus, one operator replica on two cores, with
+ * a worker for each of the demo's seven ModelDeployments: their first reconciles (a dozen applies each, slow
+ * while the node starts their pods) then run at once instead of three waiting for the first four.
  */
 export function localChartValues(images: ClusterImages): Record<string, unknown> {
   const [repository, tag] = images.operator.split(':');
   return {
     image: { repository, tag, pullPolicy: 'Never' },
     replicas: 1,
+    workers: 8,
     serverImage: { cpu: images.server, cuda: images.server },
     gpu: { podsRunOnCpu: true },
     prometheusUrl: PROMETHEUS_SERVICE,

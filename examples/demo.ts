@@ -12,7 +12,7 @@ import { meanBatchSize, scrapeBatchTotals } from '../bench/batch-metrics.ts';
 const SERVER = fileURLToPath(new URL('../server-image/bin/modelship-server.js', import.meta.url));
 const MODEL = fileURLToPath(new URL('./models/wide.onnx', import.meta.url));
 const CLIENTS = [1, 16, 64];
-const BURST_MS = 2000;
+const BURST_MS = 1000;
 
 const server = await ServerProcess.start('modelship-server', SERVER, (port) => [
   'serve', '--model', MODEL, '--name', 'wide', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn',

@@ -208,8 +208,10 @@ test('a rollout on real pods: shadow, canary steps and promotion with no failed 
   churn.spec.rollout = {
     ...churn.spec.rollout,
     shadow: { ...churn.spec.rollout.shadow, duration: '8s', minComparisons: 30 }, stepInterval: '4s',
-    // Latency limits loose enough for a 2-core node; the verdicts asserted here are agreement and errors.
-    analysis: { ...churn.spec.rollout.analysis, minRequests: 10, maxLatencyP99Ms: 5000, maxLatencyP99Ratio: 10 },
+    // A latency limit loose enough for a 2-core node, and no ratio to the stable version's p99: a candidate's
+    // cold pods measured 20 to 50 times the warm stable's in a 4 s window. The verdicts asserted here are
+    // agreement and errors.
+    analysis: { ...churn.spec.rollout.analysis, minRequests: 10, maxLatencyP99Ms: 5000, maxLatencyP99Ratio: undefined },
   };
   churn.spec.scaling = { minReplicas: 1, maxReplicas: 2 };
   apply(tools, [churn]);
