@@ -62,9 +62,9 @@ export interface RowAnswer {
   text: string;
 }
 
-/** One FP32 row (input "input") to the model at `url`; a failed connection is status 0, never a throw. */
 /**
- * One request on a connection of its own. A connection opened to a ClusterIP before kube-proxy has written
+ * One FP32 row (input "input") to the model at `url`; a failed connection is status 0, never a throw. One
+ * request on a connection of its own. A connection opened to a ClusterIP before kube-proxy has written
  * the Service's rules goes wherever the host's default route leads (on our machines, an intercepting proxy
  * that answers 404), and a kept-alive connection would keep every later request there too: each attempt of
  * waitUntilServing must get a new connection, which the rules then catch.

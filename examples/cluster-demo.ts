@@ -2,8 +2,8 @@
 // from images built here, the example ModelDeployments on real pods serving real models, inference from the
 // host through kube-proxy, the HPA scaling a version on queue depth under load and back, a shadow-then-canary
 // rollout with clients sending requests all along, a bad candidate rolled back, input drift detected as the
-// clients' data moves away from the baseline, and a rolling restart under load, the last four at once. Ends with a summary: nodes,
-// pods per version, the HPA's replica history, the rollout and drift timelines.
+// clients' data moves away from the baseline, and a rolling restart under load, the last four at once. Ends
+// with a summary: nodes, pods per version, the HPA's replica history, the rollout and drift timelines.
 import { MLP, randomRows } from '../test/models/zoo.ts';
 import { startClientLoad, type Answer } from '../test/control-plane/local-traffic.ts';
 import { clusterUp } from '../cluster/up.ts';
@@ -74,8 +74,8 @@ async function realClusterDemo(): Promise<void> {
     console.log(`  ${url.padEnd(20)} ${mdep.metadata.name.padEnd(18)} HTTP ${answer.status} version ${answer.version}  max |answer - reference| ${worst.toExponential(1)}`);
   }
 
-  // Autoscaling and a rollout are independent (two ModelDeployments), so they run at once, as they would on a
-  // cluster; each line says which it belongs to.
+  // The autoscaling, the rollouts, the drift and the restart each touch their own ModelDeployment, so they
+  // run at once, as they would on a cluster; each line says which it belongs to.
   stage('at once: fraud-classifier scaled by the HPA on modelship_queue_depth under load, churn-classifier rolled out to a new build with clients sending requests, ranker\'s clients drifting from its baseline, and recommender\'s pods restarted under load');
   const say = (part: string) => (line: string) => console.log(`  [${part}] ${line}`);
 
